@@ -1,0 +1,357 @@
+"""Building blocks shared by every kind: the resource envelope, metadata, and value types.
+
+Every kind is one pydantic model, and that model is the only source of truth: the JSON Schemas
+in `schemas/`, the CRDs in `charts/chargectl/crds/` and the validation of files all derive from
+it. Hence the conventions kept here for all kinds:
+
+- camelCase field names on the wire (Kubernetes API convention), snake_case in Python;
+- unknown fields are refused, so a typo is an error rather than a silently ignored setting;
+- no floats: currents in whole amperes, power in watts, money and coordinates as decimal
+  strings (floats do not survive a round trip through YAML, JSON and Go unchanged);
+- every field has a description, which becomes `kubectl explain` text and editor hover text.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
+from pydantic.alias_generators import to_camel
+
+from controller.resources.codes import COUNTRY_CODES
+
+API_GROUP = "chargectl.io"
+API_VERSION_NAME = "v1alpha1"
+API_VERSION = f"{API_GROUP}/{API_VERSION_NAME}"
+
+
+class Model(BaseModel):
+    """Base of every spec fragment: camelCase aliases, frozen, unknown fields refused."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        use_enum_values=False,
+        str_strip_whitespace=False,
+    )
+
+
+# --- scalar value types ------------------------------------------------------------------------
+
+_DECIMAL_RE = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+def _decimal_from_string(value: object) -> object:
+    """Accept money only as a string, so `0.30` never passes through a binary float."""
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError('must be a decimal number written as a string, e.g. "0.35"')
+    text = str(value).strip()
+    if not _DECIMAL_RE.match(text):
+        raise ValueError(f'{text!r} is not a decimal number such as "0.35"')
+    try:
+        return Decimal(text)
+    except InvalidOperation as exc:  # pragma: no cover - the regex already rules this out
+        raise ValueError(f"{text!r} is not a decimal number") from exc
+
+
+def _non_negative(value: Decimal) -> Decimal:
+    if value < 0:
+        raise ValueError("must not be negative")
+    return value
+
+
+DecimalString = Annotated[
+    Decimal,
+    BeforeValidator(_decimal_from_string),
+    PlainSerializer(lambda d: format(d, "f"), return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}),
+]
+"""A decimal number written as a string, e.g. `"0.35"`."""
+
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_decimal_from_string),
+    AfterValidator(_non_negative),
+    PlainSerializer(lambda d: format(d, "f"), return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d+)?$"}),
+]
+"""A non-negative amount of money in the tariff's currency, as a decimal string."""
+
+
+def _latitude(value: Decimal) -> Decimal:
+    if not Decimal(-90) <= value <= Decimal(90):
+        raise ValueError("latitude must be between -90 and 90")
+    return value
+
+
+def _longitude(value: Decimal) -> Decimal:
+    if not Decimal(-180) <= value <= Decimal(180):
+        raise ValueError("longitude must be between -180 and 180")
+    return value
+
+
+Latitude = Annotated[DecimalString, AfterValidator(_latitude)]
+Longitude = Annotated[DecimalString, AfterValidator(_longitude)]
+
+_TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
+
+
+def _time_of_day(value: object) -> object:
+    """Times of day are written "HH:MM"; "24:00" means the end of the day."""
+    if isinstance(value, time):
+        return value.strftime("%H:%M")
+    if isinstance(value, int) and not isinstance(value, bool):
+        # YAML 1.1 readers turn an unquoted 07:30 into the sexagesimal integer 450.
+        raise ValueError('write times of day as quoted "HH:MM" strings, e.g. "07:30"')
+    if not isinstance(value, str) or not _TIME_RE.match(value):
+        raise ValueError(f'{value!r} is not a time of day "HH:MM" (00:00 to 24:00)')
+    return value
+
+
+TimeOfDay = Annotated[
+    str,
+    BeforeValidator(_time_of_day),
+    WithJsonSchema({"type": "string", "pattern": _TIME_RE.pattern}),
+]
+
+
+def minutes_of_day(value: str) -> int:
+    """Minutes since midnight of an "HH:MM" value; "24:00" is 1440."""
+    hours, minutes = value.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def _country(value: str) -> str:
+    if value not in COUNTRY_CODES:
+        raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code, e.g. NL, DE")
+    return value
+
+
+CountryCode = Annotated[
+    str,
+    AfterValidator(_country),
+    WithJsonSchema({"type": "string", "pattern": "^[A-Z]{2}$"}),
+]
+
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+Email = Annotated[str, Field(pattern=EMAIL_PATTERN, max_length=254)]
+DOMAIN_PATTERN = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+Domain = Annotated[str, Field(pattern=DOMAIN_PATTERN, max_length=253)]
+URL_PATTERN = r"^https?://[^\s]+$"
+HttpUrl = Annotated[str, Field(pattern=URL_PATTERN, max_length=2048)]
+
+NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+ResourceName = Annotated[
+    str,
+    Field(
+        pattern=NAME_PATTERN,
+        min_length=1,
+        max_length=253,
+        description="Name of another resource in the same fleet (namespace).",
+    ),
+]
+"""A Kubernetes object name: lower-case RFC 1123 subdomain."""
+
+
+class Weekday(StrEnum):
+    MONDAY = "Monday"
+    TUESDAY = "Tuesday"
+    WEDNESDAY = "Wednesday"
+    THURSDAY = "Thursday"
+    FRIDAY = "Friday"
+    SATURDAY = "Saturday"
+    SUNDAY = "Sunday"
+
+
+ALL_WEEKDAYS: tuple[Weekday, ...] = tuple(Weekday)
+
+
+class WeeklyTimeRange(Model):
+    """A time range repeated on some days of the week, in the location's timezone."""
+
+    days: list[Weekday] = Field(
+        default_factory=lambda: list(ALL_WEEKDAYS),
+        description="Days of the week this range applies to; every day when left out.",
+    )
+    start: TimeOfDay = Field(description='Start time of day, "HH:MM", inclusive.')
+    end: TimeOfDay = Field(
+        description='End time of day, "HH:MM", exclusive; "24:00" for midnight. An end before '
+        "the start wraps past midnight into the next day."
+    )
+
+    def intervals(self) -> list[tuple[int, int]]:
+        """Minute-of-week intervals [start, end) covered by this range (midnight wraps)."""
+        start, end = minutes_of_day(self.start), minutes_of_day(self.end)
+        week = 7 * 24 * 60
+        spans: list[tuple[int, int]] = []
+        for day in self.days:
+            base = ALL_WEEKDAYS.index(day) * 24 * 60
+            if end > start:
+                spans.append((base + start, base + end))
+            elif end < start:
+                spans.append((base + start, base + 24 * 60))
+                nxt = (base + 24 * 60) % week
+                spans.append((nxt, nxt + end))
+            else:
+                spans.append((base, base + 24 * 60))
+        return spans
+
+
+class Address(Model):
+    """A postal address."""
+
+    street: str = Field(min_length=1, description="Street and house number.")
+    postal_code: str | None = Field(default=None, description="Postal or ZIP code.")
+    city: str = Field(min_length=1, description="City or town.")
+    region: str | None = Field(default=None, description="State, province or region.")
+    country: CountryCode = Field(description="Country as an ISO 3166-1 alpha-2 code, e.g. NL.")
+
+
+class LabelSelectorOperator(StrEnum):
+    IN = "In"
+    NOT_IN = "NotIn"
+    EXISTS = "Exists"
+    DOES_NOT_EXIST = "DoesNotExist"
+
+
+class LabelSelectorRequirement(Model):
+    """One requirement of a label selector, as in Kubernetes."""
+
+    key: str = Field(min_length=1, description="The label key the requirement applies to.")
+    operator: LabelSelectorOperator = Field(description="In, NotIn, Exists or DoesNotExist.")
+    values: list[str] = Field(
+        default_factory=list,
+        description="Values for In and NotIn; must be empty for Exists and DoesNotExist.",
+    )
+
+
+class LabelSelector(Model):
+    """Selects resources by their labels, with the semantics of a Kubernetes label selector."""
+
+    match_labels: dict[str, str] = Field(
+        default_factory=dict, description="Labels that must all be present with these values."
+    )
+    match_expressions: list[LabelSelectorRequirement] = Field(
+        default_factory=list, description="Requirements that must all hold."
+    )
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        for key, value in self.match_labels.items():
+            if labels.get(key) != value:
+                return False
+        for req in self.match_expressions:
+            present = req.key in labels
+            if req.operator is LabelSelectorOperator.IN:
+                ok = present and labels[req.key] in req.values
+            elif req.operator is LabelSelectorOperator.NOT_IN:
+                ok = not present or labels[req.key] not in req.values
+            elif req.operator is LabelSelectorOperator.EXISTS:
+                ok = present
+            else:
+                ok = not present
+            if not ok:
+                return False
+        return True
+
+    def is_empty(self) -> bool:
+        return not self.match_labels and not self.match_expressions
+
+
+# --- the resource envelope ---------------------------------------------------------------------
+
+
+class ObjectMeta(Model):
+    """The part of Kubernetes object metadata a fleet file declares."""
+
+    name: str = Field(
+        pattern=NAME_PATTERN,
+        min_length=1,
+        max_length=253,
+        description="Unique name of the resource within its kind: lower-case letters, digits, "
+        "'-' and '.'.",
+    )
+    namespace: str | None = Field(
+        default=None, description="Kubernetes namespace; ignored for fleet directories."
+    )
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="Labels, used by selectors (cards, power limits)."
+    )
+    annotations: dict[str, str] = Field(
+        default_factory=dict, description="Free-form annotations; chargectl.io/* ones are read."
+    )
+
+
+class ConditionStatus(StrEnum):
+    TRUE = "True"
+    FALSE = "False"
+    UNKNOWN = "Unknown"
+
+
+class Condition(Model):
+    """A Kubernetes-style condition on a resource's status."""
+
+    type: str = Field(description="Condition type, e.g. Connected, Synced, Ready.")
+    status: ConditionStatus = Field(description="True, False or Unknown.")
+    reason: str = Field(default="", description="One-word CamelCase reason for the status.")
+    message: str = Field(default="", description="Human-readable detail.")
+    last_transition_time: str | None = Field(
+        default=None, description="When the status last changed (RFC 3339)."
+    )
+    observed_generation: int | None = Field(
+        default=None, description="The .metadata.generation this condition was computed for."
+    )
+
+
+class ResourceStatus(Model):
+    """Status written by the controller; never declared in files."""
+
+    model_config = ConfigDict(extra="allow")
+
+    observed_generation: int | None = Field(
+        default=None, description="The .metadata.generation the controller last acted on."
+    )
+    conditions: list[Condition] = Field(
+        default_factory=list, description="Current conditions of the resource."
+    )
+
+
+class Resource(Model):
+    """The envelope every kind shares: apiVersion, kind, metadata, spec."""
+
+    KIND: ClassVar[str]
+    PLURAL: ClassVar[str]
+    SHORT_NAMES: ClassVar[tuple[str, ...]] = ()
+
+    api_version: Literal["chargectl.io/v1alpha1"] = Field(
+        alias="apiVersion", description="Always chargectl.io/v1alpha1."
+    )
+    metadata: ObjectMeta = Field(description="Name, labels and annotations.")
+    status: ResourceStatus | None = Field(
+        default=None, description="Written by the controller; ignored when declared."
+    )
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+
+def json_schema_extra_for_kind(kind: str) -> dict[str, Any]:
+    """Schema hints that make editors offer the right apiVersion/kind pair."""
+    return {"x-kubernetes-group-version-kind": [{"group": API_GROUP, "kind": kind,
+                                                  "version": API_VERSION_NAME}]}
