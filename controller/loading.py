@@ -20,36 +20,18 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from controller.fleet import Loaded
 from controller.problems import DocPath, PathItem, Problem, Severity, Source
 from controller.resources import API_VERSION, KINDS, Resource
 
 YAML_SUFFIXES = (".yaml", ".yml")
-
-R = TypeVar("R", bound=Resource)
-
-
-@dataclass(frozen=True, slots=True)
-class Loaded(Generic[R]):
-    """A resource and the document it was read from."""
-
-    resource: R
-    source: Source
-
-    @property
-    def name(self) -> str:
-        return self.resource.metadata.name
-
-    @property
-    def kind(self) -> str:
-        return self.resource.KIND
-
 
 @dataclass(frozen=True, slots=True)
 class LoadResult:
@@ -279,7 +261,7 @@ def _problem_for(
     if len(messages) > 1:
         tags = [str(e["loc"][-1]) for e in errors if len(e["loc"]) > len(path)]
         names = [_TYPE_NAMES.get(t, t) for t in dict.fromkeys(tags)]
-        message = "expected " + (" or ".join(names) if names else "; or ".join(messages))
+        message = "expected " + (_either(names) if names else "; or ".join(messages))
     else:
         message = messages[0]
     value = first.get("input")
@@ -288,6 +270,10 @@ def _problem_for(
         if shown not in message:
             message = f"{message}, got {shown}"
     return Problem("invalid-value", message, source, path, resource=label)
+
+
+def _either(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
 _TYPE_NAMES = {

@@ -1,0 +1,180 @@
+"""The `chargectl` command line.
+
+Human output by default, `--output json` for machines, `--output github` for annotations in
+GitHub Actions. Exit codes follow the conventions CI relies on: 0 valid, 1 problems found,
+2 usage errors (click's own exit code for a bad invocation).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from controller import __version__
+from controller.reporting import format_github, format_human, format_json, plural
+
+OUTPUT_FORMATS = ("human", "json", "github")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="chargectl")
+def main() -> None:
+    """chargectl: run a fleet of EV chargers as code.
+
+    Declare teams, locations, chargers, cards, tariffs and power limits in YAML; chargectl is
+    the OCPP central system they connect to, and converges them to what is declared.
+    """
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--output", "-o", type=click.Choice(OUTPUT_FORMATS), default="human", show_default=True,
+    help="human: compiler-style text; json: machine-readable; github: Actions annotations.",
+)
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+def validate(paths: tuple[Path, ...], output: str, strict: bool) -> None:
+    """Check fleet files offline: schema, references, OCPP keys, circuits, tariffs, cards.
+
+    PATHS are YAML files or directories (read recursively). Every problem is reported, with
+    file, line and column. Exits 0 when the fleet is valid, 1 when it is not.
+    """
+    from controller.checking import check_paths
+
+    report = check_paths(paths)
+    resources = len(report.fleet)
+    failed = not report.valid or (strict and report.warnings > 0)
+    if output == "json":
+        click.echo(
+            format_json(
+                report.problems,
+                {
+                    "valid": not failed,
+                    "files": len(report.files),
+                    "resources": resources,
+                    "errors": report.errors,
+                    "warnings": report.warnings,
+                },
+            )
+        )
+    elif output == "github":
+        if report.problems:
+            click.echo(format_github(report.problems))
+        click.echo(_summary(report.errors, report.warnings, resources, len(report.files)))
+    else:
+        click.echo(
+            format_human(
+                report.problems,
+                _summary(report.errors, report.warnings, resources, len(report.files)),
+            ),
+            color=None,
+        )
+    sys.exit(1 if failed else 0)
+
+
+def _summary(errors: int, warnings: int, resources: int, files: int) -> str:
+    checked = f"{plural(resources, 'resource')} in {plural(files, 'file')}"
+    if errors == 0 and warnings == 0:
+        return click.style("✓ ", fg="green") + f"{checked}: valid."
+    parts = [plural(errors, "error")] + ([plural(warnings, "warning")] if warnings else [])
+    mark = click.style("✗ ", fg="red") if errors else click.style("! ", fg="yellow")
+    return mark + f"{' and '.join(parts)} ({checked} checked)."
+
+
+@main.command()
+@click.option(
+    "--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+    show_default=True, help="Project root that holds schemas/ and charts/.",
+)
+@click.option("--check", is_flag=True, help="Only report stale files; exit 1 if any.")
+def schemas(root: Path, check: bool) -> None:
+    """Regenerate schemas/*.json and the CRDs in charts/chargectl/crds from the models."""
+    from controller.schemagen import stale_files, write_all
+
+    if check:
+        stale = stale_files(root)
+        for path in stale:
+            click.echo(f"stale: {path}")
+        if stale:
+            click.echo("Run `chargectl schemas` and commit the result.", err=True)
+        sys.exit(1 if stale else 0)
+    changed = write_all(root)
+    for path in changed:
+        click.echo(f"wrote {path}")
+    click.echo(f"{plural(len(changed), 'file')} changed.")
+
+
+@main.command("import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--location", required=True, help="Location the imported chargers stand at.")
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Directory to write Charger files into (created if needed); default: print them.",
+)
+@click.option("--single-file", is_flag=True, help="Write one multi-document chargers.yaml.")
+@click.option("--skip-invalid", is_flag=True, help="Write the good rows even if some are bad.")
+@click.option(
+    "--ocpp-version", type=click.Choice(["1.6", "2.0.1"]), default="1.6", show_default=True,
+    help="OCPP version for rows that do not say.",
+)
+@click.option(
+    "--schema-ref", default=None,
+    help="Schema path for the yaml-language-server modeline (default: relative to --out).",
+)
+def import_(
+    csv_file: Path,
+    location: str,
+    out: Path | None,
+    single_file: bool,
+    skip_invalid: bool,
+    ocpp_version: str,
+    schema_ref: str | None,
+) -> None:
+    """Turn a spreadsheet (CSV) of chargers into Charger resources.
+
+    Nothing is written unless every row is good, or --skip-invalid is given.
+    """
+    import io
+    import os
+
+    from ruamel.yaml import YAML
+
+    from controller.importing import import_chargers, write_documents
+    from controller.loading import Locator
+
+    result = import_chargers(csv_file, location, default_ocpp_version=ocpp_version)
+    problems = Locator().locate_all(result.problems)
+    if problems:
+        click.echo(format_human(problems, f"{plural(len(problems), 'problem')} in {csv_file}."),
+                   err=True)
+        if not skip_invalid:
+            click.echo("Nothing written: fix the rows or pass --skip-invalid.", err=True)
+            sys.exit(1)
+    if out is None:
+        yaml = YAML()
+        yaml.default_flow_style = False
+        buffer = io.StringIO()
+        yaml.dump_all(list(result.documents), buffer)
+        click.echo(buffer.getvalue(), nl=False)
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        ref = schema_ref or os.path.relpath(_schemas_dir() / "charger.json", out.resolve())
+        try:
+            written = write_documents(
+                result.documents, out, single_file=single_file, schema_ref=ref
+            )
+        except FileExistsError as exc:
+            raise click.ClickException(f"{exc}; nothing written") from exc
+        for path in written:
+            click.echo(f"wrote {path}")
+    click.echo(f"Imported {plural(len(result.documents), 'charger')}"
+               + (f", skipped {result.skipped_rows} rows." if result.skipped_rows else "."),
+               err=True)
+    sys.exit(1 if problems and not result.documents else 0)
+
+
+def _schemas_dir() -> Path:
+    """schemas/ of this checkout; fleets usually live in the same repository."""
+    return Path(__file__).resolve().parent.parent / "schemas"

@@ -1,0 +1,326 @@
+"""The fleet as one value: resources indexed by kind and name, and each charger's desired state.
+
+A charger's desired configuration is resolved from layers, most specific last: built-in
+defaults, its location's `chargerDefaults`, then its own spec. Every resolved value remembers
+its layer and the document it came from, so `plan` can say why a value is what it is and
+validation can point at the line that declared it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Generic, TypeVar, cast
+
+from controller.problems import DocPath, Problem, Source
+from controller.resources import Card, Charger, Location, PowerLimit, Resource, Tariff, Team
+from controller.resources.card import CardStatus
+from controller.resources.catalogue import OCPP16_KEYS, OCPP201_VARIABLES, KeySpec, VariableSpec
+from controller.resources.settings import (
+    SETTING_MAPPINGS,
+    Availability,
+    ChargerSettings,
+    ConfigValue,
+    OcppVersion,
+    camel,
+    setting_wire_value,
+)
+
+R = TypeVar("R", bound=Resource)
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded(Generic[R]):
+    """A resource and the document it was declared in."""
+
+    resource: R
+    source: Source
+
+    @property
+    def name(self) -> str:
+        return self.resource.metadata.name
+
+    @property
+    def kind(self) -> str:
+        return self.resource.KIND
+
+
+BUILTIN_SETTINGS = ChargerSettings(heartbeat_interval=300)
+"""What every charger gets unless its location or its own spec says otherwise.
+
+Kept deliberately small: the heartbeat interval is also what BootNotification answers, so the
+two never disagree.
+"""
+
+_OCPP16_BY_LOWER: dict[str, KeySpec] = {k.lower(): spec for k, spec in OCPP16_KEYS.items()}
+
+
+def key_spec(version: OcppVersion, key: str) -> KeySpec | VariableSpec | None:
+    """The catalogue entry of a raw key (1.6 key names compare case-insensitively)."""
+    if version is OcppVersion.V16:
+        return _OCPP16_BY_LOWER.get(key.lower())
+    return OCPP201_VARIABLES.get(key)
+
+
+def key_version(key: str) -> OcppVersion:
+    """Which OCPP version a raw key belongs to: 2.0.1 keys are `Component.Variable`."""
+    return OcppVersion.V201 if "." in key else OcppVersion.V16
+
+
+def canonical_key(version: OcppVersion, key: str) -> str:
+    spec = key_spec(version, key)
+    if isinstance(spec, KeySpec):
+        return spec.name
+    if isinstance(spec, VariableSpec):
+        return spec.key
+    return key
+
+
+# --- the fleet ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """Every resource of a fleet, by kind and name. Built once, never mutated."""
+
+    teams: Mapping[str, Loaded[Team]] = field(default_factory=dict)
+    locations: Mapping[str, Loaded[Location]] = field(default_factory=dict)
+    chargers: Mapping[str, Loaded[Charger]] = field(default_factory=dict)
+    cards: Mapping[str, Loaded[Card]] = field(default_factory=dict)
+    tariffs: Mapping[str, Loaded[Tariff]] = field(default_factory=dict)
+    power_limits: Mapping[str, Loaded[PowerLimit]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, resources: tuple[Loaded[Resource], ...] | list[Loaded[Resource]]) -> tuple[
+        Fleet, list[Problem]
+    ]:
+        """Index resources; a second resource with a taken name is a problem, not a winner."""
+        by_kind: dict[str, dict[str, Loaded[Resource]]] = {k: {} for k in _FIELDS}
+        problems: list[Problem] = []
+        for item in resources:
+            index = by_kind[item.kind]
+            if item.name in index:
+                first = index[item.name].source
+                problems.append(
+                    Problem(
+                        "duplicate-name",
+                        f"{item.kind} {item.name!r} is already declared in "
+                        f"{first.file} (document {first.document + 1})",
+                        item.source,
+                        ("metadata", "name"),
+                        resource=f"{item.kind}/{item.name}",
+                    )
+                )
+                continue
+            index[item.name] = item
+        fleet = cls(**{_FIELDS[kind]: cast(Any, index) for kind, index in by_kind.items()})
+        return fleet, problems
+
+    def all(self) -> Iterator[Loaded[Resource]]:
+        for name in _FIELDS.values():
+            yield from cast(Mapping[str, Loaded[Resource]], getattr(self, name)).values()
+
+    def __len__(self) -> int:
+        return sum(len(getattr(self, name)) for name in _FIELDS.values())
+
+    def chargers_at(self, location: str) -> list[Loaded[Charger]]:
+        return [c for c in self.chargers.values() if c.resource.spec.location == location]
+
+    def charger_by_identity(self, identity: str) -> Loaded[Charger] | None:
+        wanted = identity.lower()
+        for charger in self.chargers.values():
+            if charger.resource.identity.lower() == wanted:
+                return charger
+        return None
+
+    def cards_accepted_at(self, location: str) -> list[Loaded[Card]]:
+        """Cards a location accepts by name, by label selector, or by owning team."""
+        loc = self.locations.get(location)
+        if loc is None:
+            return []
+        accepted = loc.resource.spec.accepted_cards
+        names = set(accepted.names)
+        teams = set(accepted.teams)
+        selector = accepted.selector
+        return [
+            card
+            for card in self.cards.values()
+            if card.name in names
+            or card.resource.spec.team in teams
+            or (
+                selector is not None
+                and not selector.is_empty()
+                and selector.matches(card.resource.metadata.labels)
+            )
+        ]
+
+    def active_cards_accepted_at(self, location: str) -> list[Loaded[Card]]:
+        return [
+            c
+            for c in self.cards_accepted_at(location)
+            if c.resource.spec.status is CardStatus.ACCEPTED
+        ]
+
+    def chargers_fed_by(self, circuit: str) -> list[Loaded[Charger]]:
+        """Chargers a PowerLimit feeds: those it names or selects, or its whole location."""
+        limit = self.power_limits.get(circuit)
+        if limit is None:
+            return []
+        spec = limit.resource.spec
+        here = self.chargers_at(spec.location)
+        if spec.chargers is None:
+            return here
+        names = set(spec.chargers.names)
+        selector = spec.chargers.selector
+        return [
+            c
+            for c in here
+            if c.name in names
+            or (
+                selector is not None
+                and not selector.is_empty()
+                and selector.matches(c.resource.metadata.labels)
+            )
+        ]
+
+
+_FIELDS: dict[str, str] = {
+    Team.KIND: "teams",
+    Location.KIND: "locations",
+    Charger.KIND: "chargers",
+    Card.KIND: "cards",
+    Tariff.KIND: "tariffs",
+    PowerLimit.KIND: "power_limits",
+}
+
+
+# --- desired state -----------------------------------------------------------------------------
+
+
+class Layer(StrEnum):
+    BUILTIN = "built-in default"
+    LOCATION = "location default"
+    CHARGER = "charger spec"
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a desired value was declared: its layer, and the document and path, if any."""
+
+    layer: Layer
+    source: Source | None = None
+    path: DocPath = ()
+    setting: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredValue:
+    """One configuration key's declared value on one charger."""
+
+    key: str
+    value: ConfigValue
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class DesiredCharger:
+    """Everything a charger should be, resolved across layers, for one OCPP version."""
+
+    name: str
+    identity: str
+    version: OcppVersion
+    location: str
+    configuration: Mapping[str, DesiredValue]
+    vendor_configuration: Mapping[str, DesiredValue]
+    availability: Availability | None
+    free_charging: bool
+    unmanaged: frozenset[str]
+    source: Source
+
+
+def resolve_charger(fleet: Fleet, loaded: Loaded[Charger]) -> DesiredCharger:
+    """The charger's desired state: built-in defaults, then location defaults, then its spec."""
+    charger = loaded.resource
+    spec = charger.spec
+    version = spec.ocpp_version
+    unmanaged = frozenset(spec.unmanaged_keys)
+    configuration: dict[str, DesiredValue] = {}
+    vendor: dict[str, DesiredValue] = {}
+    availability: Availability | None = None
+    free_charging = False
+
+    layers: list[tuple[Layer, Source | None, DocPath, ChargerSettings, dict[str, ConfigValue],
+                       dict[str, ConfigValue]]] = [
+        (Layer.BUILTIN, None, (), BUILTIN_SETTINGS, {}, {}),
+    ]
+    location = fleet.locations.get(spec.location)
+    if location is not None:
+        defaults = location.resource.spec.charger_defaults
+        layers.append(
+            (
+                Layer.LOCATION,
+                location.source,
+                ("spec", "chargerDefaults"),
+                defaults.settings,
+                defaults.configuration,
+                defaults.vendor_configuration,
+            )
+        )
+    layers.append(
+        (Layer.CHARGER, loaded.source, ("spec",), spec.settings, spec.configuration,
+         spec.vendor_configuration)
+    )
+
+    for layer, source, base, settings, raw, vendor_raw in layers:
+        for setting, value in declared_settings(settings):
+            if setting in unmanaged or camel(setting) in unmanaged:
+                continue
+            origin = Origin(layer, source, (*base, "settings", camel(setting)), setting)
+            if setting == "availability":
+                availability = cast(Availability, value)
+                continue
+            if setting == "free_charging":
+                free_charging = bool(value)
+            mapping = next(m for m in SETTING_MAPPINGS if m.setting == setting)
+            key = mapping.ocpp16 if version is OcppVersion.V16 else mapping.ocpp201
+            if key is None:
+                continue
+            wire = cast(ConfigValue, setting_wire_value(setting, version, value))
+            configuration[key] = DesiredValue(key, wire, origin)
+        for key, value in raw.items():
+            if key_version(key) is not version:
+                continue
+            name = canonical_key(version, key)
+            if key in unmanaged or name in unmanaged:
+                continue
+            configuration[name] = DesiredValue(
+                name, value, Origin(layer, source, (*base, "configuration", key))
+            )
+        for key, value in vendor_raw.items():
+            if key in unmanaged:
+                continue
+            vendor[key] = DesiredValue(
+                key, value, Origin(layer, source, (*base, "vendorConfiguration", key))
+            )
+
+    return DesiredCharger(
+        name=charger.metadata.name,
+        identity=charger.identity,
+        version=version,
+        location=spec.location,
+        configuration=configuration,
+        vendor_configuration=vendor,
+        availability=availability,
+        free_charging=free_charging,
+        unmanaged=unmanaged,
+        source=loaded.source,
+    )
+
+
+def declared_settings(settings: ChargerSettings) -> Iterator[tuple[str, Any]]:
+    """The settings given a value (a setting left out is not managed)."""
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if value is not None:
+            yield name, value

@@ -1,0 +1,558 @@
+"""Fleet-wide checks: the rules no single document can check on its own.
+
+The schema (pydantic) has already refused what is wrong inside a document. What remains is
+the fleet as a whole: references resolve, names and identities are unique, OCPP keys exist for
+the charger's version with a value of the right type and range and are writable, circuits fit
+inside their parents, tariff periods do not overlap, cards are unique. Every check is a pure
+function from the fleet to problems; all of them run, so one run reports every problem.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+
+from controller.fleet import (
+    Fleet,
+    Loaded,
+    canonical_key,
+    declared_settings,
+    key_spec,
+    key_version,
+)
+from controller.problems import DocPath, Problem, Severity
+from controller.resources import Charger, Location, PowerLimit, Resource
+from controller.resources.card import OCPP16_ID_TAG_MAX
+from controller.resources.catalogue import (
+    OCPP16_KEYS,
+    OCPP201_VARIABLES,
+    KeySpec,
+    Mutability,
+    VariableSpec,
+    parse_value,
+    parse_variable_key,
+)
+from controller.resources.charger import RebootPolicy
+from controller.resources.common import ALL_WEEKDAYS, LabelSelector, minutes_of_day
+from controller.resources.settings import (
+    SETTINGS_BY_NAME,
+    ChargerSettings,
+    ConfigValue,
+    OcppVersion,
+    camel,
+    setting_wire_value,
+)
+
+Check = Callable[[Fleet], Iterable[Problem]]
+
+
+def check_fleet(fleet: Fleet) -> list[Problem]:
+    """Every fleet-wide problem, from every check."""
+    problems: list[Problem] = []
+    for check in CHECKS:
+        problems.extend(check(fleet))
+    return problems
+
+
+def _problem(
+    code: str,
+    message: str,
+    item: Loaded[Resource],
+    path: DocPath,
+    severity: Severity = Severity.ERROR,
+    *,
+    point: bool = False,
+) -> Problem:
+    """A problem in `item` at `path`; `point` aims at the key rather than its value."""
+    return Problem(
+        code,
+        message,
+        item.source,
+        path,
+        severity,
+        resource=f"{item.kind}/{item.name}",
+        point_at_key=point,
+    )
+
+
+# --- references --------------------------------------------------------------------------------
+
+
+def _missing(kind: str, name: str, known: Iterable[str]) -> str:
+    hint = difflib.get_close_matches(name, list(known), n=1)
+    suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+    return f"{kind} {name!r} is not declared in this fleet{suggestion}"
+
+
+def check_references(fleet: Fleet) -> Iterator[Problem]:
+    """Every name that points at another resource points at one that exists."""
+
+    def ref(
+        item: Loaded[Resource], kind: str, name: str, index: Mapping[str, object], path: DocPath
+    ) -> Iterator[Problem]:
+        if name not in index:
+            yield _problem("unresolved-reference", _missing(kind, name, index), item, path)
+
+    for loc in fleet.locations.values():
+        spec = loc.resource.spec
+        yield from ref(loc, "Team", spec.team, fleet.teams, ("spec", "team"))
+        for i, member in enumerate(spec.members):
+            yield from ref(loc, "Team", member.team, fleet.teams, ("spec", "members", i, "team"))
+        if spec.tariff is not None:
+            yield from ref(loc, "Tariff", spec.tariff, fleet.tariffs, ("spec", "tariff"))
+        cards = spec.accepted_cards
+        for i, name in enumerate(cards.names):
+            yield from ref(loc, "Card", name, fleet.cards, ("spec", "acceptedCards", "names", i))
+        for i, name in enumerate(cards.teams):
+            yield from ref(loc, "Team", name, fleet.teams, ("spec", "acceptedCards", "teams", i))
+        if cards.selector is not None:
+            labels = [c.resource.metadata.labels for c in fleet.cards.values()]
+            yield from _selector_matches(
+                loc, cards.selector, labels, "card", ("spec", "acceptedCards", "selector")
+            )
+
+    for charger in fleet.chargers.values():
+        location = charger.resource.spec.location
+        yield from ref(charger, "Location", location, fleet.locations, ("spec", "location"))
+
+    for card in fleet.cards.values():
+        yield from ref(card, "Team", card.resource.spec.team, fleet.teams, ("spec", "team"))
+
+    for limit in fleet.power_limits.values():
+        spec = limit.resource.spec
+        yield from ref(limit, "Location", spec.location, fleet.locations, ("spec", "location"))
+        if spec.parent is not None:
+            yield from ref(limit, "PowerLimit", spec.parent, fleet.power_limits, ("spec", "parent"))
+            parent = fleet.power_limits.get(spec.parent)
+            if parent is not None and parent.resource.spec.location != spec.location:
+                yield _problem(
+                    "circuit-location-mismatch",
+                    f"parent circuit {spec.parent!r} belongs to location "
+                    f"{parent.resource.spec.location!r}, not {spec.location!r}",
+                    limit,
+                    ("spec", "parent"),
+                )
+        if spec.chargers is None:
+            continue
+        here = {c.name: c for c in fleet.chargers_at(spec.location)}
+        for i, name in enumerate(spec.chargers.names):
+            path: DocPath = ("spec", "chargers", "names", i)
+            if name not in fleet.chargers:
+                yield _problem(
+                    "unresolved-reference", _missing("Charger", name, fleet.chargers), limit, path
+                )
+            elif name not in here:
+                yield _problem(
+                    "unresolved-reference",
+                    f"Charger {name!r} stands at location "
+                    f"{fleet.chargers[name].resource.spec.location!r}, not {spec.location!r}",
+                    limit,
+                    path,
+                )
+        if spec.chargers.selector is not None:
+            labels = [c.resource.metadata.labels for c in here.values()]
+            yield from _selector_matches(
+                limit,
+                spec.chargers.selector,
+                labels,
+                f"charger at location {spec.location!r}",
+                ("spec", "chargers", "selector"),
+            )
+
+
+def _selector_matches(
+    item: Loaded[Resource],
+    selector: LabelSelector,
+    candidates: list[dict[str, str]],
+    what: str,
+    path: DocPath,
+) -> Iterator[Problem]:
+    if selector.is_empty():
+        yield _problem(
+            "empty-selector",
+            "an empty selector selects nothing here; give matchLabels or matchExpressions",
+            item,
+            path,
+        )
+    elif not any(selector.matches(labels) for labels in candidates):
+        yield _problem("selector-matches-nothing", f"the selector matches no {what}", item, path)
+
+
+# --- uniqueness --------------------------------------------------------------------------------
+
+
+def check_identities(fleet: Fleet) -> Iterator[Problem]:
+    """Two chargers with one OCPP identity could not both connect (compared case-insensitively)."""
+    seen: dict[str, Loaded[Charger]] = {}
+    for charger in fleet.chargers.values():
+        identity = charger.resource.identity
+        first = seen.setdefault(identity.lower(), charger)
+        if first is not charger:
+            path: DocPath = (
+                ("spec", "ocppIdentity") if charger.resource.spec.ocpp_identity else
+                ("metadata", "name")
+            )
+            yield _problem(
+                "duplicate-identity",
+                f"OCPP identity {identity!r} is already used by Charger {first.name!r}",
+                charger,
+                path,
+            )
+
+
+def check_team_handles(fleet: Fleet) -> Iterator[Problem]:
+    """A handle is part of web view addresses, so two teams cannot share one."""
+    seen: dict[str, str] = {}
+    for team in fleet.teams.values():
+        handle = team.resource.spec.handle
+        first = seen.setdefault(handle, team.name)
+        if first != team.name:
+            yield _problem(
+                "duplicate-handle",
+                f"handle {handle!r} is already used by Team {first!r}",
+                team,
+                ("spec", "handle"),
+            )
+
+
+# --- configuration -----------------------------------------------------------------------------
+
+
+def check_configuration(fleet: Fleet) -> Iterator[Problem]:
+    """Declared OCPP keys exist, are writable, and hold values of their type and range."""
+    for location in fleet.locations.values():
+        defaults = location.resource.spec.charger_defaults
+        base: DocPath = ("spec", "chargerDefaults")
+        for version in OcppVersion:
+            yield from _check_settings(location, defaults.settings, version, base)
+        for key, value in defaults.configuration.items():
+            yield from _check_raw_key(location, key_version(key), key, value, base)
+        yield from _check_conflicts(location, defaults.settings, defaults.configuration, base)
+
+    for charger in fleet.chargers.values():
+        spec = charger.resource.spec
+        version = spec.ocpp_version
+        base = ("spec",)
+        yield from _check_settings(charger, spec.settings, version, base)
+        for key, value in spec.configuration.items():
+            if key_version(key) is not version:
+                yield _problem(
+                    "wrong-version-key",
+                    f"{key!r} is an OCPP {key_version(key)} key, but this charger speaks "
+                    f"OCPP {version}",
+                    charger,
+                    (*base, "configuration", key),
+                )
+                continue
+            yield from _check_raw_key(charger, version, key, value, base)
+        yield from _check_conflicts(charger, spec.settings, spec.configuration, base)
+        declared = {
+            *(camel(s) for s, _ in declared_settings(spec.settings)),
+            *(canonical_key(version, k) for k in spec.configuration),
+            *spec.vendor_configuration,
+        }
+        for i, key in enumerate(spec.unmanaged_keys):
+            if key in declared:
+                yield _problem(
+                    "unmanaged-declared",
+                    f"{key!r} is declared here but also listed as managed by hand, so it will "
+                    "never be applied",
+                    charger,
+                    ("spec", "unmanagedKeys", i),
+                    Severity.WARNING,
+                )
+
+
+def _check_settings(
+    item: Loaded[Resource], settings: ChargerSettings, version: OcppVersion, base: DocPath
+) -> Iterator[Problem]:
+    for setting, value in declared_settings(settings):
+        mapping = SETTINGS_BY_NAME[setting]
+        key = mapping.ocpp16 if version is OcppVersion.V16 else mapping.ocpp201
+        spec = key_spec(version, key) if key else None
+        if spec is None:
+            continue
+        wire = setting_wire_value(setting, version, value)
+        try:
+            parse_value(spec, wire)
+        except ValueError as exc:
+            yield _problem(
+                "invalid-key-value",
+                f"{exc} (OCPP {version} {key})",
+                item,
+                (*base, "settings", camel(setting)),
+            )
+
+
+def _check_raw_key(
+    item: Loaded[Resource], version: OcppVersion, key: str, value: ConfigValue, base: DocPath
+) -> Iterator[Problem]:
+    path: DocPath = (*base, "configuration", key)
+    if version is OcppVersion.V201:
+        try:
+            parse_variable_key(key)
+        except ValueError as exc:
+            yield _problem("invalid-key", str(exc), item, path, point=True)
+            return
+    spec = key_spec(version, key)
+    if spec is None:
+        yield from _unknown_key(item, version, key, path)
+        return
+    if spec.mutability is Mutability.READ_ONLY:
+        yield _problem(
+            "read-only-key",
+            f"{key} is read-only in OCPP {version}; a charger cannot be told to change it",
+            item,
+            path,
+            point=True,
+        )
+        return
+    try:
+        parse_value(spec, value)
+    except ValueError as exc:
+        yield _problem("invalid-key-value", f"{key}: {exc}", item, path)
+
+
+def _unknown_key(
+    item: Loaded[Resource], version: OcppVersion, key: str, path: DocPath
+) -> Iterator[Problem]:
+    known = list(OCPP16_KEYS) if version is OcppVersion.V16 else list(OCPP201_VARIABLES)
+    hint = difflib.get_close_matches(key, known, n=1)
+    suggestion = f"did you mean {hint[0]!r}? " if hint else ""
+    if version is OcppVersion.V16:
+        yield _problem(
+            "unknown-key",
+            f"{key!r} is not a standard OCPP 1.6 key; {suggestion}"
+            "put vendor-specific keys under vendorConfiguration",
+            item,
+            path,
+            point=True,
+        )
+    else:
+        yield _problem(
+            "unknown-variable",
+            f"{key!r} is not in chargectl's OCPP 2.0.1 catalogue, so only the charger can "
+            f"check it; {suggestion}vendor variables belong under vendorConfiguration",
+            item,
+            path,
+            Severity.WARNING,
+            point=True,
+        )
+
+
+def _check_conflicts(
+    item: Loaded[Resource],
+    settings: ChargerSettings,
+    raw: Mapping[str, ConfigValue],
+    base: DocPath,
+) -> Iterator[Problem]:
+    """A setting and a raw key for the same OCPP key must not say two different things."""
+    raw_by_key = {
+        (key_version(k), canonical_key(key_version(k), k)): (k, v) for k, v in raw.items()
+    }
+    for setting, value in declared_settings(settings):
+        mapping = SETTINGS_BY_NAME[setting]
+        for version, key in ((OcppVersion.V16, mapping.ocpp16), (OcppVersion.V201,
+                                                                    mapping.ocpp201)):
+            if key is None or (version, key) not in raw_by_key:
+                continue
+            raw_key, raw_value = raw_by_key[(version, key)]
+            spec = key_spec(version, key)
+            wire = setting_wire_value(setting, version, value)
+            if spec is None or _same(spec, wire, raw_value):
+                continue
+            yield _problem(
+                "setting-conflict",
+                f"configuration {raw_key}: {raw_value!r} disagrees with settings."
+                f"{camel(setting)}: {value!r}, which sets the same key; keep one of the two",
+                item,
+                (*base, "configuration", raw_key),
+            )
+
+
+def _same(spec: KeySpec | VariableSpec, left: object, right: object) -> bool:
+    try:
+        return parse_value(spec, left) == parse_value(spec, right)
+    except ValueError:
+        return True  # the value itself is reported by the value check
+
+
+# --- circuits ----------------------------------------------------------------------------------
+
+
+def check_circuits(fleet: Fleet) -> Iterator[Problem]:
+    """A circuit never promises more than the circuit above it, nor a connector more than it."""
+    for limit in fleet.power_limits.values():
+        spec = limit.resource.spec
+        amps = spec.amperes_per_phase()
+        yield from _check_cycle(fleet, limit)
+        parent = fleet.power_limits.get(spec.parent) if spec.parent else None
+        if parent is not None:
+            parent_amps = parent.resource.spec.amperes_per_phase()
+            if amps > parent_amps:
+                yield _problem(
+                    "circuit-over-parent",
+                    f"limit of {amps} A per phase is above the {parent_amps} A per phase of "
+                    f"parent circuit {parent.name!r}",
+                    limit,
+                    ("spec", "limit"),
+                )
+        for i, window in enumerate(spec.schedule):
+            scheduled = window.limit.amperes_per_phase(spec.phases, spec.voltage)
+            if scheduled > amps:
+                yield _problem(
+                    "schedule-over-limit",
+                    f"scheduled limit of {scheduled} A per phase is above the circuit's own "
+                    f"{amps} A per phase; a schedule can only lower the limit",
+                    limit,
+                    ("spec", "schedule", i, "limit"),
+                )
+        for charger in fleet.chargers_fed_by(limit.name):
+            for i, connector in enumerate(charger.resource.spec.connectors):
+                if connector.max_current > amps:
+                    yield _problem(
+                        "connector-over-circuit",
+                        f"connector {connector.id} may draw {connector.max_current} A, more "
+                        f"than the {amps} A per phase of circuit {limit.name!r} that feeds it",
+                        charger,
+                        ("spec", "connectors", i, "maxCurrent"),
+                    )
+
+
+def _check_cycle(fleet: Fleet, limit: Loaded[PowerLimit]) -> Iterator[Problem]:
+    seen = [limit.name]
+    parent = limit.resource.spec.parent
+    while parent is not None and parent in fleet.power_limits:
+        if parent in seen:
+            chain = " → ".join([*seen, parent])
+            yield _problem(
+                "circuit-cycle", f"circuits form a loop: {chain}", limit, ("spec", "parent")
+            )
+            return
+        seen.append(parent)
+        parent = fleet.power_limits[parent].resource.spec.parent
+
+
+# --- tariffs -----------------------------------------------------------------------------------
+
+
+def check_tariffs(fleet: Fleet) -> Iterator[Problem]:
+    """At any minute of the week at most one tariff period applies."""
+    for tariff in fleet.tariffs.values():
+        periods = tariff.resource.spec.periods
+        spans = [period.intervals() for period in periods]
+        for j in range(len(periods)):
+            for i in range(j):
+                overlap = _first_overlap(spans[i], spans[j])
+                if overlap is not None:
+                    yield _problem(
+                        "tariff-overlap",
+                        f"period {j + 1} overlaps period {i + 1} on {_describe(overlap)}",
+                        tariff,
+                        ("spec", "periods", j),
+                    )
+
+
+def _first_overlap(
+    left: list[tuple[int, int]], right: list[tuple[int, int]]
+) -> int | None:
+    starts = [
+        max(a0, b0) for a0, a1 in left for b0, b1 in right if max(a0, b0) < min(a1, b1)
+    ]
+    return min(starts) if starts else None
+
+
+def _describe(minute_of_week: int) -> str:
+    day, minute = divmod(minute_of_week, 24 * 60)
+    return f"{ALL_WEEKDAYS[day % 7].value} at {minute // 60:02d}:{minute % 60:02d}"
+
+
+# --- cards -------------------------------------------------------------------------------------
+
+
+def check_cards(fleet: Fleet) -> Iterator[Problem]:
+    """Id tags are unique (OCPP compares them case-insensitively) and fit every charger."""
+    seen: dict[str, str] = {}
+    ocpp16_locations = {
+        c.resource.spec.location
+        for c in fleet.chargers.values()
+        if c.resource.spec.ocpp_version is OcppVersion.V16
+    }
+    accepted_at_16: set[str] = set()
+    for location in ocpp16_locations:
+        accepted_at_16.update(card.name for card in fleet.cards_accepted_at(location))
+    now = datetime.now(UTC)
+    for card in fleet.cards.values():
+        spec = card.resource.spec
+        first = seen.setdefault(spec.id_tag.lower(), card.name)
+        if first != card.name:
+            yield _problem(
+                "duplicate-id-tag",
+                f"id tag {spec.id_tag!r} is already the id tag of Card {first!r} "
+                "(id tags compare case-insensitively)",
+                card,
+                ("spec", "idTag"),
+            )
+        if card.name in accepted_at_16:
+            for field, value in (("idTag", spec.id_tag), ("parentIdTag", spec.parent_id_tag)):
+                if value is not None and len(value) > OCPP16_ID_TAG_MAX:
+                    yield _problem(
+                        "id-tag-too-long",
+                        f"{field} has {len(value)} characters; OCPP 1.6 chargers accept this "
+                        f"card and take at most {OCPP16_ID_TAG_MAX}",
+                        card,
+                        ("spec", field),
+                    )
+        if spec.expires_at is not None and spec.expires_at < now:
+            yield _problem(
+                "card-expired",
+                f"the card expired on {spec.expires_at.isoformat()} and is refused everywhere",
+                card,
+                ("spec", "expiresAt"),
+                Severity.WARNING,
+            )
+
+
+# --- schedules ---------------------------------------------------------------------------------
+
+
+def check_maintenance_windows(fleet: Fleet) -> Iterator[Problem]:
+    """A charger that may only reboot in a window its location does not have never reboots."""
+    for charger in fleet.chargers.values():
+        spec = charger.resource.spec
+        if spec.reboot_policy is not RebootPolicy.MAINTENANCE_WINDOW:
+            continue
+        location: Loaded[Location] | None = fleet.locations.get(spec.location)
+        if location is not None and not location.resource.spec.maintenance_window:
+            yield _problem(
+                "no-maintenance-window",
+                f"rebootPolicy is MaintenanceWindow but location {spec.location!r} declares no "
+                "maintenanceWindow, so changes that need a reboot will wait forever",
+                charger,
+                ("spec", "rebootPolicy"),
+                Severity.WARNING,
+            )
+    for location in fleet.locations.values():
+        for i, window in enumerate(location.resource.spec.maintenance_window):
+            if minutes_of_day(window.start) == minutes_of_day(window.end):
+                yield _problem(
+                    "empty-window",
+                    "start equals end: the window covers the whole day; write 00:00 to 24:00 "
+                    "to say so",
+                    location,
+                    ("spec", "maintenanceWindow", i),
+                    Severity.WARNING,
+                )
+
+
+CHECKS: tuple[Check, ...] = (
+    check_references,
+    check_identities,
+    check_team_handles,
+    check_configuration,
+    check_circuits,
+    check_tariffs,
+    check_cards,
+    check_maintenance_windows,
+)

@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""The project's two commands, with nothing but Python 3.11 installed.
+
+    python3 dev.py demo   set up .venv and run the main job on the example fleet
+    python3 dev.py test   set up .venv and run the whole test suite (ruff, mypy, pytest)
+
+A virtualenv in .venv is created or refreshed when pyproject.toml changes. Extra arguments
+after `test` go to pytest (e.g. `python3 dev.py test -k validate`).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = Path(os.environ.get("CHARGECTL_VENV", ROOT / ".venv"))
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+STAMP = VENV / ".chargectl-installed"
+
+
+def run(*args: str | Path) -> None:
+    print("+", " ".join(str(a) for a in args), flush=True)
+    result = subprocess.run([str(a) for a in args], cwd=ROOT)
+    if result.returncode != 0:
+        sys.exit(result.returncode)
+
+
+def ensure_venv() -> None:
+    if sys.version_info < (3, 11):
+        sys.exit(f"chargectl needs Python 3.11 or newer; this is {sys.version.split()[0]}")
+    pyproject = ROOT / "pyproject.toml"
+    if STAMP.exists() and STAMP.stat().st_mtime >= pyproject.stat().st_mtime:
+        return
+    if not (BIN / "python").exists():
+        print(f"creating virtualenv in {VENV}", flush=True)
+        venv.create(VENV, with_pip=True)
+    run(BIN / "python", "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    run(BIN / "python", "-m", "pip", "install", "--quiet", "-e", ".[dev,kubernetes]")
+    STAMP.touch()
+
+
+def demo(args: list[str]) -> None:
+    run(BIN / "chargectl", "validate", "examples/fleet", *args)
+
+
+def test(args: list[str]) -> None:
+    run(BIN / "ruff", "check", "controller", "tests", "bench", "dev.py")
+    run(BIN / "ruff", "format", "--check", "controller", "tests", "bench", "dev.py")
+    run(BIN / "mypy", "--strict", "controller")
+    run(BIN / "python", "-m", "pytest", *args)
+
+
+COMMANDS = {"demo": demo, "test": test}
+
+
+def main() -> None:
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        sys.exit(__doc__)
+    ensure_venv()
+    COMMANDS[sys.argv[1]](sys.argv[2:])
+
+
+if __name__ == "__main__":
+    main()
