@@ -8,14 +8,16 @@ validation can point at the line that declared it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from enum import StrEnum
 from typing import Any, Generic, TypeVar, cast
 
 from controller.problems import DocPath, Problem, Source
 from controller.resources import Card, Charger, Location, PowerLimit, Resource, Tariff, Team
 from controller.resources.card import CardStatus
+from controller.resources.common import LabelSelector
 from controller.resources.catalogue import OCPP16_KEYS, OCPP201_VARIABLES, KeySpec, VariableSpec
 from controller.resources.settings import (
     SETTING_MAPPINGS,
@@ -125,35 +127,18 @@ class Fleet:
         return sum(len(getattr(self, name)) for name in _FIELDS.values())
 
     def chargers_at(self, location: str) -> list[Loaded[Charger]]:
-        return [c for c in self.chargers.values() if c.resource.spec.location == location]
+        return self._chargers_by_location.get(location, [])
 
     def charger_by_identity(self, identity: str) -> Loaded[Charger] | None:
-        wanted = identity.lower()
-        for charger in self.chargers.values():
-            if charger.resource.identity.lower() == wanted:
-                return charger
-        return None
+        """The charger that connects as `identity` (OCPP identities compare case-insensitively)."""
+        return self._chargers_by_identity.get(identity.lower())
 
     def cards_accepted_at(self, location: str) -> list[Loaded[Card]]:
         """Cards a location accepts by name, by label selector, or by owning team."""
-        loc = self.locations.get(location)
-        if loc is None:
-            return []
-        accepted = loc.resource.spec.accepted_cards
-        names = set(accepted.names)
-        teams = set(accepted.teams)
-        selector = accepted.selector
-        return [
-            card
-            for card in self.cards.values()
-            if card.name in names
-            or card.resource.spec.team in teams
-            or (
-                selector is not None
-                and not selector.is_empty()
-                and selector.matches(card.resource.metadata.labels)
-            )
-        ]
+        cache = self._accepted_cards
+        if location not in cache:
+            cache[location] = self._compute_accepted_cards(location)
+        return cache[location]
 
     def active_cards_accepted_at(self, location: str) -> list[Loaded[Card]]:
         return [
@@ -171,18 +156,81 @@ class Fleet:
         here = self.chargers_at(spec.location)
         if spec.chargers is None:
             return here
-        names = set(spec.chargers.names)
-        selector = spec.chargers.selector
-        return [
-            c
-            for c in here
-            if c.name in names
-            or (
-                selector is not None
-                and not selector.is_empty()
-                and selector.matches(c.resource.metadata.labels)
-            )
-        ]
+        return [c for c in here if _selected(c, spec.chargers.names, spec.chargers.selector)]
+
+    # Indexes, built on first use: a fleet of ten thousand chargers is validated on every pull
+    # request, and scanning every card for every location does not scale.
+
+    @cached_property
+    def _chargers_by_location(self) -> dict[str, list[Loaded[Charger]]]:
+        index: dict[str, list[Loaded[Charger]]] = {}
+        for charger in self.chargers.values():
+            index.setdefault(charger.resource.spec.location, []).append(charger)
+        return index
+
+    @cached_property
+    def _chargers_by_identity(self) -> dict[str, Loaded[Charger]]:
+        index: dict[str, Loaded[Charger]] = {}
+        for charger in self.chargers.values():
+            index.setdefault(charger.resource.identity.lower(), charger)
+        return index
+
+    @cached_property
+    def _cards_by_team(self) -> dict[str, list[Loaded[Card]]]:
+        index: dict[str, list[Loaded[Card]]] = {}
+        for card in self.cards.values():
+            index.setdefault(card.resource.spec.team, []).append(card)
+        return index
+
+    @cached_property
+    def _cards_by_label(self) -> dict[tuple[str, str], list[Loaded[Card]]]:
+        index: dict[tuple[str, str], list[Loaded[Card]]] = {}
+        for card in self.cards.values():
+            for item in card.resource.metadata.labels.items():
+                index.setdefault(item, []).append(card)
+        return index
+
+    @cached_property
+    def _accepted_cards(self) -> dict[str, list[Loaded[Card]]]:
+        return {}
+
+    def _compute_accepted_cards(self, location: str) -> list[Loaded[Card]]:
+        loc = self.locations.get(location)
+        if loc is None:
+            return []
+        accepted = loc.resource.spec.accepted_cards
+        found: dict[str, Loaded[Card]] = {}
+        for name in accepted.names:
+            if name in self.cards:
+                found[name] = self.cards[name]
+        for team in accepted.teams:
+            found.update((c.name, c) for c in self._cards_by_team.get(team, []))
+        if accepted.selector is not None:
+            found.update((c.name, c) for c in self.cards_selected_by(accepted.selector))
+        return sorted(found.values(), key=lambda card: card.name)
+
+    def cards_selected_by(self, selector: LabelSelector) -> list[Loaded[Card]]:
+        """Cards whose labels match; an empty selector selects none (not all)."""
+        if selector.is_empty():
+            return []
+        if selector.match_labels:
+            buckets = [self._cards_by_label.get(i, []) for i in selector.match_labels.items()]
+            candidates: Iterable[Loaded[Card]] = min(buckets, key=len)
+        else:
+            candidates = self.cards.values()
+        return [c for c in candidates if selector.matches(c.resource.metadata.labels)]
+
+
+def _selected(
+    charger: Loaded[Charger], names: list[str], selector: LabelSelector | None
+) -> bool:
+    if charger.name in names:
+        return True
+    return (
+        selector is not None
+        and not selector.is_empty()
+        and selector.matches(charger.resource.metadata.labels)
+    )
 
 
 _FIELDS: dict[str, str] = {

@@ -19,7 +19,7 @@ import csv
 import difflib
 import io
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -60,7 +60,7 @@ MAX_CONNECTORS = 99
 """OCPP connector ids run from 1 to 99 (`Connector.id`)."""
 
 DC_PLUG_TYPES = frozenset({PlugType.CCS1, PlugType.CCS2, PlugType.CHADEMO, PlugType.GBT_DC})
-"""Plugs that only ever carry DC, always on a tethered cable. NACS carries both, so it is not here."""
+"""Plugs that only carry DC, always on a tethered cable. NACS carries both, so it is not here."""
 
 _NAME_RE = re.compile(NAME_PATTERN)
 _INTEGER_RE = re.compile(r"^[+-]?[0-9]+$")
@@ -99,15 +99,20 @@ def import_chargers(
         )
         return ImportResult((), (Problem("unreadable-file", message, source),), 0)
     except OSError as exc:
-        return ImportResult((), (Problem("unreadable-file", f"cannot read file: {exc}", source),), 0)
+        message = f"cannot read file: {exc}"
+        return ImportResult((), (Problem("unreadable-file", message, source),), 0)
 
-    records = list(_records(text))
+    records, unparsable = _records(text)
+    if unparsable is not None:
+        line, reason = unparsable
+        message = f"line {line}: not readable as CSV from here on ({reason}); is a quote left open?"
+        problem = Problem("import-row", message, source, line=line, column=1)
+        return ImportResult((), (problem,), 0)
     if not records:
         message = f"the file is empty; expected a header row with columns such as {_known()}"
         return ImportResult((), (Problem("import-header", message, source, line=1, column=1),), 0)
-    header_line, header = records[0]
-    data = [(line, cells) for line, cells in records[1:] if any(cells)]
-    columns, header_problems = _read_header(header, source, header_line)
+    data = [record for record in records[1:] if any(record.cells)]
+    columns, header_problems = _read_header(records[0].cells, source, records[0].line)
     if header_problems:
         return ImportResult((), tuple(header_problems), len(data))
 
@@ -115,8 +120,8 @@ def import_chargers(
     documents: list[dict[str, Any]] = []
     problems: list[Problem] = []
     skipped = 0
-    for line, cells in data:
-        document, found = builder.build(line, cells)
+    for record in data:
+        document, found = builder.build(record)
         problems.extend(found)
         if document is None:
             skipped += 1
@@ -147,17 +152,23 @@ def _check_arguments(location: str, default_ocpp_version: str) -> list[Problem]:
     return problems
 
 
-def _records(text: str) -> Iterator[tuple[int, list[str]]]:
-    """Each CSV record with the line it starts on, cells stripped of surrounding blanks.
+def _records(text: str) -> tuple[list[_Record], tuple[int, str] | None]:
+    """Each CSV record with its row and first line, cells stripped of surrounding blanks; or
+    the line and reason where the text stops being CSV (typically a quote never closed).
 
-    Lines and records differ when a quoted cell holds a line break; problems point at lines,
-    because that is what an editor and a CI annotation can jump to.
+    Rows and lines differ when a quoted cell holds a line break. Messages name the row, as the
+    spreadsheet numbers it; problems point at the line, which editors and CI annotations use.
     """
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text), strict=True)
+    records: list[_Record] = []
     previous = 0
-    for cells in reader:
-        yield previous + 1, [cell.strip() for cell in cells]
-        previous = reader.line_num
+    try:
+        for row, cells in enumerate(reader, start=1):
+            records.append(_Record(row, previous + 1, [cell.strip() for cell in cells]))
+            previous = reader.line_num
+    except csv.Error as exc:
+        return records, (previous + 1, str(exc))
+    return records, None
 
 
 def _delimiter(text: str) -> str:
@@ -181,7 +192,7 @@ def _delimiter(text: str) -> str:
 
 
 def _normalise(header: str) -> str:
-    """"OCPP Version", "ocpp_version" and "ocpp-version" all name one column."""
+    """Header names as people type them: `OCPP Version`, `ocpp_version`, `ocpp-version` are one."""
     return re.sub(r"[\s_-]+", "", header).lower()
 
 
@@ -190,6 +201,13 @@ _COLUMNS_BY_KEY = {_normalise(c): c for c in COLUMNS}
 
 def _known() -> str:
     return ", ".join(COLUMNS)
+
+
+@dataclass(frozen=True)
+class _Record:
+    row: int
+    line: int
+    cells: list[str]
 
 
 @dataclass(frozen=True)
@@ -222,9 +240,7 @@ def _read_header(
             problem(f"column {text!r} repeats column {columns[name].header!r}")
         else:
             columns[name] = _Column(index, text)
-    if "identity" not in columns and not problems:
-        problem(f"no 'identity' column: each charger needs its OCPP identity (columns: {_known()})")
-    elif "identity" not in columns:
+    if "identity" not in columns:
         problem("no 'identity' column: each charger needs its OCPP identity")
     return columns, problems
 
@@ -246,14 +262,13 @@ class _RowBuilder:
         self._location = location
         self._default_version = default_ocpp_version
         self._columns = columns
-        self._width = max(c.index for c in columns.values()) + 1
         self._identities: dict[str, int] = {}
         self._names: dict[str, int] = {}
 
-    def build(self, line: int, cells: list[str]) -> tuple[dict[str, Any] | None, list[Problem]]:
+    def build(self, record: _Record) -> tuple[dict[str, Any] | None, list[Problem]]:
         """The row's document if it is good; otherwise None and everything wrong with it."""
-        row = _Row(line, cells, self._columns)
-        stray = [i for i, cell in enumerate(cells) if cell and not row.has_column_at(i)]
+        row = _Row(record, self._columns)
+        stray = [i for i, cell in enumerate(record.cells) if cell and not row.has_column_at(i)]
         if stray:
             row.complain(None, f"a value in column {stray[0] + 1}, which has no known header")
 
@@ -268,7 +283,7 @@ class _RowBuilder:
             )
         self._check_unique(row, identity, name)
 
-        document = self._document(row, identity, name or f"row-{line}")
+        document = self._document(row, identity, name or f"row-{record.row}")
         _, found = parse_document(document, self._source)
         for problem in found:
             row.complain(_column_of(problem.path, row), problem.message)
@@ -277,15 +292,25 @@ class _RowBuilder:
 
     def _check_unique(self, row: _Row, identity: str, name: str) -> None:
         """A second row for one charger would silently replace the first; refuse it instead."""
+        given_name = bool(row.get("name"))
         if identity:
-            first = self._identities.setdefault(identity, row.line)
-            if first != row.line:
-                row.complain("identity", f"identity {identity!r} is already used on line {first}")
+            first = self._identities.setdefault(identity, row.row)
+            if first != row.row:
+                row.complain("identity", f"identity {identity!r} is already used on row {first}")
+                if not given_name:
+                    return  # the name made from it is then taken too: one cause, one message
         if name:
-            first = self._names.setdefault(name, row.line)
-            if first != row.line:
-                column = "name" if row.get("name") else "identity"
-                row.complain(column, f"name {name!r} is already used on line {first}")
+            first = self._names.setdefault(name, row.row)
+            if first == row.row:
+                return
+            if given_name:
+                row.complain("name", f"name {name!r} is already used on row {first}")
+            else:
+                row.complain(
+                    "identity",
+                    f"the name made from it, {name!r}, is already used on row {first}; "
+                    "give this row its own name in a 'name' column",
+                )
 
     def _document(self, row: _Row, identity: str, name: str) -> dict[str, Any]:
         metadata: dict[str, Any] = {"name": name}
@@ -337,9 +362,10 @@ class _RowBuilder:
 class _Row:
     """One data row: its cells by column, and the problems found in it so far."""
 
-    def __init__(self, line: int, cells: list[str], columns: Mapping[str, _Column]) -> None:
-        self.line = line
-        self._cells = cells
+    def __init__(self, record: _Record, columns: Mapping[str, _Column]) -> None:
+        self.row = record.row
+        self.line = record.line
+        self._cells = record.cells
         self._columns = columns
         self._found: dict[tuple[str | None, str], None] = {}
 
@@ -390,7 +416,8 @@ class _Row:
                 where += f" (line {self.line})"
             if column is not None:
                 spec = self._columns.get(column)
-                where += f", column {spec.header if spec else column!r}"
+                header = spec.header if spec else column
+                where += f", column {header!r}"
             out.append(
                 Problem(
                     "import-row",
@@ -476,7 +503,7 @@ def write_documents(
             contents[target] = _dump(document)
     for target in contents:
         if target.exists():
-            raise FileExistsError(f"{target} already exists; not overwriting it")
+            raise FileExistsError(f"{target} already exists")
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for target, body in contents.items():

@@ -107,9 +107,12 @@ def check_references(fleet: Fleet) -> Iterator[Problem]:
         for i, name in enumerate(cards.teams):
             yield from ref(loc, "Team", name, fleet.teams, ("spec", "acceptedCards", "teams", i))
         if cards.selector is not None:
-            labels = [c.resource.metadata.labels for c in fleet.cards.values()]
             yield from _selector_matches(
-                loc, cards.selector, labels, "card", ("spec", "acceptedCards", "selector")
+                loc,
+                cards.selector,
+                bool(fleet.cards_selected_by(cards.selector)),
+                "card",
+                ("spec", "acceptedCards", "selector"),
             )
 
     for charger in fleet.chargers.values():
@@ -150,12 +153,12 @@ def check_references(fleet: Fleet) -> Iterator[Problem]:
                     limit,
                     path,
                 )
-        if spec.chargers.selector is not None:
-            labels = [c.resource.metadata.labels for c in here.values()]
+        selector = spec.chargers.selector
+        if selector is not None:
             yield from _selector_matches(
                 limit,
-                spec.chargers.selector,
-                labels,
+                selector,
+                any(selector.matches(c.resource.metadata.labels) for c in here.values()),
                 f"charger at location {spec.location!r}",
                 ("spec", "chargers", "selector"),
             )
@@ -164,7 +167,7 @@ def check_references(fleet: Fleet) -> Iterator[Problem]:
 def _selector_matches(
     item: Loaded[Resource],
     selector: LabelSelector,
-    candidates: list[dict[str, str]],
+    matched: bool,
     what: str,
     path: DocPath,
 ) -> Iterator[Problem]:
@@ -175,7 +178,7 @@ def _selector_matches(
             item,
             path,
         )
-    elif not any(selector.matches(labels) for labels in candidates):
+    elif not matched:
         yield _problem("selector-matches-nothing", f"the selector matches no {what}", item, path)
 
 
