@@ -31,7 +31,11 @@ def main() -> None:
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
-    "--output", "-o", type=click.Choice(OUTPUT_FORMATS), default="human", show_default=True,
+    "--output",
+    "-o",
+    type=click.Choice(OUTPUT_FORMATS),
+    default="human",
+    show_default=True,
     help="human: compiler-style text; json: machine-readable; github: Actions annotations.",
 )
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
@@ -85,8 +89,11 @@ def _summary(errors: int, warnings: int, resources: int, files: int) -> str:
 
 @main.command()
 @click.option(
-    "--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-    show_default=True, help="Project root that holds schemas/ and charts/.",
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Project root that holds schemas/ and charts/.",
 )
 @click.option("--check", is_flag=True, help="Only report stale files; exit 1 if any.")
 def schemas(root: Path, check: bool) -> None:
@@ -101,8 +108,8 @@ def schemas(root: Path, check: bool) -> None:
             click.echo("Run `chargectl schemas` and commit the result.", err=True)
         sys.exit(1 if stale else 0)
     changed = write_all(root)
-    for path in changed:
-        click.echo(f"wrote {path}")
+    for written in changed:
+        click.echo(f"wrote {written}")
     click.echo(f"{plural(len(changed), 'file')} changed.")
 
 
@@ -110,17 +117,23 @@ def schemas(root: Path, check: bool) -> None:
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--location", required=True, help="Location the imported chargers stand at.")
 @click.option(
-    "--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
     help="Directory to write Charger files into (created if needed); default: print them.",
 )
 @click.option("--single-file", is_flag=True, help="Write one multi-document chargers.yaml.")
 @click.option("--skip-invalid", is_flag=True, help="Write the good rows even if some are bad.")
 @click.option(
-    "--ocpp-version", type=click.Choice(["1.6", "2.0.1"]), default="1.6", show_default=True,
+    "--ocpp-version",
+    type=click.Choice(["1.6", "2.0.1"]),
+    default="1.6",
+    show_default=True,
     help="OCPP version for rows that do not say.",
 )
 @click.option(
-    "--schema-ref", default=None,
+    "--schema-ref",
+    default=None,
     help="Schema path for the yaml-language-server modeline (default: relative to --out).",
 )
 def import_(
@@ -147,8 +160,9 @@ def import_(
     result = import_chargers(csv_file, location, default_ocpp_version=ocpp_version)
     problems = Locator().locate_all(result.problems)
     if problems:
-        click.echo(format_human(problems, f"{plural(len(problems), 'problem')} in {csv_file}."),
-                   err=True)
+        click.echo(
+            format_human(problems, f"{plural(len(problems), 'problem')} in {csv_file}."), err=True
+        )
         if not skip_invalid:
             click.echo("Nothing written: fix the rows or pass --skip-invalid.", err=True)
             sys.exit(1)
@@ -169,9 +183,11 @@ def import_(
             raise click.ClickException(f"{exc}; nothing written") from exc
         for path in written:
             click.echo(f"wrote {path}")
-    click.echo(f"Imported {plural(len(result.documents), 'charger')}"
-               + (f", skipped {result.skipped_rows} rows." if result.skipped_rows else "."),
-               err=True)
+    click.echo(
+        f"Imported {plural(len(result.documents), 'charger')}"
+        + (f", skipped {result.skipped_rows} rows." if result.skipped_rows else "."),
+        err=True,
+    )
     sys.exit(1 if problems and not result.documents else 0)
 
 

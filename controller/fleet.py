@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, Generic, TypeVar, cast
 
 from controller.problems import DocPath, Problem, Source
 from controller.resources import Card, Charger, Location, PowerLimit, Resource, Tariff, Team
 from controller.resources.card import CardStatus
-from controller.resources.common import LabelSelector
 from controller.resources.catalogue import OCPP16_KEYS, OCPP201_VARIABLES, KeySpec, VariableSpec
+from controller.resources.common import LabelSelector
 from controller.resources.settings import (
     SETTING_MAPPINGS,
     Availability,
@@ -29,7 +29,7 @@ from controller.resources.settings import (
     setting_wire_value,
 )
 
-R = TypeVar("R", bound=Resource)
+R = TypeVar("R", bound=Resource, covariant=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +94,9 @@ class Fleet:
     power_limits: Mapping[str, Loaded[PowerLimit]] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, resources: tuple[Loaded[Resource], ...] | list[Loaded[Resource]]) -> tuple[
-        Fleet, list[Problem]
-    ]:
+    def build(
+        cls, resources: tuple[Loaded[Resource], ...] | list[Loaded[Resource]]
+    ) -> tuple[Fleet, list[Problem]]:
         """Index resources; a second resource with a taken name is a problem, not a winner."""
         by_kind: dict[str, dict[str, Loaded[Resource]]] = {k: {} for k in _FIELDS}
         problems: list[Problem] = []
@@ -215,15 +215,14 @@ class Fleet:
             return []
         if selector.match_labels:
             buckets = [self._cards_by_label.get(i, []) for i in selector.match_labels.items()]
-            candidates: Iterable[Loaded[Card]] = min(buckets, key=len)
+            smallest: list[Loaded[Card]] = min(buckets, key=len)
+            candidates: Iterable[Loaded[Card]] = smallest
         else:
             candidates = self.cards.values()
         return [c for c in candidates if selector.matches(c.resource.metadata.labels)]
 
 
-def _selected(
-    charger: Loaded[Charger], names: list[str], selector: LabelSelector | None
-) -> bool:
+def _selected(charger: Loaded[Charger], names: list[str], selector: LabelSelector | None) -> bool:
     if charger.name in names:
         return True
     return (
@@ -298,8 +297,16 @@ def resolve_charger(fleet: Fleet, loaded: Loaded[Charger]) -> DesiredCharger:
     availability: Availability | None = None
     free_charging = False
 
-    layers: list[tuple[Layer, Source | None, DocPath, ChargerSettings, dict[str, ConfigValue],
-                       dict[str, ConfigValue]]] = [
+    layers: list[
+        tuple[
+            Layer,
+            Source | None,
+            DocPath,
+            ChargerSettings,
+            dict[str, ConfigValue],
+            dict[str, ConfigValue],
+        ]
+    ] = [
         (Layer.BUILTIN, None, (), BUILTIN_SETTINGS, {}, {}),
     ]
     location = fleet.locations.get(spec.location)
@@ -316,13 +323,20 @@ def resolve_charger(fleet: Fleet, loaded: Loaded[Charger]) -> DesiredCharger:
             )
         )
     layers.append(
-        (Layer.CHARGER, loaded.source, ("spec",), spec.settings, spec.configuration,
-         spec.vendor_configuration)
+        (
+            Layer.CHARGER,
+            loaded.source,
+            ("spec",),
+            spec.settings,
+            spec.configuration,
+            spec.vendor_configuration,
+        )
     )
 
+    hands_off = {key.lower() for key in unmanaged}
     for layer, source, base, settings, raw, vendor_raw in layers:
         for setting, value in declared_settings(settings):
-            if setting in unmanaged or camel(setting) in unmanaged:
+            if camel(setting).lower() in hands_off or setting in hands_off:
                 continue
             origin = Origin(layer, source, (*base, "settings", camel(setting)), setting)
             if setting == "availability":
@@ -332,7 +346,7 @@ def resolve_charger(fleet: Fleet, loaded: Loaded[Charger]) -> DesiredCharger:
                 free_charging = bool(value)
             mapping = next(m for m in SETTING_MAPPINGS if m.setting == setting)
             key = mapping.ocpp16 if version is OcppVersion.V16 else mapping.ocpp201
-            if key is None:
+            if key is None or key.lower() in hands_off:
                 continue
             wire = cast(ConfigValue, setting_wire_value(setting, version, value))
             configuration[key] = DesiredValue(key, wire, origin)
@@ -340,13 +354,13 @@ def resolve_charger(fleet: Fleet, loaded: Loaded[Charger]) -> DesiredCharger:
             if key_version(key) is not version:
                 continue
             name = canonical_key(version, key)
-            if key in unmanaged or name in unmanaged:
+            if key.lower() in hands_off or name.lower() in hands_off:
                 continue
             configuration[name] = DesiredValue(
                 name, value, Origin(layer, source, (*base, "configuration", key))
             )
         for key, value in vendor_raw.items():
-            if key in unmanaged:
+            if key.lower() in hands_off:
                 continue
             vendor[key] = DesiredValue(
                 key, value, Origin(layer, source, (*base, "vendorConfiguration", key))

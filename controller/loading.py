@@ -36,6 +36,7 @@ from controller.resources import API_VERSION, KINDS, Resource
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
+
 @dataclass(frozen=True, slots=True)
 class LoadResult:
     resources: tuple[Loaded[Resource], ...]
@@ -103,6 +104,7 @@ def parse_documents(text: str, yaml: YAML | None = None) -> list[Any]:
     return list((yaml or _fast_yaml()).load_all(text))
 
 
+_yaml_rs: types.ModuleType | None
 try:
     import yaml_rs as _yaml_rs
 except ImportError:  # pragma: no cover - yaml-rs is a declared dependency
@@ -117,6 +119,7 @@ def load_paths(paths: Sequence[str | Path]) -> LoadResult:
     with _no_gc_pauses():
         for file in files:
             _load_file(file, yaml, resources, problems)
+        gc.freeze()  # the fleet lives long: keep the collector from rescanning it
     return LoadResult(tuple(resources), tuple(problems), tuple(str(f) for f in files))
 
 
@@ -174,6 +177,11 @@ def _syntax_problem(exc: YAMLError, file: str) -> Problem:
             line, column = mark.line + 1, mark.column + 1
         what = " ".join(str(x) for x in (exc.context, exc.problem) if x)
         message = what or str(exc)
+        start = exc.context_mark
+        if start is not None and mark is not None and start.line != mark.line:
+            message += (
+                f" (the construct started at line {start.line + 1}, column {start.column + 1})"
+            )
     else:
         message = str(exc)
     code = "duplicate-key" if "duplicate key" in message else "yaml-syntax"
@@ -211,7 +219,8 @@ def parse_document(document: object, source: Source) -> tuple[Resource | None, l
         resource = model.model_validate_json(payload, strict=True)
     except ValidationError as exc:
         schema = [
-            p for p in _schema_problems(exc, document, model, source, label)
+            p
+            for p in _schema_problems(exc, document, model, source, label)
             if p.path not in secret_paths
         ]
         return None, secrets + schema
@@ -239,7 +248,9 @@ _SECRET_CONFIG_KEYS = {"authorizationkey", "securityctrlr.basicauthpassword"}
 
 def _plaintext_secrets(node: object, source: Source, label: str) -> Iterator[Problem]:
     """A secret written into a file ends up in Git history forever; refuse it before anything."""
-    stack: list[tuple[DocPath, object]] = [((), node)]
+    # metadata is free text (labels like `secret-santa: "yes"`) and never holds credentials.
+    top = {k: v for k, v in node.items() if k != "metadata"} if isinstance(node, dict) else node
+    stack: list[tuple[DocPath, object]] = [((), top)]
     while stack:
         path, value = stack.pop()
         if isinstance(value, dict):
@@ -283,8 +294,21 @@ def _schema_problems(
         loc = tuple(error["loc"])
         path = loc if error["type"] == "missing" else _existing_prefix(document, loc)
         grouped.setdefault(path, []).append(error)
-    for path, errors in grouped.items():
-        yield _problem_for(path, errors, model, source, label)
+    problems = [
+        _problem_for(path, errors, model, source, label) for path, errors in grouped.items()
+    ]
+    # A misspelt required field is one mistake, not two: keep "unknown field 'maxCurent' (did
+    # you mean 'maxCurrent'?)" and drop "missing required field 'maxCurrent'" beside it.
+    suggested = {
+        (p.path[:-1], p.message.split("did you mean '")[1].split("'")[0])
+        for p in problems
+        if p.code == "unknown-field" and "did you mean '" in p.message
+    }
+    yield from (
+        p
+        for p in problems
+        if not (p.code == "missing-field" and p.path and (p.path[:-1], p.path[-1]) in suggested)
+    )
 
 
 def _problem_for(
@@ -352,17 +376,20 @@ def _existing_prefix(document: object, loc: tuple[PathItem, ...]) -> DocPath:
     Pydantic adds union member tags (`bool`, `list[str]`) and model names to locations; those
     are not in the YAML and would only confuse a user looking for the place.
     """
-    node = document
+    node: Any = document
     out: list[PathItem] = []
     for item in loc:
-        if isinstance(node, dict) and item in node:
-            node = node[item]
-        elif isinstance(node, list) and isinstance(item, int) and 0 <= item < len(node):
-            node = node[item]
-        else:
+        if not _has_child(node, item):
             break
+        node = node[item]
         out.append(item)
     return tuple(out)
+
+
+def _has_child(node: Any, item: PathItem) -> bool:
+    if isinstance(node, dict):
+        return item in node
+    return isinstance(node, list) and isinstance(item, int) and 0 <= item < len(node)
 
 
 def _allowed_fields(model: type[BaseModel], path: DocPath) -> list[str]:

@@ -33,7 +33,7 @@ from controller.resources.catalogue import (
     parse_value,
     parse_variable_key,
 )
-from controller.resources.charger import RebootPolicy
+from controller.resources.charger import CurrentType, RebootPolicy
 from controller.resources.common import ALL_WEEKDAYS, LabelSelector, minutes_of_day
 from controller.resources.settings import (
     SETTINGS_BY_NAME,
@@ -41,6 +41,7 @@ from controller.resources.settings import (
     ConfigValue,
     OcppVersion,
     camel,
+    setting_key,
     setting_wire_value,
 )
 
@@ -123,23 +124,25 @@ def check_references(fleet: Fleet) -> Iterator[Problem]:
         yield from ref(card, "Team", card.resource.spec.team, fleet.teams, ("spec", "team"))
 
     for limit in fleet.power_limits.values():
-        spec = limit.resource.spec
-        yield from ref(limit, "Location", spec.location, fleet.locations, ("spec", "location"))
-        if spec.parent is not None:
-            yield from ref(limit, "PowerLimit", spec.parent, fleet.power_limits, ("spec", "parent"))
-            parent = fleet.power_limits.get(spec.parent)
-            if parent is not None and parent.resource.spec.location != spec.location:
+        circuit = limit.resource.spec
+        yield from ref(limit, "Location", circuit.location, fleet.locations, ("spec", "location"))
+        if circuit.parent is not None:
+            yield from ref(
+                limit, "PowerLimit", circuit.parent, fleet.power_limits, ("spec", "parent")
+            )
+            parent = fleet.power_limits.get(circuit.parent)
+            if parent is not None and parent.resource.spec.location != circuit.location:
                 yield _problem(
                     "circuit-location-mismatch",
-                    f"parent circuit {spec.parent!r} belongs to location "
-                    f"{parent.resource.spec.location!r}, not {spec.location!r}",
+                    f"parent circuit {circuit.parent!r} belongs to location "
+                    f"{parent.resource.spec.location!r}, not {circuit.location!r}",
                     limit,
                     ("spec", "parent"),
                 )
-        if spec.chargers is None:
+        if circuit.chargers is None:
             continue
-        here = {c.name: c for c in fleet.chargers_at(spec.location)}
-        for i, name in enumerate(spec.chargers.names):
+        here = {c.name: c for c in fleet.chargers_at(circuit.location)}
+        for i, name in enumerate(circuit.chargers.names):
             path: DocPath = ("spec", "chargers", "names", i)
             if name not in fleet.chargers:
                 yield _problem(
@@ -149,17 +152,17 @@ def check_references(fleet: Fleet) -> Iterator[Problem]:
                 yield _problem(
                     "unresolved-reference",
                     f"Charger {name!r} stands at location "
-                    f"{fleet.chargers[name].resource.spec.location!r}, not {spec.location!r}",
+                    f"{fleet.chargers[name].resource.spec.location!r}, not {circuit.location!r}",
                     limit,
                     path,
                 )
-        selector = spec.chargers.selector
+        selector = circuit.chargers.selector
         if selector is not None:
             yield from _selector_matches(
                 limit,
                 selector,
                 any(selector.matches(c.resource.metadata.labels) for c in here.values()),
-                f"charger at location {spec.location!r}",
+                f"charger at location {circuit.location!r}",
                 ("spec", "chargers", "selector"),
             )
 
@@ -193,8 +196,9 @@ def check_identities(fleet: Fleet) -> Iterator[Problem]:
         first = seen.setdefault(identity.lower(), charger)
         if first is not charger:
             path: DocPath = (
-                ("spec", "ocppIdentity") if charger.resource.spec.ocpp_identity else
-                ("metadata", "name")
+                ("spec", "ocppIdentity")
+                if charger.resource.spec.ocpp_identity
+                else ("metadata", "name")
             )
             yield _problem(
                 "duplicate-identity",
@@ -227,8 +231,12 @@ def check_configuration(fleet: Fleet) -> Iterator[Problem]:
     for location in fleet.locations.values():
         defaults = location.resource.spec.charger_defaults
         base: DocPath = ("spec", "chargerDefaults")
-        for version in OcppVersion:
-            yield from _check_settings(location, defaults.settings, version, base)
+        versions = {c.resource.spec.ocpp_version for c in fleet.chargers_at(location.name)}
+        once: dict[DocPath, Problem] = {}
+        for version in sorted(versions or set(OcppVersion)):
+            for problem in _check_settings(location, defaults.settings, version, base):
+                once.setdefault(problem.path, problem)
+        yield from once.values()
         for key, value in defaults.configuration.items():
             yield from _check_raw_key(location, key_version(key), key, value, base)
         yield from _check_conflicts(location, defaults.settings, defaults.configuration, base)
@@ -252,6 +260,7 @@ def check_configuration(fleet: Fleet) -> Iterator[Problem]:
         yield from _check_conflicts(charger, spec.settings, spec.configuration, base)
         declared = {
             *(camel(s) for s, _ in declared_settings(spec.settings)),
+            *(k for s, _ in declared_settings(spec.settings) if (k := setting_key(s, version))),
             *(canonical_key(version, k) for k in spec.configuration),
             *spec.vendor_configuration,
         }
@@ -320,8 +329,9 @@ def _check_raw_key(
 def _unknown_key(
     item: Loaded[Resource], version: OcppVersion, key: str, path: DocPath
 ) -> Iterator[Problem]:
-    known = list(OCPP16_KEYS) if version is OcppVersion.V16 else list(OCPP201_VARIABLES)
-    hint = difflib.get_close_matches(key, known, n=1)
+    specs = OCPP16_KEYS if version is OcppVersion.V16 else OCPP201_VARIABLES
+    writable = [k for k, spec in specs.items() if spec.mutability is not Mutability.READ_ONLY]
+    hint = difflib.get_close_matches(key, writable, n=1, cutoff=0.8)
     suggestion = f"did you mean {hint[0]!r}? " if hint else ""
     if version is OcppVersion.V16:
         yield _problem(
@@ -356,8 +366,10 @@ def _check_conflicts(
     }
     for setting, value in declared_settings(settings):
         mapping = SETTINGS_BY_NAME[setting]
-        for version, key in ((OcppVersion.V16, mapping.ocpp16), (OcppVersion.V201,
-                                                                    mapping.ocpp201)):
+        for version, key in (
+            (OcppVersion.V16, mapping.ocpp16),
+            (OcppVersion.V201, mapping.ocpp201),
+        ):
             if key is None or (version, key) not in raw_by_key:
                 continue
             raw_key, raw_value = raw_by_key[(version, key)]
@@ -413,7 +425,9 @@ def check_circuits(fleet: Fleet) -> Iterator[Problem]:
                 )
         for charger in fleet.chargers_fed_by(limit.name):
             for i, connector in enumerate(charger.resource.spec.connectors):
-                if connector.max_current > amps:
+                # A DC connector's current is on the car's side of the rectifier; what it
+                # takes from the AC circuit is not its maxCurrent, so there is nothing to compare.
+                if connector.current_type is CurrentType.AC and connector.max_current > amps:
                     yield _problem(
                         "connector-over-circuit",
                         f"connector {connector.id} may draw {connector.max_current} A, more "
@@ -457,12 +471,8 @@ def check_tariffs(fleet: Fleet) -> Iterator[Problem]:
                     )
 
 
-def _first_overlap(
-    left: list[tuple[int, int]], right: list[tuple[int, int]]
-) -> int | None:
-    starts = [
-        max(a0, b0) for a0, a1 in left for b0, b1 in right if max(a0, b0) < min(a1, b1)
-    ]
+def _first_overlap(left: list[tuple[int, int]], right: list[tuple[int, int]]) -> int | None:
+    starts = [max(a0, b0) for a0, a1 in left for b0, b1 in right if max(a0, b0) < min(a1, b1)]
     return min(starts) if starts else None
 
 

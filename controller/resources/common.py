@@ -353,5 +353,8 @@ class Resource(Model):
 
 def json_schema_extra_for_kind(kind: str) -> dict[str, Any]:
     """Schema hints that make editors offer the right apiVersion/kind pair."""
-    return {"x-kubernetes-group-version-kind": [{"group": API_GROUP, "kind": kind,
-                                                  "version": API_VERSION_NAME}]}
+    return {
+        "x-kubernetes-group-version-kind": [
+            {"group": API_GROUP, "kind": kind, "version": API_VERSION_NAME}
+        ]
+    }

@@ -31,9 +31,7 @@ class LocationMember(Model):
     """Another team with access to this location."""
 
     team: ResourceName = Field(description="Name of the member Team.")
-    role: MemberRole = Field(
-        default=MemberRole.VIEWER, description="Admin, Operator or Viewer."
-    )
+    role: MemberRole = Field(default=MemberRole.VIEWER, description="Admin, Operator or Viewer.")
 
 
 class Coordinates(Model):

@@ -88,7 +88,9 @@ class ChargerSettings(Model):
         default=None, description="Stop a transaction whose card turns out to be invalid."
     )
     stop_transaction_on_ev_side_disconnect: bool | None = Field(
-        default=None, description="Stop the transaction when the cable is unplugged at the car."
+        default=None,
+        alias="stopTransactionOnEVSideDisconnect",
+        description="Stop the transaction when the cable is unplugged at the car.",
     )
     web_socket_ping_interval: Seconds | None = Field(
         default=None, description="Seconds between websocket pings; 0 turns them off."
@@ -207,5 +209,6 @@ def setting_wire_value(setting: str, version: OcppVersion, value: object) -> obj
 
 
 def camel(setting: str) -> str:
-    """The YAML spelling of a setting's Python name."""
-    return to_camel(setting)
+    """The YAML spelling of a setting's Python name (OCPP's own capitals where it has them)."""
+    field = ChargerSettings.model_fields.get(setting)
+    return field.alias if field is not None and field.alias else to_camel(setting)

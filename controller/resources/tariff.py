@@ -48,9 +48,7 @@ class TariffSpec(Model):
     time_price: Money = Field(default=Decimal(0), description="Price per hour of charging.")
     start_fee: Money = Field(default=Decimal(0), description="Fixed price per transaction.")
     idle_fee: IdleFee | None = Field(default=None, description="Fee for idle time after charging.")
-    vat_rate: Percentage = Field(
-        default=Decimal(0), description='VAT in percent, e.g. "21".'
-    )
+    vat_rate: Percentage = Field(default=Decimal(0), description='VAT in percent, e.g. "21".')
     prices_include_vat: bool = Field(
         default=False, description="Whether the prices above already include VAT."
     )
