@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from controller.resources.common import Model, Resource, ResourceName
 from controller.resources.settings import ChargerSettings, ConfigurationMap, OcppVersion
@@ -60,6 +60,16 @@ class SecretKeyRef(Model):
 
 class SecretReference(Model):
     """Where a secret is kept. Exactly one of the three; never the secret itself."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["secretKeyRef"]},
+                {"required": ["env"]},
+                {"required": ["file"]},
+            ]
+        }
+    )
 
     secret_key_ref: SecretKeyRef | None = Field(default=None, description="A Kubernetes Secret.")
     env: str | None = Field(

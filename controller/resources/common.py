@@ -14,7 +14,7 @@ it. Hence the conventions kept here for all kinds:
 from __future__ import annotations
 
 import re
-from datetime import time
+from datetime import datetime, time
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
@@ -59,7 +59,7 @@ def _decimal_from_string(value: object) -> object:
     """Accept money only as a string, so `0.30` never passes through a binary float."""
     if isinstance(value, Decimal):
         return value
-    if isinstance(value, bool) or not isinstance(value, str | int):
+    if not isinstance(value, str):
         raise ValueError('must be a decimal number written as a string, e.g. "0.35"')
     text = str(value).strip()
     if not _DECIMAL_RE.match(text):
@@ -310,7 +310,7 @@ class Condition(Model):
     status: ConditionStatus = Field(description="True, False or Unknown.")
     reason: str = Field(default="", description="One-word CamelCase reason for the status.")
     message: str = Field(default="", description="Human-readable detail.")
-    last_transition_time: str | None = Field(
+    last_transition_time: datetime | None = Field(
         default=None, description="When the status last changed (RFC 3339)."
     )
     observed_generation: int | None = Field(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from controller.resources.common import (
     LabelSelector,
@@ -18,6 +18,10 @@ from controller.resources.common import (
 
 class Limit(Model):
     """A limit as current per phase or as total power. Exactly one of the two."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["currentPerPhase"]}, {"required": ["power"]}]}
+    )
 
     current_per_phase: int | None = Field(
         default=None, ge=0, le=10000, description="Amperes per phase."

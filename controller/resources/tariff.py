@@ -43,7 +43,7 @@ class TariffPeriod(WeeklyTimeRange):
 class TariffSpec(Model):
     """Prices of charging. Amounts are decimal strings in the tariff's currency."""
 
-    currency: str = Field(description="ISO 4217 currency code, e.g. EUR.")
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 currency code, e.g. EUR.")
     energy_price: Money = Field(default=Decimal(0), description="Price per kWh.")
     time_price: Money = Field(default=Decimal(0), description="Price per hour of charging.")
     start_fee: Money = Field(default=Decimal(0), description="Fixed price per transaction.")
