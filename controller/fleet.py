@@ -133,6 +133,13 @@ class Fleet:
         """The charger that connects as `identity` (OCPP identities compare case-insensitively)."""
         return self._chargers_by_identity.get(identity.lower())
 
+    def card_by_id_tag(self, id_tag: str) -> Loaded[Card] | None:
+        """The card with this id tag (OCPP compares id tags case-insensitively)."""
+        return self._cards_by_id_tag.get(id_tag.lower())
+
+    def accepts_card_at(self, location: str, card: str) -> bool:
+        return card in self._accepted_card_names(location)
+
     def cards_accepted_at(self, location: str) -> list[Loaded[Card]]:
         """Cards a location accepts by name, by label selector, or by owning team."""
         cache = self._accepted_cards
@@ -174,6 +181,23 @@ class Fleet:
         for charger in self.chargers.values():
             index.setdefault(charger.resource.identity.lower(), charger)
         return index
+
+    @cached_property
+    def _cards_by_id_tag(self) -> dict[str, Loaded[Card]]:
+        index: dict[str, Loaded[Card]] = {}
+        for card in self.cards.values():
+            index.setdefault(card.resource.spec.id_tag.lower(), card)
+        return index
+
+    def _accepted_card_names(self, location: str) -> frozenset[str]:
+        cache = self._accepted_names
+        if location not in cache:
+            cache[location] = frozenset(c.name for c in self.cards_accepted_at(location))
+        return cache[location]
+
+    @cached_property
+    def _accepted_names(self) -> dict[str, frozenset[str]]:
+        return {}
 
     @cached_property
     def _cards_by_team(self) -> dict[str, list[Loaded[Card]]]:
@@ -334,6 +358,11 @@ def resolve_charger(fleet: Fleet, loaded: Loaded[Charger]) -> DesiredCharger:
     )
 
     hands_off = {key.lower() for key in unmanaged}
+    for mapping in SETTING_MAPPINGS:  # a setting named by hand protects its key as well
+        if mapping.setting in hands_off or camel(mapping.setting).lower() in hands_off:
+            key = mapping.ocpp16 if version is OcppVersion.V16 else mapping.ocpp201
+            if key is not None:
+                hands_off.add(key.lower())
     for layer, source, base, settings, raw, vendor_raw in layers:
         for setting, value in declared_settings(settings):
             if camel(setting).lower() in hands_off or setting in hands_off:

@@ -17,6 +17,7 @@ import difflib
 import functools
 import gc
 import json
+import re
 import types
 import typing
 from collections.abc import Iterable, Iterator, Sequence
@@ -89,20 +90,23 @@ def parse_documents(text: str, yaml: YAML | None = None) -> list[Any]:
     yaml-rs (a Rust YAML 1.2 parser) reads a large fleet about eight times faster than
     ruamel.yaml's C loader, whose constructor runs in Python. It is used when installed;
     ruamel.yaml stays the reference: any text yaml-rs refuses is parsed again by ruamel.yaml,
-    so the error a user sees is ruamel.yaml's, with its line and column.
+    so the error a user sees is ruamel.yaml's, with its line and column, and texts where the
+    two read differently (tags, a final line without newline) go to ruamel.yaml directly.
     """
-    if _yaml_rs is not None:
+    if _yaml_rs is not None and text.endswith("\n") and not _TAG.search(text):
         try:
-            # A trailing empty document makes yaml-rs always answer with a list of documents,
+            # A leading empty document makes yaml-rs always answer with a list of documents,
             # so a single document that is itself a list cannot pass for several documents.
-            result = _yaml_rs.loads(text + "\n---\n", parse_datetime=True)
+            result = _yaml_rs.loads("--- ~\n...\n" + text, parse_datetime=True)
         except _yaml_rs.YAMLDecodeError:
             pass
         else:
-            documents = result if isinstance(result, list) else [result]
-            return documents[:-1] if documents and documents[-1] is None else documents
+            return result[1:] if isinstance(result, list) else []
     return list((yaml or _fast_yaml()).load_all(text))
 
+
+_TAG = re.compile(r"(^|[\s\[{,:-])!")
+"""Tags (`!foo`, `!!binary`): yaml-rs reads them as plain strings, ruamel.yaml does not."""
 
 _yaml_rs: types.ModuleType | None
 try:

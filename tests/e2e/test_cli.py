@@ -1,0 +1,128 @@
+"""`chargectl` as CI and operators call it: exit codes, output formats, import then validate."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from controller import __version__
+from controller.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+FLEET = ROOT / "examples" / "fleet"
+CSV = ROOT / "examples" / "import" / "chargers.csv"
+
+TEAM_WITH_TYPO = """\
+apiVersion: chargectl.io/v1alpha1
+kind: Team
+metadata:
+  name: ops
+spec:
+  displayName: Ops
+  handle: ops
+  colour: red
+"""
+
+WARNING_ONLY = """\
+apiVersion: chargectl.io/v1alpha1
+kind: Team
+metadata:
+  name: ops
+spec:
+  displayName: Ops
+  handle: ops
+---
+apiVersion: chargectl.io/v1alpha1
+kind: Location
+metadata:
+  name: garage
+spec:
+  team: ops
+  displayName: Garage
+  maintenanceWindow:
+    - start: "03:00"
+      end: "03:00"
+"""
+
+
+def chargectl(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def write(tmp_path: Path, text: str, name: str = "fleet.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_validate_without_a_path_is_a_usage_error() -> None:
+    result = chargectl("validate")
+    assert result.exit_code == 2
+    assert "PATHS" in result.output
+
+
+def test_missing_path_is_reported_and_fails(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.yaml"
+    result = chargectl("validate", str(missing))
+    assert result.exit_code == 1
+    assert "path-not-found" in result.stdout
+    assert str(missing) in result.stdout
+
+
+def test_github_output_annotates_the_line_and_column(tmp_path: Path) -> None:
+    path = write(tmp_path, TEAM_WITH_TYPO)
+    result = chargectl("validate", "--output", "github", str(path))
+    assert result.exit_code == 1
+    annotations = [line for line in result.stdout.splitlines() if line.startswith("::")]
+    assert annotations == [
+        f"::error file={path},line=8,col=3,title=chargectl unknown-field"
+        "::unknown field 'colour' (allowed: autoEnroll, billing, branding, displayName, handle, "
+        "teammates) (spec.colour)"
+    ]
+
+
+def test_warnings_alone_pass(tmp_path: Path) -> None:
+    result = chargectl("validate", str(write(tmp_path, WARNING_ONLY)))
+    assert result.exit_code == 0
+    assert "warning[empty-window]" in result.stdout
+
+
+def test_strict_turns_warnings_into_failure(tmp_path: Path) -> None:
+    result = chargectl("validate", "--strict", str(write(tmp_path, WARNING_ONLY)))
+    assert result.exit_code == 1
+    assert "0 errors and 1 warning" in result.stdout
+
+
+def test_imported_chargers_validate_with_the_example_fleet(tmp_path: Path) -> None:
+    out = tmp_path / "imported"
+    imported = chargectl("import", str(CSV), "--location", "centrum-garage", "--out", str(out))
+    assert imported.exit_code == 0, imported.output
+    written = sorted(out.glob("*.yaml"))
+    assert len(written) == len(CSV.read_text(encoding="utf-8").splitlines()) - 1
+
+    result = chargectl("validate", str(FLEET), str(out))
+    assert result.exit_code == 0, result.stdout
+    assert result.stdout.strip().endswith("valid.")
+
+
+def test_version_is_printed() -> None:
+    result = chargectl("--version")
+    assert result.exit_code == 0
+    assert re.fullmatch(rf"chargectl, version {re.escape(__version__)}\s*", result.output)
+
+
+def test_installed_script_validates_the_example_fleet() -> None:
+    script = Path(sys.executable).parent / "chargectl"
+    done = subprocess.run(
+        [str(script), "validate", str(FLEET)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "valid." in done.stdout
