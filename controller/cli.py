@@ -194,3 +194,68 @@ def import_(
 def _schemas_dir() -> Path:
     """schemas/ of this checkout; fleets usually live in the same repository."""
     return Path(__file__).resolve().parent.parent / "schemas"
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--listen", default="0.0.0.0:9000", show_default=True,
+              help="Address of the OCPP endpoint; chargers connect to ws://HOST:PORT/ocpp/ID.")
+@click.option("--store", "store_url", default="sqlite:///chargectl.db", show_default=True,
+              help="sqlite:///FILE or postgresql://USER@HOST/DB.")
+@click.option("--tls-cert", type=click.Path(exists=True), help="Certificate for wss (profile 2).")
+@click.option("--tls-key", type=click.Path(exists=True), help="Private key for wss.")
+@click.option("--tls-client-ca", type=click.Path(exists=True),
+              help="CA of charger client certificates (security profile 3).")
+@click.option("--allow-unknown", is_flag=True,
+              help="Record chargers not in the fleet as pending instead of refusing them.")
+@click.option("--call-timeout", type=float, default=30.0, show_default=True,
+              help="Seconds to wait for a charger's answer to a command.")
+@click.option("--message-log-limit", type=int, default=1000, show_default=True,
+              help="OCPP messages kept per charger in the store.")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+              default="info", show_default=True)
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def serve(
+    paths: tuple[Path, ...],
+    listen: str,
+    store_url: str,
+    tls_cert: str | None,
+    tls_key: str | None,
+    tls_client_ca: str | None,
+    allow_unknown: bool,
+    call_timeout: float,
+    message_log_limit: int,
+    log_level: str,
+    log_format: str,
+) -> None:
+    """Run the OCPP central system for the fleet in PATHS."""
+    import asyncio
+
+    from controller.logsetup import configure
+    from controller.serve import FleetInvalid, ServeOptions, serve_forever
+
+    configure(log_level, log_format)
+    host, _, port = listen.rpartition(":")
+    if not port.isdigit():
+        raise click.BadParameter(f"{listen!r} is not HOST:PORT", param_hint="--listen")
+    options = ServeOptions(
+        paths=list(paths),
+        store_url=store_url,
+        host=host or "0.0.0.0",
+        port=int(port),
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        tls_client_ca=tls_client_ca,
+        allow_unknown=allow_unknown,
+        call_timeout=call_timeout,
+        message_log_limit=message_log_limit,
+    )
+    try:
+        asyncio.run(serve_forever(options))
+    except FleetInvalid as exc:
+        from controller.loading import Locator
+
+        problems = Locator().locate_all(exc.problems)
+        click.echo(format_human(problems, "The fleet is invalid; nothing started."), err=True)
+        sys.exit(1)

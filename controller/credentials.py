@@ -1,0 +1,69 @@
+"""Resolving secret references: the fleet names where a password is kept, never the password.
+
+Both ends need this: the OCPP endpoint checks a charger's HTTP Basic auth password against it,
+and the simulator presents it. Secrets are read when needed, not at load time, so a rotated
+secret takes effect without reloading the fleet.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from controller.resources.charger import SecretReference
+
+
+class SecretUnavailable(Exception):
+    """The referenced secret cannot be read; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class SecretResolver:
+    """Reads secrets from the environment, files, or Kubernetes Secrets.
+
+    `base_dir` anchors relative file references (the fleet directory), and `namespace` is the
+    namespace Kubernetes Secrets are read from.
+    """
+
+    base_dir: Path | None = None
+    namespace: str = "default"
+
+    def resolve(self, ref: SecretReference) -> str:
+        if ref.env is not None:
+            value = os.environ.get(ref.env)
+            if value is None:
+                raise SecretUnavailable(f"environment variable {ref.env} is not set")
+            return value
+        if ref.file is not None:
+            path = Path(ref.file)
+            if not path.is_absolute() and self.base_dir is not None:
+                path = self.base_dir / path
+            try:
+                return path.read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as exc:
+                raise SecretUnavailable(f"cannot read secret file {path}: {exc}") from exc
+        if ref.secret_key_ref is not None:
+            return self._kubernetes(ref.secret_key_ref.name, ref.secret_key_ref.key)
+        raise SecretUnavailable("the reference names no secret")  # the model forbids this
+
+    def _kubernetes(self, name: str, key: str) -> str:
+        try:
+            from kubernetes import client, config
+        except ImportError as exc:
+            raise SecretUnavailable(
+                f"Secret {name}/{key}: install chargectl[kubernetes] to read Kubernetes Secrets"
+            ) from exc
+        try:
+            try:
+                config.load_incluster_config()
+            except config.ConfigException:
+                config.load_kube_config()
+            secret = client.CoreV1Api().read_namespaced_secret(name, self.namespace)
+        except Exception as exc:  # the client raises many kinds; all mean "not readable"
+            raise SecretUnavailable(f"cannot read Secret {self.namespace}/{name}: {exc}") from exc
+        data = secret.data or {}
+        if key not in data:
+            raise SecretUnavailable(f"Secret {self.namespace}/{name} has no key {key!r}")
+        return base64.b64decode(data[key]).decode("utf-8")

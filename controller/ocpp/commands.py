@@ -1,0 +1,167 @@
+"""The commands a central system sends, in words that do not depend on the OCPP version.
+
+`ChargerCommands` is implemented once per version (`v16.py`, `v201.py`). The reconciler, the
+CLI's escape hatches and the power allocator speak only this language, so nothing above the
+`ocpp` package says "1.6". Every method returns a value: an outcome, or `CallFailed` when the
+charger did not answer usefully (timeout, CALLERROR, disconnected).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from controller.ocpp.session import CallFailed
+from controller.store.models import ReportedKey
+
+
+class ConfigStatus(StrEnum):
+    """The answer to one configuration change, the same words in 1.6 and 2.0.1."""
+
+    ACCEPTED = "Accepted"
+    REJECTED = "Rejected"
+    REBOOT_REQUIRED = "RebootRequired"
+    NOT_SUPPORTED = "NotSupported"
+
+
+class Status(StrEnum):
+    """The answer to a command; each command uses the subset its messages define."""
+
+    ACCEPTED = "Accepted"
+    REJECTED = "Rejected"
+    SCHEDULED = "Scheduled"
+    NOT_SUPPORTED = "NotSupported"
+    UNKNOWN = "Unknown"
+    FAILED = "Failed"
+    VERSION_MISMATCH = "VersionMismatch"
+    UNLOCKED = "Unlocked"
+    UNLOCK_FAILED = "UnlockFailed"
+    ONGOING_AUTHORIZED_TRANSACTION = "OngoingAuthorizedTransaction"
+    UNKNOWN_CONNECTOR = "UnknownConnector"
+    UNKNOWN_VENDOR_ID = "UnknownVendorId"
+    UNKNOWN_MESSAGE_ID = "UnknownMessageId"
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigurationReport:
+    """What the charger reported, and which of the asked keys it does not know."""
+
+    values: tuple[ReportedKey, ...]
+    unknown: tuple[str, ...] = ()
+
+
+class LimitPurpose(StrEnum):
+    """Why a charging profile exists: the charger's maximum, the default, or one session's."""
+
+    STATION_MAX = "StationMax"
+    TX_DEFAULT = "TxDefault"
+    TX = "Tx"
+
+
+@dataclass(frozen=True, slots=True)
+class LimitPeriod:
+    """From `start_seconds` after the schedule starts, at most `amperes` per phase."""
+
+    start_seconds: int
+    amperes: float
+    phases: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChargingLimit:
+    """A charging profile in amperes per phase; connector 0 means the whole charger."""
+
+    profile_id: int
+    purpose: LimitPurpose
+    periods: tuple[LimitPeriod, ...]
+    connector: int = 0
+    stack_level: int = 0
+    transaction_id: str | None = None
+    starts_at: datetime | None = None
+    recurring_daily: bool = False
+
+
+class TriggerKind(StrEnum):
+    BOOT_NOTIFICATION = "BootNotification"
+    HEARTBEAT = "Heartbeat"
+    STATUS_NOTIFICATION = "StatusNotification"
+    METER_VALUES = "MeterValues"
+    FIRMWARE_STATUS = "FirmwareStatusNotification"
+    DIAGNOSTICS_STATUS = "DiagnosticsStatusNotification"
+
+
+class AuthListStatus(StrEnum):
+    ACCEPTED = "Accepted"
+    BLOCKED = "Blocked"
+    EXPIRED = "Expired"
+    INVALID = "Invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class LocalListEntry:
+    """One card in a charger's local authorisation list; status None removes it (differential)."""
+
+    id_tag: str
+    status: AuthListStatus | None
+    expires_at: datetime | None = None
+    parent_id_tag: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DataTransferResult:
+    status: Status
+    data: str | None = None
+
+
+class ChargerCommands(Protocol):
+    """What the central system can ask of a connected charger, whatever its OCPP version."""
+
+    identity: str
+
+    async def get_configuration(
+        self, keys: Sequence[str] = ()
+    ) -> ConfigurationReport | CallFailed: ...
+
+    async def change_configuration(self, key: str, value: str) -> ConfigStatus | CallFailed: ...
+
+    async def reset(self, hard: bool) -> Status | CallFailed: ...
+
+    async def change_availability(self, connector: int, operative: bool) -> Status | CallFailed: ...
+
+    async def set_charging_profile(self, limit: ChargingLimit) -> Status | CallFailed: ...
+
+    async def clear_charging_profile(
+        self, profile_id: int | None = None, connector: int | None = None,
+        purpose: LimitPurpose | None = None,
+    ) -> Status | CallFailed: ...
+
+    async def send_local_list(
+        self, version: int, entries: Sequence[LocalListEntry], full: bool
+    ) -> Status | CallFailed: ...
+
+    async def get_local_list_version(self) -> int | CallFailed: ...
+
+    async def update_firmware(
+        self, url: str, retrieve_at: datetime, request_id: int = 1
+    ) -> Status | CallFailed: ...
+
+    async def trigger_message(
+        self, message: TriggerKind, connector: int | None = None
+    ) -> Status | CallFailed: ...
+
+    async def remote_start(
+        self, id_tag: str, connector: int | None = None
+    ) -> Status | CallFailed: ...
+
+    async def remote_stop(self, transaction_id: str) -> Status | CallFailed: ...
+
+    async def unlock_connector(self, connector: int) -> Status | CallFailed: ...
+
+    async def clear_cache(self) -> Status | CallFailed: ...
+
+    async def data_transfer(
+        self, vendor_id: str, message_id: str | None = None, data: str | None = None
+    ) -> DataTransferResult | CallFailed: ...

@@ -1,0 +1,245 @@
+"""One charger's websocket connection: the OCPP-J RPC layer, version-neutral.
+
+A session reads frames, answers the charger's CALLs through a handler table, and sends the
+central system's own CALLs one at a time: OCPP-J allows one outstanding CALL per direction, so
+outgoing calls queue on a lock and each waits for its CALLRESULT or CALLERROR, or times out.
+A timeout, a CALLERROR or a dropped connection come back as a `CallFailed` value, never as a
+hung task. Bad frames are answered with the CALLERROR each specification prescribes and the
+session goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from controller.ocpp import schemas
+from controller.store.models import Direction, LogEntry, MessageType
+from controller.ocpp.rpc import (
+    Call,
+    CallError,
+    CallResult,
+    ErrorKind,
+    RpcError,
+    RpcVersion,
+    call_frame,
+    error_code,
+    error_frame,
+    parse_frame,
+    result_frame,
+)
+
+log = logging.getLogger("chargectl.ocpp")
+
+Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+"""Answers one CALL: its payload in, the CALLRESULT payload out."""
+
+
+class FrameLog(Protocol):
+    """Where every frame goes, both directions (the store's bounded OCPP message log)."""
+
+    async def log_message(self, entry: LogEntry) -> None: ...
+
+
+class FailureKind(StrEnum):
+    TIMEOUT = "Timeout"
+    CALL_ERROR = "CallError"
+    DISCONNECTED = "Disconnected"
+    INVALID_RESPONSE = "InvalidResponse"
+
+
+@dataclass(frozen=True, slots=True)
+class CallFailed:
+    """An outgoing CALL that got no usable answer; `code` is the CALLERROR's, if any."""
+
+    kind: FailureKind
+    action: str
+    description: str
+    code: str | None = None
+
+    def __str__(self) -> str:
+        code = f" {self.code}" if self.code else ""
+        return f"{self.action}: {self.kind.value}{code}: {self.description}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    action: str
+    future: asyncio.Future[CallResult | CallError]
+
+
+_ids = itertools.count(1)
+
+
+class Session:
+    """The RPC layer of one connected charger."""
+
+    def __init__(
+        self,
+        identity: str,
+        version: RpcVersion,
+        connection: ServerConnection,
+        frame_log: FrameLog,
+        *,
+        call_timeout: float = 30.0,
+    ) -> None:
+        self.identity = identity
+        self.version = version
+        self.connection = connection
+        self.handlers: Mapping[str, Handler] = {}
+        self.call_timeout = call_timeout
+        self._frame_log = frame_log
+        self._call_lock = asyncio.Lock()
+        self._pending: _Pending | None = None
+        self._pending_id: str | None = None
+        self.closed = asyncio.Event()
+
+    # --- incoming ------------------------------------------------------------------------------
+
+    async def serve(self) -> None:
+        """Read frames until the connection closes."""
+        try:
+            async for message in self.connection:
+                await self._receive(message)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.closed.set()
+            if self._pending is not None and not self._pending.future.done():
+                self._pending.future.cancel()
+
+    async def _receive(self, message: str | bytes) -> None:
+        now = datetime.now(UTC)
+        text = message if isinstance(message, str) else message.decode("utf-8", "replace")
+        try:
+            frame = parse_frame(message)
+        except RpcError as exc:
+            await self._log(Direction.RECEIVED, 0, exc.message_id, text, None, now)
+            await self._refuse(exc, None)
+            return
+        if isinstance(frame, Call):
+            await self._log(Direction.RECEIVED, MessageType.CALL, frame.message_id, text,
+                            frame.action, now)
+            try:
+                reply = await self._answer(frame)
+            except RpcError as exc:
+                await self._refuse(exc, frame.action)
+                return
+            await self._send(reply, MessageType.CALL_RESULT, frame.message_id, frame.action)
+            return
+        kind = MessageType.CALL_RESULT if isinstance(frame, CallResult) else MessageType.CALL_ERROR
+        action = self._pending.action if self._pending is not None else None
+        await self._log(Direction.RECEIVED, kind, frame.message_id, text, action, now)
+        self._settle(frame)
+
+    async def _refuse(self, exc: RpcError, action: str | None) -> None:
+        code = error_code(self.version, exc.kind)
+        log.info("%s: answered a bad frame with %s: %s", self.identity, code, exc.description)
+        reply = error_frame(self.version, exc.message_id, exc.kind, exc.description)
+        await self._send(reply, MessageType.CALL_ERROR, exc.message_id, action)
+
+    async def _log(
+        self,
+        direction: Direction,
+        message_type: int,
+        message_id: str,
+        text: str,
+        action: str | None,
+        at: datetime,
+    ) -> None:
+        await self._frame_log.log_message(
+            LogEntry(self.identity, at, direction, message_type, message_id, text, action)
+        )
+
+    async def _answer(self, call: Call) -> str:
+        handler = self.handlers.get(call.action)
+        if handler is None:
+            kind = (
+                ErrorKind.NOT_SUPPORTED
+                if call.action in schemas.known_actions(self.version)
+                else ErrorKind.NOT_IMPLEMENTED
+            )
+            raise RpcError(kind, f"action {call.action!r} is not handled here", call.message_id)
+        schemas.validate(self.version, call.action, call.payload, call.message_id, response=False)
+        try:
+            payload = await handler(call.payload)
+        except RpcError:
+            raise
+        except Exception as exc:
+            log.exception("%s: %s handler failed", self.identity, call.action)
+            raise RpcError(
+                ErrorKind.INTERNAL, f"{call.action} could not be processed: {exc}", call.message_id
+            ) from exc
+        return result_frame(call.message_id, payload)
+
+    def _settle(self, frame: CallResult | CallError) -> None:
+        pending = self._pending
+        if pending is None or frame.message_id != self._pending_id:
+            log.warning(
+                "%s: dropped a %s for unknown message id %r",
+                self.identity,
+                "CALLRESULT" if isinstance(frame, CallResult) else "CALLERROR",
+                frame.message_id,
+            )
+            return
+        if not pending.future.done():
+            pending.future.set_result(frame)
+
+    # --- outgoing ------------------------------------------------------------------------------
+
+    async def call(
+        self, action: str, payload: dict[str, Any], *, timeout: float | None = None
+    ) -> dict[str, Any] | CallFailed:
+        """Send a CALL and wait for its answer; at most one is outstanding per connection."""
+        async with self._call_lock:
+            if self.closed.is_set():
+                return CallFailed(FailureKind.DISCONNECTED, action, "charger not connected")
+            message_id = f"{next(_ids)}"
+            future: asyncio.Future[CallResult | CallError] = (
+                asyncio.get_running_loop().create_future()
+            )
+            self._pending, self._pending_id = _Pending(action, future), message_id
+            try:
+                await self._send(
+                    call_frame(message_id, action, payload), MessageType.CALL, message_id, action
+                )
+                answer = await asyncio.wait_for(future, timeout or self.call_timeout)
+            except TimeoutError:
+                return CallFailed(
+                    FailureKind.TIMEOUT, action, f"no answer within {timeout or self.call_timeout}s"
+                )
+            except (asyncio.CancelledError, ConnectionClosed):
+                if self.closed.is_set():
+                    return CallFailed(FailureKind.DISCONNECTED, action, "connection closed")
+                raise
+            finally:
+                self._pending = self._pending_id = None
+        if isinstance(answer, CallError):
+            return CallFailed(FailureKind.CALL_ERROR, action, answer.description, answer.code)
+        try:
+            schemas.validate(self.version, action, answer.payload, message_id, response=True)
+        except RpcError as exc:
+            return CallFailed(FailureKind.INVALID_RESPONSE, action, exc.description)
+        return answer.payload
+
+    async def _send(
+        self, text: str, message_type: int, message_id: str, action: str | None
+    ) -> None:
+        await self._log(Direction.SENT, message_type, message_id, text, action, datetime.now(UTC))
+        try:
+            await self.connection.send(text)
+        except ConnectionClosed:
+            self.closed.set()
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        await self.connection.close(code, reason)
+

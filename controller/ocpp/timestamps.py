@@ -1,0 +1,24 @@
+"""OCPP timestamps: RFC 3339 in UTC out, and a forgiving read of what chargers send.
+
+Chargers in the field send `2026-01-01T10:00:00Z`, `...+01:00`, fractional seconds of any
+length, and sometimes no offset at all (firmware that forgot); a missing offset is read as UTC,
+which is what the specification requires chargers to send.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def iso(at: datetime) -> str:
+    """`2026-01-01T10:00:00.123Z`: UTC, milliseconds, the form every charger parses."""
+    at = at.astimezone(UTC)
+    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+
+
+def parse_timestamp(text: str) -> datetime:
+    """An aware UTC datetime; ValueError for text that is no timestamp at all."""
+    value = datetime.fromisoformat(text.strip())
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)

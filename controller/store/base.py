@@ -1,0 +1,200 @@
+"""The one interface to the central system's durable state, whatever database is behind it.
+
+The OCPP sessions write what chargers report; the reconciler, web view and exports read it back.
+Two kinds of write go through here, and the difference matters to callers:
+
+- *buffered* writes (heartbeats, connector status, meter values, the message log) return at
+  once and reach the database in batches within about half a second. They are the bulk of the
+  traffic of 10,000 chargers, cheap to lose on a crash, and must cost far less than handling
+  the OCPP message does. Every read flushes first, so a reader never misses them.
+- *immediate* writes (boot, connection, configuration, events and above all transactions) are
+  committed before the call returns: a transaction id is only sent to a charger once the
+  transaction is on disk, because after a restart the store is the only memory there is.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Self
+
+from controller.store.models import (
+    BootInfo,
+    ChargerRecord,
+    ConnectorStatus,
+    Event,
+    LogEntry,
+    MeterSample,
+    ReportedKey,
+    Transaction,
+    TransactionStart,
+    TransactionStop,
+    TransactionUpdate,
+)
+
+
+class Store(ABC):
+    """Reported state, transactions, meter values, events and the OCPP message log.
+
+    Use as `async with open_store(url) as store:`, or call `open()` and `close()`.
+    """
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    @abstractmethod
+    async def open(self) -> None:
+        """Connect, create missing tables and start the background flushing."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Flush what is buffered and release the database."""
+
+    @abstractmethod
+    async def flush(self) -> None:
+        """Write everything buffered so far; returns once it is committed."""
+
+    # -- chargers ---------------------------------------------------------------------------
+
+    @abstractmethod
+    async def record_boot(self, identity: str, boot: BootInfo, at: datetime) -> None:
+        """Keep what the charger said in its BootNotification."""
+
+    @abstractmethod
+    async def record_connected(
+        self, identity: str, at: datetime, remote: str | None, ocpp_version: str
+    ) -> None:
+        """A known charger opened its websocket (and is no longer pending, if it was)."""
+
+    @abstractmethod
+    async def record_disconnected(self, identity: str, at: datetime, reason: str | None) -> None:
+        """The charger's websocket closed."""
+
+    @abstractmethod
+    async def record_pending(self, identity: str, at: datetime, remote: str | None) -> None:
+        """An unknown charger connected: kept so an operator can see and adopt it."""
+
+    @abstractmethod
+    async def record_heartbeat(self, identity: str, at: datetime) -> None:
+        """Buffered: the charger's last sign of life."""
+
+    @abstractmethod
+    async def record_status(self, status: ConnectorStatus) -> None:
+        """Buffered: the connector's current status; only the latest per connector is kept."""
+
+    @abstractmethod
+    async def record_configuration(
+        self,
+        identity: str,
+        values: Sequence[ReportedKey],
+        at: datetime,
+        *,
+        partial: bool = False,
+    ) -> None:
+        """The configuration the charger reported.
+
+        Replaces what was stored for the charger, so keys it no longer reports disappear; with
+        `partial=True` (a read-back of a few keys after changing them) only these keys change.
+        """
+
+    @abstractmethod
+    async def charger(self, identity: str) -> ChargerRecord | None:
+        """Boot info, connection, last heartbeat, connectors and reported configuration."""
+
+    @abstractmethod
+    async def chargers(
+        self,
+        *,
+        identities: Collection[str] | None = None,
+        configuration: bool = False,
+    ) -> list[ChargerRecord]:
+        """All chargers (or these), by identity.
+
+        The reported configuration is loaded only with `configuration=True`: for a fleet of
+        10,000 chargers it is a million rows a list view does not need.
+        """
+
+    # -- transactions -----------------------------------------------------------------------
+
+    @abstractmethod
+    async def start_transaction(self, start: TransactionStart) -> Transaction:
+        """Committed before it returns, with our id for the reply to the charger.
+
+        A start the charger sends again (the reply was lost) returns the same transaction: the
+        same charger transaction id (2.0.1), or the same open session on the same connector,
+        start time and meter (1.6).
+        """
+
+    @abstractmethod
+    async def update_transaction(self, update: TransactionUpdate) -> Transaction | None:
+        """Apply a 2.0.1 TransactionEvent Updated; None if the transaction is unknown."""
+
+    @abstractmethod
+    async def stop_transaction(self, stop: TransactionStop) -> Transaction | None:
+        """Complete a transaction, begun before or after a restart; None if unknown.
+
+        A repeated stop returns the transaction as the first stop left it.
+        """
+
+    @abstractmethod
+    async def transaction(self, transaction_id: int) -> Transaction | None:
+        """One transaction by our id."""
+
+    @abstractmethod
+    async def open_transactions(self, identity: str) -> list[Transaction]:
+        """The charger's transactions not stopped yet, oldest first."""
+
+    @abstractmethod
+    async def transactions(
+        self,
+        *,
+        identities: Collection[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[Transaction]:
+        """Transactions started in [since, until), of these chargers, oldest first."""
+
+    # -- meter values, events, message log --------------------------------------------------
+
+    @abstractmethod
+    async def add_meter_values(self, samples: Sequence[MeterSample]) -> None:
+        """Buffered: sampled values, with or without a transaction."""
+
+    @abstractmethod
+    async def meter_values(self, transaction_id: int) -> list[MeterSample]:
+        """A transaction's sampled values in time order."""
+
+    @abstractmethod
+    async def add_event(self, event: Event) -> None:
+        """Committed before it returns: events are few and some are an audit trail."""
+
+    @abstractmethod
+    async def events(self, identity: str | None = None, limit: int = 100) -> list[Event]:
+        """The newest `limit` events (of one charger, or all), oldest first."""
+
+    @abstractmethod
+    async def log_message(self, entry: LogEntry) -> None:
+        """Buffered: one OCPP frame; only the newest N per charger are kept."""
+
+    @abstractmethod
+    async def message_log(
+        self, identity: str, *, limit: int = 100, after_id: int | None = None
+    ) -> list[LogEntry]:
+        """A charger's frames, oldest first.
+
+        Without `after_id` the newest `limit`; with it the first `limit` after that id, so a
+        tail (`chargectl logs -f`) can page forward without a gap.
+        """

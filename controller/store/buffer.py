@@ -1,0 +1,109 @@
+"""The write-behind buffer: hot, low-value writes wait here and leave in batches.
+
+Pure data, no I/O, so its rules are easy to test: heartbeats and connector status keep only
+the latest value per charger / connector (a second heartbeat within a flush costs nothing),
+meter values and log frames queue in arrival order. A flush `take`s everything at once; a flush
+that failed for a passing reason `put_back`s its batch in front of what came since.
+
+The queues are bounded: when the database is away for long, the oldest rows go first, and
+`dropped` counts them, rather than the process running out of memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from controller.store.models import ConnectorStatus, LogEntry, MeterSample
+
+
+@dataclass(slots=True)
+class Batch:
+    """What one flush writes: one statement per table."""
+
+    heartbeats: dict[str, datetime] = field(default_factory=dict)
+    statuses: dict[tuple[str, int], ConnectorStatus] = field(default_factory=dict)
+    meter_values: list[MeterSample] = field(default_factory=list)
+    log: list[LogEntry] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.heartbeats) + len(self.statuses) + len(self.meter_values) + len(self.log)
+
+
+class WriteBuffer:
+    """Rows waiting for the next flush; owned by one store, used from one event loop."""
+
+    def __init__(self, max_queued: int = 500_000) -> None:
+        self._max_queued = max_queued
+        self._batch = Batch()
+        self.dropped = 0
+        """Meter values and log frames discarded because the queue was full."""
+
+    def __len__(self) -> int:
+        return len(self._batch)
+
+    def heartbeat(self, identity: str, at: datetime) -> None:
+        self._batch.heartbeats[identity] = at
+
+    def status(self, status: ConnectorStatus) -> None:
+        self._batch.statuses[status.identity, status.connector_id] = status
+
+    def meter_values(self, samples: Iterable[MeterSample]) -> None:
+        self._batch.meter_values.extend(samples)
+        self._bound(self._batch.meter_values)
+
+    def log(self, entry: LogEntry) -> None:
+        self._batch.log.append(entry)
+        self._bound(self._batch.log)
+
+    def take(self) -> Batch:
+        """Everything buffered, leaving the buffer empty."""
+        batch, self._batch = self._batch, Batch()
+        return batch
+
+    def put_back(self, batch: Batch) -> None:
+        """Requeue a batch that could not be written; what arrived since is newer and wins."""
+        current, self._batch = self._batch, batch
+        batch.heartbeats.update(current.heartbeats)
+        batch.statuses.update(current.statuses)
+        batch.meter_values.extend(current.meter_values)
+        batch.log.extend(current.log)
+        self._bound(batch.meter_values)
+        self._bound(batch.log)
+
+    def _bound(self, queue: list[Any]) -> None:
+        excess = len(queue) - self._max_queued
+        if excess > 0:
+            del queue[:excess]
+            self.dropped += excess
+
+
+def log_rows(
+    entries: Sequence[LogEntry], next_seq: Mapping[str, int], ring_size: int
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Message log rows for `entries`, numbered on from `next_seq` (by identity).
+
+    Returns the rows and the next sequence number per identity afterwards. Each row goes to
+    slot `seq mod ring_size` of its charger's ring; when a batch holds more than a ring's worth
+    for one charger, only the newest row per slot is kept, as the older would be overwritten.
+    """
+    seqs = dict(next_seq)
+    rows: dict[tuple[str, int], dict[str, Any]] = {}
+    for entry in entries:
+        seq = seqs[entry.identity]
+        seqs[entry.identity] = seq + 1
+        slot = seq % ring_size
+        rows[entry.identity, slot] = {
+            "identity": entry.identity,
+            "slot": slot,
+            "seq": seq,
+            "at": entry.at,
+            "direction": str(entry.direction),
+            "message_type": int(entry.message_type),
+            "action": entry.action,
+            "unique_id": entry.unique_id,
+            "frame": entry.frame,
+        }
+    return list(rows.values()), seqs

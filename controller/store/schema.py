@@ -1,0 +1,195 @@
+"""The tables, in SQLAlchemy Core, valid for SQLite and PostgreSQL alike.
+
+Core rather than the ORM: the hot paths are batched executemany and plain selects, and an
+identity map would only cost time. Buffered tables (status, meter values, message log) have no
+foreign keys on purpose: a batch must never fail because one row names a transaction or charger
+the database does not know.
+
+The message log is a ring per charger: row `slot` = `seq mod N` is overwritten in place, so the
+table is bounded by construction and keeping "the newest N" costs no delete at all.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime in and out: timestamptz on PostgreSQL, UTC text on SQLite.
+
+    SQLite has no time zones; storing every value in UTC makes the text sort as time does, so
+    range queries work there too.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"timestamp {value.isoformat()} has no timezone")
+        value = value.astimezone(UTC)
+        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+_BIG_ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite: only INTEGER is the rowid
+_JSON = JSON().with_variant(JSONB(), "postgresql")
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+chargers = Table(
+    "chargers",
+    metadata,
+    Column("identity", String, primary_key=True),
+    Column("pending", Boolean, nullable=False, default=False),
+    Column("ocpp_version", String),
+    Column("vendor", String),
+    Column("model", String),
+    Column("serial_number", String),
+    Column("firmware_version", String),
+    Column("iccid", String),
+    Column("imsi", String),
+    Column("meter_type", String),
+    Column("meter_serial_number", String),
+    Column("booted_at", UtcDateTime),
+    Column("connected", Boolean, nullable=False, default=False),
+    Column("connected_at", UtcDateTime),
+    Column("disconnected_at", UtcDateTime),
+    Column("disconnect_reason", Text),
+    Column("remote_address", String),
+    Column("last_heartbeat", UtcDateTime),
+    Column("configuration_at", UtcDateTime),
+)
+
+connector_status = Table(
+    "connector_status",
+    metadata,
+    Column("identity", String, primary_key=True),
+    Column("connector_id", Integer, primary_key=True),
+    Column("status", String, nullable=False),
+    Column("error_code", String),
+    Column("info", Text),
+    Column("vendor_error_code", String),
+    Column("at", UtcDateTime, nullable=False),
+)
+
+reported_config = Table(
+    "reported_config",
+    metadata,
+    Column("identity", String, primary_key=True),
+    Column("key", String, primary_key=True),
+    Column("value", Text),
+    Column("readonly", Boolean, nullable=False),
+)
+
+transactions = Table(
+    "transactions",
+    metadata,
+    # Sent to OCPP 1.6 chargers as transactionId, so never reused: AUTOINCREMENT on SQLite,
+    # an identity sequence on PostgreSQL. A 32-bit int, as chargers store it.
+    Column("id", Integer, Identity(), primary_key=True),
+    Column("identity", String, nullable=False),
+    Column("connector_id", Integer, nullable=False),
+    Column("id_tag", String),
+    Column("charger_transaction_id", String),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("meter_start_wh", BigInteger),
+    Column("meter_last_wh", BigInteger),
+    Column("updated_at", UtcDateTime),
+    Column("stopped_at", UtcDateTime),
+    Column("meter_stop_wh", BigInteger),
+    Column("stop_reason", String),
+    Column("stop_id_tag", String),
+    Column("energy_wh", BigInteger),
+    UniqueConstraint("identity", "charger_transaction_id"),
+    Index(None, "identity", "started_at"),
+    Index(None, "started_at"),
+    sqlite_autoincrement=True,
+)
+
+meter_values = Table(
+    "meter_values",
+    metadata,
+    Column("id", _BIG_ID, primary_key=True, autoincrement=True),
+    Column("transaction_id", Integer),
+    Column("identity", String, nullable=False),
+    Column("connector_id", Integer, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("measurand", String, nullable=False),
+    Column("phase", String),
+    Column("location", String),
+    Column("unit", String),
+    Column("context", String),
+    Column("value", Text, nullable=False),
+    Index(None, "transaction_id", "at"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", _BIG_ID, primary_key=True, autoincrement=True),
+    Column("identity", String),
+    Column("at", UtcDateTime, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("data", _JSON, nullable=False),
+    Index(None, "identity", "at"),
+    Index(None, "at"),
+)
+
+message_log = Table(
+    "message_log",
+    metadata,
+    Column("identity", String, primary_key=True),
+    Column("slot", Integer, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("direction", String, nullable=False),
+    Column("message_type", SmallInteger, nullable=False),
+    Column("action", String),
+    Column("unique_id", String, nullable=False),
+    Column("frame", Text, nullable=False),
+    Index(None, "identity", "seq"),
+)
+
+store_settings = Table(
+    "store_settings",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("value", String, nullable=False),
+)
+"""Settings the data depends on, such as the message log's ring size it was written with."""

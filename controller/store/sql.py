@@ -1,0 +1,595 @@
+"""The store on SQLAlchemy: SQLite by default, PostgreSQL to scale out, chosen by the URL.
+
+One class serves both; the differences are in `engine` (how to connect) and in a few words of
+SQL (upserts). Hot writes wait in a `WriteBuffer` and a background task writes them every
+`flush_interval` seconds, or as soon as `flush_rows` are waiting: one statement (one round
+trip) per table per flush, in one transaction. Everything else commits before returning.
+
+On SQLite one process is the only writer, so writes are serialised here, in memory, instead of
+contending for the database file's lock. On PostgreSQL several replicas write at once; each
+charger's session lives on one replica, which is all the message log numbering relies on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext, suppress
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, Select, Table, and_, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.dml import Insert
+
+from controller.store import rows, schema
+from controller.store.base import Store
+from controller.store.buffer import Batch, WriteBuffer, log_rows
+from controller.store.engine import WRITE, create_engine, is_transient
+from controller.store.models import (
+    BootInfo,
+    ChargerRecord,
+    ConnectorStatus,
+    Event,
+    LogEntry,
+    MeterSample,
+    ReportedKey,
+    Transaction,
+    TransactionStart,
+    TransactionStop,
+    TransactionUpdate,
+    energy_between,
+    utc,
+)
+from controller.store.urls import database_url
+
+_log = logging.getLogger(__name__)
+
+_IN_CHUNK = 500  # values per IN (...): well below SQLite's limit on bound parameters
+_MAX_BACKOFF_S = 30.0
+_SCHEMA_LOCK = 0x63746C  # PostgreSQL advisory lock: replicas starting together create once
+_RING_SETTING = "log_limit_per_charger"
+
+_tx = schema.transactions
+_log_table = schema.message_log
+
+
+class SqlStore(Store):
+    """The `Store` for SQLite and PostgreSQL URLs (see `urls.database_url`)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        log_limit_per_charger: int = 1000,
+        flush_interval: float = 0.5,
+        flush_rows: int = 5000,
+        max_queued: int = 500_000,
+    ) -> None:
+        if log_limit_per_charger < 1:
+            raise ValueError("log_limit_per_charger must be at least 1")
+        self.url = database_url(url)
+        self._ring = log_limit_per_charger
+        self._interval = flush_interval
+        self._flush_rows = flush_rows
+        self._buffer = WriteBuffer(max_queued)
+        self._engine: AsyncEngine | None = None
+        self._writer: AsyncEngine | None = None
+        self._postgres = self.url.get_backend_name() == "postgresql"
+        self._serial: AbstractAsyncContextManager[Any] = (
+            nullcontext() if self._postgres else asyncio.Lock()
+        )
+        self._flush_lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._flusher: asyncio.Task[None] | None = None
+        self._next_seq: dict[str, int] = {}
+        """Next message log number per charger, once read from the database."""
+
+        self._heartbeat_upsert = self._upsert(schema.chargers, ["identity"], ["last_heartbeat"])
+        self._status_upsert = self._upsert(
+            schema.connector_status,
+            ["identity", "connector_id"],
+            ["status", "error_code", "info", "vendor_error_code", "at"],
+        )
+        self._log_upsert = self._upsert(
+            _log_table,
+            ["identity", "slot"],
+            ["seq", "at", "direction", "message_type", "action", "unique_id", "frame"],
+        )
+        self._config_upsert = self._upsert(
+            schema.reported_config, ["identity", "key"], ["value", "readonly"]
+        )
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The SQLAlchemy engine, for tools and tests that need SQL the interface lacks."""
+        if self._engine is None:
+            raise RuntimeError("the store is not open")
+        return self._engine
+
+    @property
+    def dropped(self) -> int:
+        """Buffered rows discarded because the database was unavailable for too long."""
+        return self._buffer.dropped
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._engine is not None:
+            return
+        engine = create_engine(self.url)
+        self._engine = engine
+        self._writer = engine.execution_options(**{WRITE: True})
+        try:
+            async with self._write() as conn:
+                await self._prepare(conn)
+        except BaseException:
+            self._engine = self._writer = None
+            await engine.dispose()
+            raise
+        self._flusher = asyncio.create_task(self._flush_periodically(), name="store-flush")
+
+    async def close(self) -> None:
+        if self._engine is None:
+            return
+        if self._flusher is not None:
+            self._flusher.cancel()
+            await asyncio.gather(self._flusher, return_exceptions=True)
+            self._flusher = None
+        try:
+            await self.flush()
+        finally:
+            engine, self._engine, self._writer = self._engine, None, None
+            await engine.dispose()
+
+    async def flush(self) -> None:
+        # Shielded: a reader that gives up must not abandon a batch halfway through its commit.
+        await asyncio.shield(self._flush())
+
+    async def _flush(self) -> None:
+        async with self._flush_lock:
+            if not len(self._buffer) or self._engine is None:
+                return
+            batch = self._buffer.take()
+            try:
+                await self._write_batch(batch)
+            except BaseException as error:
+                if is_transient(error):
+                    self._buffer.put_back(batch)
+                    raise
+                _log.error("store: dropped %d buffered rows, unwritable: %s", len(batch), error)
+
+    async def _flush_periodically(self) -> None:
+        backoff = 0.0
+        while True:
+            if backoff:
+                await asyncio.sleep(backoff)
+            else:
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._interval)
+            self._wake.clear()
+            try:
+                await self.flush()
+                backoff = 0.0
+            except Exception as error:
+                backoff = min(max(2 * backoff, self._interval), _MAX_BACKOFF_S)
+                _log.warning("store: flush failed, retrying in %.1f s: %s", backoff, error)
+
+    async def _prepare(self, conn: AsyncConnection) -> None:
+        if self._postgres:
+            await conn.execute(select(func.pg_advisory_xact_lock(_SCHEMA_LOCK)))
+        await conn.run_sync(schema.metadata.create_all)
+        settings = schema.store_settings
+        stored = (
+            await conn.execute(select(settings.c.value).where(settings.c.name == _RING_SETTING))
+        ).scalar_one_or_none()
+        if stored == str(self._ring):
+            return
+        if stored is not None and int(stored) > self._ring:  # the ring shrank: drop its tail
+            await conn.execute(_log_table.delete().where(_log_table.c.slot >= self._ring))
+        await conn.execute(
+            self._upsert(settings, ["name"], ["value"]),
+            {"name": _RING_SETTING, "value": str(self._ring)},
+        )
+
+    # -- chargers ---------------------------------------------------------------------------
+
+    async def record_boot(self, identity: str, boot: BootInfo, at: datetime) -> None:
+        await self._set_charger(identity, booted_at=utc(at), **rows.boot_values(boot))
+
+    async def record_connected(
+        self, identity: str, at: datetime, remote: str | None, ocpp_version: str
+    ) -> None:
+        self._next_seq.pop(identity, None)  # another replica may have logged for it meanwhile
+        await self._set_charger(
+            identity,
+            pending=False,
+            connected=True,
+            connected_at=utc(at),
+            remote_address=remote,
+            ocpp_version=ocpp_version,
+        )
+
+    async def record_disconnected(self, identity: str, at: datetime, reason: str | None) -> None:
+        self._next_seq.pop(identity, None)
+        await self._set_charger(
+            identity, connected=False, disconnected_at=utc(at), disconnect_reason=reason
+        )
+
+    async def record_pending(self, identity: str, at: datetime, remote: str | None) -> None:
+        self._next_seq.pop(identity, None)
+        await self._set_charger(
+            identity, pending=True, connected=True, connected_at=utc(at), remote_address=remote
+        )
+
+    async def record_heartbeat(self, identity: str, at: datetime) -> None:
+        self._check_open()
+        self._buffer.heartbeat(identity, utc(at))
+        self._poke()
+
+    async def record_status(self, status: ConnectorStatus) -> None:
+        self._check_open()
+        utc(status.timestamp)
+        self._buffer.status(status)
+        self._poke()
+
+    async def record_configuration(
+        self,
+        identity: str,
+        values: Sequence[ReportedKey],
+        at: datetime,
+        *,
+        partial: bool = False,
+    ) -> None:
+        latest = {value.key: value for value in values}
+        config = schema.reported_config
+        async with self._write() as conn:
+            if not partial:
+                await conn.execute(config.delete().where(config.c.identity == identity))
+            if latest:
+                await conn.execute(
+                    self._config_upsert,
+                    [
+                        {"identity": identity, "key": k, "value": v.value, "readonly": v.readonly}
+                        for k, v in latest.items()
+                    ],
+                )
+            await conn.execute(
+                self._upsert(schema.chargers, ["identity"], ["configuration_at"]),
+                {"identity": identity, "configuration_at": utc(at)},
+            )
+
+    async def charger(self, identity: str) -> ChargerRecord | None:
+        found = await self.chargers(identities=[identity], configuration=True)
+        return found[0] if found else None
+
+    async def chargers(
+        self,
+        *,
+        identities: Collection[str] | None = None,
+        configuration: bool = False,
+    ) -> list[ChargerRecord]:
+        await self.flush()
+        chargers, status, config = schema.chargers, schema.connector_status, schema.reported_config
+        async with self._read() as conn:
+            charger_rows = await _select_in(conn, select(chargers), chargers.c.identity, identities)
+            status_rows = await _select_in(conn, select(status), status.c.identity, identities)
+            config_rows = (
+                await _select_in(
+                    conn, select(config).order_by(config.c.key), config.c.identity, identities
+                )
+                if configuration
+                else []
+            )
+        connectors: dict[str, list[ConnectorStatus]] = {}
+        for row in status_rows:
+            connectors.setdefault(row.identity, []).append(rows.connector_status(row))
+        keys: dict[str, list[ReportedKey]] = {}
+        for row in config_rows:
+            keys.setdefault(row.identity, []).append(rows.reported_key(row))
+        return sorted(
+            (
+                rows.charger_record(
+                    row,
+                    connectors.get(row.identity, ()),
+                    sorted(keys.get(row.identity, ()), key=lambda k: k.key)
+                    if configuration
+                    else None,
+                )
+                for row in charger_rows
+            ),
+            key=lambda record: record.identity,
+        )
+
+    # -- transactions -----------------------------------------------------------------------
+
+    async def start_transaction(self, start: TransactionStart) -> Transaction:
+        started_at = utc(start.started_at)
+        same = _same_start(start, started_at)
+        try:
+            async with self._write() as conn:
+                existing = (await conn.execute(select(_tx).where(same).limit(1))).first()
+                if existing is not None:
+                    return rows.transaction(existing)
+                row = (
+                    await conn.execute(
+                        _tx.insert()
+                        .values(
+                            identity=start.identity,
+                            connector_id=start.connector_id,
+                            id_tag=start.id_tag,
+                            charger_transaction_id=start.charger_transaction_id,
+                            started_at=started_at,
+                            meter_start_wh=start.meter_start_wh,
+                            meter_last_wh=start.meter_start_wh,
+                            updated_at=started_at,
+                        )
+                        .returning(*_tx.c)
+                    )
+                ).one()
+        except IntegrityError:
+            # The same 2.0.1 transaction started by two requests at once: the other one won.
+            async with self._read() as conn:
+                existing = (await conn.execute(select(_tx).where(same).limit(1))).first()
+            if existing is None:
+                raise
+            return rows.transaction(existing)
+        return rows.transaction(row)
+
+    async def update_transaction(self, update: TransactionUpdate) -> Transaction | None:
+        at = utc(update.at)
+        key = _transaction_key(
+            update.identity, update.transaction_id, update.charger_transaction_id
+        )
+        async with self._write() as conn:
+            row = (await conn.execute(select(_tx).where(key).with_for_update())).first()
+            if row is None or row.stopped_at is not None:  # a stopped transaction is final
+                return None if row is None else rows.transaction(row)
+            values: dict[str, Any] = {"updated_at": at}
+            if update.id_tag is not None:
+                values["id_tag"] = update.id_tag
+            if update.connector_id is not None:
+                values["connector_id"] = update.connector_id
+            if update.meter_wh is not None:
+                values["meter_last_wh"] = update.meter_wh
+                if row.meter_start_wh is None:
+                    values["meter_start_wh"] = update.meter_wh
+            updated = await conn.execute(
+                _tx.update().where(_tx.c.id == row.id).values(values).returning(*_tx.c)
+            )
+            return rows.transaction(updated.one())
+
+    async def stop_transaction(self, stop: TransactionStop) -> Transaction | None:
+        stopped_at = utc(stop.stopped_at)
+        key = _transaction_key(stop.identity, stop.transaction_id, stop.charger_transaction_id)
+        async with self._write() as conn:
+            row = (await conn.execute(select(_tx).where(key).with_for_update())).first()
+            if row is None or row.stopped_at is not None:  # repeated stop: the first one holds
+                return None if row is None else rows.transaction(row)
+            meter_stop = stop.meter_stop_wh if stop.meter_stop_wh is not None else row.meter_last_wh
+            updated = await conn.execute(
+                _tx.update()
+                .where(_tx.c.id == row.id)
+                .values(
+                    stopped_at=stopped_at,
+                    updated_at=stopped_at,
+                    meter_stop_wh=meter_stop,
+                    meter_last_wh=meter_stop,
+                    stop_reason=stop.reason,
+                    stop_id_tag=stop.id_tag,
+                    energy_wh=energy_between(row.meter_start_wh, meter_stop),
+                )
+                .returning(*_tx.c)
+            )
+            return rows.transaction(updated.one())
+
+    async def transaction(self, transaction_id: int) -> Transaction | None:
+        async with self._read() as conn:
+            row = (await conn.execute(select(_tx).where(_tx.c.id == transaction_id))).first()
+        return None if row is None else rows.transaction(row)
+
+    async def open_transactions(self, identity: str) -> list[Transaction]:
+        query = (
+            select(_tx)
+            .where(_tx.c.identity == identity, _tx.c.stopped_at.is_(None))
+            .order_by(_tx.c.started_at, _tx.c.id)
+        )
+        async with self._read() as conn:
+            return [rows.transaction(row) for row in await conn.execute(query)]
+
+    async def transactions(
+        self,
+        *,
+        identities: Collection[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[Transaction]:
+        query = select(_tx)
+        if since is not None:
+            query = query.where(_tx.c.started_at >= utc(since))
+        if until is not None:
+            query = query.where(_tx.c.started_at < utc(until))
+        async with self._read() as conn:
+            found = await _select_in(conn, query, _tx.c.identity, identities)
+        return sorted(map(rows.transaction, found), key=lambda t: (t.started_at, t.id))
+
+    # -- meter values, events, message log --------------------------------------------------
+
+    async def add_meter_values(self, samples: Sequence[MeterSample]) -> None:
+        self._check_open()
+        for sample in samples:
+            utc(sample.timestamp)
+        self._buffer.meter_values(samples)
+        self._poke()
+
+    async def meter_values(self, transaction_id: int) -> list[MeterSample]:
+        await self.flush()
+        meter = schema.meter_values
+        query = (
+            select(meter)
+            .where(meter.c.transaction_id == transaction_id)
+            .order_by(meter.c.at, meter.c.id)
+        )
+        async with self._read() as conn:
+            return [rows.meter_sample(row) for row in await conn.execute(query)]
+
+    async def add_event(self, event: Event) -> None:
+        async with self._write() as conn:
+            await conn.execute(
+                schema.events.insert().values(
+                    identity=event.identity,
+                    at=utc(event.at),
+                    kind=event.kind,
+                    message=event.message,
+                    data=dict(event.data),
+                )
+            )
+
+    async def events(self, identity: str | None = None, limit: int = 100) -> list[Event]:
+        events = schema.events
+        query = select(events).order_by(events.c.at.desc(), events.c.id.desc()).limit(limit)
+        if identity is not None:
+            query = query.where(events.c.identity == identity)
+        async with self._read() as conn:
+            found = [rows.event(row) for row in await conn.execute(query)]
+        return found[::-1]
+
+    async def log_message(self, entry: LogEntry) -> None:
+        self._check_open()
+        utc(entry.at)
+        self._buffer.log(entry)
+        self._poke()
+
+    async def message_log(
+        self, identity: str, *, limit: int = 100, after_id: int | None = None
+    ) -> list[LogEntry]:
+        await self.flush()
+        query = select(_log_table).where(_log_table.c.identity == identity).limit(limit)
+        if after_id is None:
+            query = query.order_by(_log_table.c.seq.desc())
+        else:
+            query = query.where(_log_table.c.seq > after_id).order_by(_log_table.c.seq)
+        async with self._read() as conn:
+            found = [rows.log_entry(row) for row in await conn.execute(query)]
+        return found[::-1] if after_id is None else found
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._flusher is None:
+            raise RuntimeError("the store is not open")
+
+    def _poke(self) -> None:
+        if len(self._buffer) >= self._flush_rows:
+            self._wake.set()
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        if self._writer is None:
+            raise RuntimeError("the store is not open")
+        async with self._serial, self._writer.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as conn:
+            yield conn
+
+    def _upsert(self, table: Table, keys: list[str], columns: Iterable[str]) -> Insert:
+        """INSERT ... ON CONFLICT (keys) DO UPDATE SET columns: same words in both dialects."""
+        if self._postgres:
+            pg = postgresql.insert(table)
+            return pg.on_conflict_do_update(
+                index_elements=keys, set_={c: pg.excluded[c] for c in columns}
+            )
+        lite = sqlite.insert(table)
+        return lite.on_conflict_do_update(
+            index_elements=keys, set_={c: lite.excluded[c] for c in columns}
+        )
+
+    async def _set_charger(self, identity: str, **values: Any) -> None:
+        async with self._write() as conn:
+            upsert = self._upsert(schema.chargers, ["identity"], values)
+            await conn.execute(upsert, {"identity": identity, **values})
+
+    async def _write_batch(self, batch: Batch) -> None:
+        next_seq: dict[str, int] = {}
+        async with self._write() as conn:
+            if batch.heartbeats:
+                await conn.execute(
+                    self._heartbeat_upsert,
+                    [{"identity": i, "last_heartbeat": at} for i, at in batch.heartbeats.items()],
+                )
+            if batch.statuses:
+                await conn.execute(
+                    self._status_upsert, [rows.status_row(s) for s in batch.statuses.values()]
+                )
+            if batch.meter_values:
+                await conn.execute(
+                    schema.meter_values.insert(), [rows.meter_row(m) for m in batch.meter_values]
+                )
+            if batch.log:
+                first = await self._log_sequences(conn, {entry.identity for entry in batch.log})
+                log, next_seq = log_rows(batch.log, first, self._ring)
+                await conn.execute(self._log_upsert, log)
+        self._next_seq.update(next_seq)
+
+    async def _log_sequences(self, conn: AsyncConnection, identities: set[str]) -> dict[str, int]:
+        """The next log number of each charger: from memory, or (once) from the database."""
+        known = {i: self._next_seq[i] for i in identities if i in self._next_seq}
+        unknown = sorted(identities - known.keys())
+        for chunk in _chunks(unknown):
+            result = await conn.execute(
+                select(_log_table.c.identity, func.max(_log_table.c.seq))
+                .where(_log_table.c.identity.in_(chunk))
+                .group_by(_log_table.c.identity)
+            )
+            last = {identity: seq for identity, seq in result.tuples()}
+            known.update((i, (last.get(i) or 0) + 1) for i in chunk)
+        return known
+
+
+def _same_start(start: TransactionStart, started_at: datetime) -> ColumnElement[bool]:
+    """What makes a start a repetition of one already stored (its reply may have been lost)."""
+    if start.charger_transaction_id is not None:
+        return and_(
+            _tx.c.identity == start.identity,
+            _tx.c.charger_transaction_id == start.charger_transaction_id,
+        )
+    return and_(
+        _tx.c.identity == start.identity,
+        _tx.c.started_at == started_at,
+        _tx.c.connector_id == start.connector_id,
+        _tx.c.charger_transaction_id.is_(None),
+        _tx.c.stopped_at.is_(None),
+        _tx.c.meter_start_wh.is_not_distinct_from(start.meter_start_wh),
+        _tx.c.id_tag.is_not_distinct_from(start.id_tag),
+    )
+
+
+def _transaction_key(
+    identity: str, transaction_id: int | None, charger_transaction_id: str | None
+) -> ColumnElement[bool]:
+    if transaction_id is not None:
+        return and_(_tx.c.id == transaction_id, _tx.c.identity == identity)
+    return and_(_tx.c.identity == identity, _tx.c.charger_transaction_id == charger_transaction_id)
+
+
+async def _select_in(
+    conn: AsyncConnection, query: Select[Any], column: Any, values: Collection[str] | None
+) -> list[Row[Any]]:
+    """`query` for all rows, or for rows whose `column` is in `values`, a chunk at a time."""
+    if values is None:
+        return list(await conn.execute(query))
+    found: list[Row[Any]] = []
+    for chunk in _chunks(sorted(set(values))):
+        found.extend(await conn.execute(query.where(column.in_(chunk))))
+    return found
+
+
+def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), _IN_CHUNK):
+        yield values[start : start + _IN_CHUNK]
