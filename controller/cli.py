@@ -8,6 +8,7 @@ GitHub Actions. Exit codes follow the conventions CI relies on: 0 valid, 1 probl
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -198,24 +199,54 @@ def _schemas_dir() -> Path:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--listen", default="0.0.0.0:9000", show_default=True,
-              help="Address of the OCPP endpoint; chargers connect to ws://HOST:PORT/ocpp/ID.")
-@click.option("--store", "store_url", default="sqlite:///chargectl.db", show_default=True,
-              help="sqlite:///FILE or postgresql://USER@HOST/DB.")
+@click.option(
+    "--listen",
+    default="0.0.0.0:9000",
+    show_default=True,
+    help="Address of the OCPP endpoint; chargers connect to ws://HOST:PORT/ocpp/ID.",
+)
+@click.option(
+    "--store",
+    "store_url",
+    default="sqlite:///chargectl.db",
+    show_default=True,
+    help="sqlite:///FILE or postgresql://USER@HOST/DB.",
+)
 @click.option("--tls-cert", type=click.Path(exists=True), help="Certificate for wss (profile 2).")
 @click.option("--tls-key", type=click.Path(exists=True), help="Private key for wss.")
-@click.option("--tls-client-ca", type=click.Path(exists=True),
-              help="CA of charger client certificates (security profile 3).")
-@click.option("--allow-unknown", is_flag=True,
-              help="Record chargers not in the fleet as pending instead of refusing them.")
-@click.option("--call-timeout", type=float, default=30.0, show_default=True,
-              help="Seconds to wait for a charger's answer to a command.")
-@click.option("--message-log-limit", type=int, default=1000, show_default=True,
-              help="OCPP messages kept per charger in the store.")
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
-              default="info", show_default=True)
-@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+@click.option(
+    "--tls-client-ca",
+    type=click.Path(exists=True),
+    help="CA of charger client certificates (security profile 3).",
+)
+@click.option(
+    "--allow-unknown",
+    is_flag=True,
+    help="Record chargers not in the fleet as pending instead of refusing them.",
+)
+@click.option(
+    "--call-timeout",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for a charger's answer to a command.",
+)
+@click.option(
+    "--message-log-limit",
+    type=int,
+    default=1000,
+    show_default=True,
+    help="OCPP messages kept per charger in the store.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+)
+@click.option(
+    "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 def serve(
     paths: tuple[Path, ...],
     listen: str,
@@ -259,3 +290,89 @@ def serve(
         problems = Locator().locate_all(exc.problems)
         click.echo(format_human(problems, "The fleet is invalid; nothing started."), err=True)
         sys.exit(1)
+
+
+@main.group()
+def export() -> None:
+    """Export what the central system recorded."""
+
+
+def _parse_when(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{value!r} is not a date or RFC 3339 time", param_hint=name
+        ) from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@export.command("transactions")
+@click.option(
+    "--fleet",
+    "fleet_path",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="The fleet (for locations, tariffs and cards).",
+)
+@click.option(
+    "--store",
+    "store_url",
+    default="sqlite:///chargectl.db",
+    show_default=True,
+    help="The store chargectl serve wrote to.",
+)
+@click.option("--location", default=None, help="Only transactions at this location.")
+@click.option("--from", "since", default=None, help="Started at or after (date or RFC 3339).")
+@click.option("--to", "until", default=None, help="Started before (date or RFC 3339).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File to write; standard output by default.",
+)
+def export_transactions(
+    fleet_path: Path,
+    store_url: str,
+    location: str | None,
+    since: str | None,
+    until: str | None,
+    fmt: str,
+    output: Path | None,
+) -> None:
+    """Transactions with energy and cost from each location's Tariff, as CSV or JSON."""
+    import asyncio
+
+    from controller.exporting import export_rows, to_csv, to_json
+    from controller.serve import FleetInvalid, load_fleet
+    from controller.store import open_store
+
+    try:
+        fleet = load_fleet([fleet_path])
+    except FleetInvalid as exc:
+        raise click.ClickException("the fleet is invalid; run chargectl validate") from exc
+    if location is not None and location not in fleet.locations:
+        raise click.BadParameter(f"no location {location!r} in the fleet", param_hint="--location")
+    start, end = _parse_when(since, "--from"), _parse_when(until, "--to")
+
+    async def collect() -> str:
+        store = open_store(store_url)
+        await store.open()
+        try:
+            rows = await export_rows(fleet, store, location=location, since=start, until=end)
+        finally:
+            await store.close()
+        return to_csv(rows) if fmt == "csv" else to_json(rows)
+
+    text = asyncio.run(collect())
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)

@@ -134,7 +134,9 @@ class ChargerCommands(Protocol):
     async def set_charging_profile(self, limit: ChargingLimit) -> Status | CallFailed: ...
 
     async def clear_charging_profile(
-        self, profile_id: int | None = None, connector: int | None = None,
+        self,
+        profile_id: int | None = None,
+        connector: int | None = None,
         purpose: LimitPurpose | None = None,
     ) -> Status | CallFailed: ...
 

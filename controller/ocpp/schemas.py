@@ -60,7 +60,9 @@ def _strip_multiple_of(node: Any) -> Any:
 def validator(version: RpcVersion, action: str, response: bool = False) -> Validator | None:
     """The compiled validator of an action's request (or response); None if none exists."""
     folder = "v16" if version is RpcVersion.V16 else "v201"
-    path = resources.files("ocpp").joinpath(folder, "schemas", _schema_file(version, action, response))
+    path = resources.files("ocpp").joinpath(
+        folder, "schemas", _schema_file(version, action, response)
+    )
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (FileNotFoundError, OSError):

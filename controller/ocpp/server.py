@@ -233,9 +233,11 @@ class Endpoint:
         identity = admitted.identity
         protocol = connection.subprotocol
         if protocol is None:
-            offered = connection.request.headers.get("Sec-WebSocket-Protocol", "") if (
-                connection.request
-            ) else ""
+            offered = (
+                connection.request.headers.get("Sec-WebSocket-Protocol", "")
+                if (connection.request)
+                else ""
+            )
             declared = (
                 f"declared as OCPP {admitted.declared}" if admitted.declared else "not declared"
             )

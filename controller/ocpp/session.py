@@ -23,7 +23,6 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from controller.ocpp import schemas
-from controller.store.models import Direction, LogEntry, MessageType
 from controller.ocpp.rpc import (
     Call,
     CallError,
@@ -37,6 +36,7 @@ from controller.ocpp.rpc import (
     parse_frame,
     result_frame,
 )
+from controller.store.models import Direction, LogEntry, MessageType
 
 log = logging.getLogger("chargectl.ocpp")
 
@@ -127,8 +127,9 @@ class Session:
             await self._refuse(exc, None)
             return
         if isinstance(frame, Call):
-            await self._log(Direction.RECEIVED, MessageType.CALL, frame.message_id, text,
-                            frame.action, now)
+            await self._log(
+                Direction.RECEIVED, MessageType.CALL, frame.message_id, text, frame.action, now
+            )
             try:
                 reply = await self._answer(frame)
             except RpcError as exc:
@@ -242,4 +243,3 @@ class Session:
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         await self.connection.close(code, reason)
-

@@ -12,8 +12,7 @@ from datetime import UTC, datetime
 
 def iso(at: datetime) -> str:
     """`2026-01-01T10:00:00.123Z`: UTC, milliseconds, the form every charger parses."""
-    at = at.astimezone(UTC)
-    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_timestamp(text: str) -> datetime:

@@ -111,7 +111,8 @@ class V16Charger:
         boot = BootInfo(
             vendor=payload["chargePointVendor"],
             model=payload["chargePointModel"],
-            serial_number=payload.get("chargePointSerialNumber") or payload.get("chargeBoxSerialNumber"),
+            serial_number=payload.get("chargePointSerialNumber")
+            or payload.get("chargeBoxSerialNumber"),
             firmware_version=payload.get("firmwareVersion"),
             iccid=payload.get("iccid"),
             imsi=payload.get("imsi"),
@@ -183,7 +184,9 @@ class V16Charger:
                 )
             )
         if "idTag" in payload:
-            return {"idTagInfo": id_tag_info(self.central.authorize(self.identity, payload["idTag"]))}
+            return {
+                "idTagInfo": id_tag_info(self.central.authorize(self.identity, payload["idTag"]))
+            }
         return {}
 
     async def _meter_values(self, payload: dict[str, Any]) -> dict[str, Any]:
@@ -366,7 +369,8 @@ class V16Charger:
     async def remote_stop(self, transaction_id: str) -> Status | CallFailed:
         if not transaction_id.isdigit():
             return CallFailed(
-                FailureKind.INVALID_RESPONSE, "RemoteStopTransaction",
+                FailureKind.INVALID_RESPONSE,
+                "RemoteStopTransaction",
                 f"OCPP 1.6 transaction ids are integers, not {transaction_id!r}",
             )
         return await self._status("RemoteStopTransaction", {"transactionId": int(transaction_id)})

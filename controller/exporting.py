@@ -1,0 +1,189 @@
+"""`chargectl export transactions`: the stored transactions, priced by their location's tariff.
+
+What an operator hands to accounting: one row per transaction with where and who, energy,
+duration, and the cost components of `tariffs.price` (energy, time, start and idle fees, net,
+VAT, total) in the tariff's currency, as decimal text. A transaction still running, at a
+charger no longer in the fleet, or at a location without a tariff is exported without cost.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from controller.fleet import Fleet
+from controller.store.base import Store
+from controller.store.models import ENERGY_REGISTER, MeterSample, Transaction
+from controller.tariffs import Usage, price
+
+COLUMNS = (
+    "transaction_id",
+    "charger",
+    "identity",
+    "location",
+    "connector",
+    "id_tag",
+    "card",
+    "team",
+    "started",
+    "stopped",
+    "duration_minutes",
+    "energy_kwh",
+    "currency",
+    "energy_cost",
+    "time_cost",
+    "start_fee",
+    "idle_fee",
+    "net",
+    "vat",
+    "total",
+    "stop_reason",
+)
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    transaction_id: int
+    charger: str | None
+    identity: str
+    location: str | None
+    connector: int
+    id_tag: str | None
+    card: str | None
+    team: str | None
+    started: str
+    stopped: str | None
+    duration_minutes: str | None
+    energy_kwh: str | None
+    currency: str | None
+    energy_cost: str | None
+    time_cost: str | None
+    start_fee: str | None
+    idle_fee: str | None
+    net: str | None
+    vat: str | None
+    total: str | None
+    stop_reason: str | None
+
+
+def register_samples(samples: Sequence[MeterSample]) -> tuple[tuple[datetime, int], ...]:
+    """The energy register readings in Wh (kWh readings converted), for splitting by period."""
+    readings = []
+    for sample in samples:
+        if sample.measurand != ENERGY_REGISTER or sample.phase is not None:
+            continue
+        value = sample.decimal
+        if (sample.unit or "Wh") == "kWh":
+            value *= 1000
+        readings.append((sample.timestamp, int(value)))
+    return tuple(sorted(readings))
+
+
+def charging_ended(readings: Sequence[tuple[datetime, int]]) -> datetime | None:
+    """When the register last increased: after it the car stood idle at the charger."""
+    last_increase = None
+    for (_, before), (at, after) in zip(readings, readings[1:], strict=False):
+        if after > before:
+            last_increase = at
+    return last_increase
+
+
+def row_for(fleet: Fleet, transaction: Transaction, samples: Sequence[MeterSample]) -> ExportRow:
+    charger = fleet.charger_by_identity(transaction.identity)
+    location = fleet.locations.get(charger.resource.spec.location) if charger else None
+    card = fleet.card_by_id_tag(transaction.id_tag) if transaction.id_tag else None
+    tariff_name = location.resource.spec.tariff if location else None
+    tariff = fleet.tariffs.get(tariff_name) if tariff_name else None
+    cost = None
+    duration = None
+    if transaction.stopped_at is not None:
+        seconds = Decimal((transaction.stopped_at - transaction.started_at).total_seconds())
+        duration = str((seconds / 60).quantize(Decimal("0.1")))
+    if (
+        tariff is not None
+        and location is not None
+        and transaction.stopped_at is not None
+        and transaction.energy_wh is not None
+    ):
+        readings = register_samples(samples)
+        cost = price(
+            tariff.resource.spec,
+            location.resource.spec.timezone,
+            Usage(
+                started=transaction.started_at,
+                stopped=transaction.stopped_at,
+                energy_wh=transaction.energy_wh,
+                meter_samples=readings,
+                charging_ended=_within(charging_ended(readings), transaction),
+            ),
+        )
+    energy = (
+        str(Decimal(transaction.energy_wh) / 1000) if transaction.energy_wh is not None else None
+    )
+    return ExportRow(
+        transaction_id=transaction.id,
+        charger=charger.name if charger else None,
+        identity=transaction.identity,
+        location=location.name if location else None,
+        connector=transaction.connector_id,
+        id_tag=transaction.id_tag,
+        card=card.name if card else None,
+        team=card.resource.spec.team if card else None,
+        started=transaction.started_at.isoformat(),
+        stopped=transaction.stopped_at.isoformat() if transaction.stopped_at else None,
+        duration_minutes=duration,
+        energy_kwh=energy,
+        currency=cost.currency if cost else None,
+        energy_cost=str(cost.energy) if cost else None,
+        time_cost=str(cost.time) if cost else None,
+        start_fee=str(cost.start_fee) if cost else None,
+        idle_fee=str(cost.idle) if cost else None,
+        net=str(cost.net) if cost else None,
+        vat=str(cost.vat) if cost else None,
+        total=str(cost.total) if cost else None,
+        stop_reason=transaction.stop_reason,
+    )
+
+
+def _within(at: datetime | None, transaction: Transaction) -> datetime | None:
+    if at is None or transaction.stopped_at is None:
+        return None
+    return min(max(at, transaction.started_at), transaction.stopped_at)
+
+
+async def export_rows(
+    fleet: Fleet,
+    store: Store,
+    *,
+    location: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[ExportRow]:
+    """Rows for the transactions that started in [since, until), at `location` if given."""
+    identities = None
+    if location is not None:
+        identities = [c.resource.identity for c in fleet.chargers_at(location)]
+    transactions = await store.transactions(identities=identities, since=since, until=until)
+    rows = []
+    for transaction in sorted(transactions, key=lambda t: (t.started_at, t.id)):
+        samples = await store.meter_values(transaction.id)
+        rows.append(row_for(fleet, transaction, samples))
+    return rows
+
+
+def to_csv(rows: Sequence[ExportRow]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if v is None else v) for k, v in asdict(row).items()})
+    return buffer.getvalue()
+
+
+def to_json(rows: Sequence[ExportRow]) -> str:
+    return json.dumps({"formatVersion": 1, "transactions": [asdict(r) for r in rows]}, indent=2)
