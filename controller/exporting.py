@@ -43,6 +43,7 @@ COLUMNS = (
     "vat",
     "total",
     "stop_reason",
+    "note",
 )
 
 
@@ -69,6 +70,8 @@ class ExportRow:
     vat: str | None
     total: str | None
     stop_reason: str | None
+    note: str | None = None
+    """Why the cost is missing or was computed without the meter samples."""
 
 
 def register_samples(samples: Sequence[MeterSample]) -> tuple[tuple[datetime, int], ...]:
@@ -80,7 +83,7 @@ def register_samples(samples: Sequence[MeterSample]) -> tuple[tuple[datetime, in
         value = sample.decimal
         if (sample.unit or "Wh") == "kWh":
             value *= 1000
-        readings.append((sample.timestamp, int(value)))
+        readings.append((sample.timestamp, int(value.to_integral_value())))
     return tuple(sorted(readings))
 
 
@@ -100,6 +103,7 @@ def row_for(fleet: Fleet, transaction: Transaction, samples: Sequence[MeterSampl
     tariff_name = location.resource.spec.tariff if location else None
     tariff = fleet.tariffs.get(tariff_name) if tariff_name else None
     cost = None
+    problem: str | None = None
     duration = None
     if transaction.stopped_at is not None:
         seconds = Decimal((transaction.stopped_at - transaction.started_at).total_seconds())
@@ -111,17 +115,27 @@ def row_for(fleet: Fleet, transaction: Transaction, samples: Sequence[MeterSampl
         and transaction.energy_wh is not None
     ):
         readings = register_samples(samples)
-        cost = price(
-            tariff.resource.spec,
-            location.resource.spec.timezone,
-            Usage(
-                started=transaction.started_at,
-                stopped=transaction.stopped_at,
-                energy_wh=transaction.energy_wh,
-                meter_samples=readings,
-                charging_ended=_within(charging_ended(readings), transaction),
-            ),
+        usage = Usage(
+            started=transaction.started_at,
+            stopped=transaction.stopped_at,
+            energy_wh=transaction.energy_wh,
+            meter_samples=readings,
+            charging_ended=_within(charging_ended(readings), transaction),
         )
+        try:
+            cost = price(tariff.resource.spec, location.resource.spec.timezone, usage)
+        except ValueError as exc:
+            # One bad reading (a meter replaced mid-session) must not stop the whole export;
+            # the row goes out without cost and says why.
+            problem = str(exc)
+            try:
+                cost = price(
+                    tariff.resource.spec,
+                    location.resource.spec.timezone,
+                    Usage(usage.started, usage.stopped, usage.energy_wh),
+                )
+            except ValueError:
+                cost = None
     energy = (
         str(Decimal(transaction.energy_wh) / 1000) if transaction.energy_wh is not None else None
     )
@@ -147,6 +161,7 @@ def row_for(fleet: Fleet, transaction: Transaction, samples: Sequence[MeterSampl
         vat=str(cost.vat) if cost else None,
         total=str(cost.total) if cost else None,
         stop_reason=transaction.stop_reason,
+        note=problem,
     )
 
 

@@ -111,7 +111,7 @@ class LocationSpec(Model):
     def _known_timezone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
             raise ValueError(f"{value!r} is not an IANA timezone, e.g. Europe/Amsterdam") from exc
         return value
 
