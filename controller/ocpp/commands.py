@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import ROUND_FLOOR, Decimal
 from enum import StrEnum
 from typing import Protocol
 
@@ -70,9 +71,20 @@ class LimitPeriod:
     phases: int | None = None
 
 
+def limit_amperes(amperes: float) -> float:
+    """A current limit with the one decimal both versions' schedule periods take, rounded
+    down: shares of a circuit (32 A / 3) must still fit in it (3 x 10.6 A, not 3 x 10.7 A).
+    Rounded in decimal, as float flooring would turn 2.3 into 2.2."""
+    return float(Decimal(repr(float(amperes))).quantize(Decimal("0.1"), rounding=ROUND_FLOOR))
+
+
 @dataclass(frozen=True, slots=True)
 class ChargingLimit:
-    """A charging profile in amperes per phase; connector 0 means the whole charger."""
+    """A charging profile in amperes per phase; connector 0 means the whole charger.
+
+    `transaction_id` (for a Tx limit) is the transaction as the charger knows it: our id on
+    OCPP 1.6, the charger's own transactionId on 2.0.1 (ours is accepted there too).
+    """
 
     profile_id: int
     purpose: LimitPurpose
@@ -158,7 +170,9 @@ class ChargerCommands(Protocol):
         self, id_tag: str, connector: int | None = None
     ) -> Status | CallFailed: ...
 
-    async def remote_stop(self, transaction_id: str) -> Status | CallFailed: ...
+    async def remote_stop(self, transaction_id: str) -> Status | CallFailed:
+        """Stop a transaction, named as the charger knows it (see ChargingLimit)."""
+        ...
 
     async def unlock_connector(self, connector: int) -> Status | CallFailed: ...
 

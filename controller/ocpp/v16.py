@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from controller.authorization import AuthDecision
-from controller.ocpp.central import BootStatus, CentralSystem
+from controller.ocpp.central import CentralSystem
 from controller.ocpp.commands import (
     ChargingLimit,
     ConfigStatus,
@@ -22,6 +22,7 @@ from controller.ocpp.commands import (
     LocalListEntry,
     Status,
     TriggerKind,
+    limit_amperes,
 )
 from controller.ocpp.session import CallFailed, FailureKind, Handler, Session
 from controller.ocpp.timestamps import iso, parse_timestamp
@@ -276,7 +277,7 @@ class V16Charger:
             "chargingSchedulePeriod": [
                 {
                     "startPeriod": period.start_seconds,
-                    "limit": float(period.amperes),
+                    "limit": limit_amperes(period.amperes),
                     **({"numberPhases": period.phases} if period.phases else {}),
                 }
                 for period in limit.periods
@@ -396,10 +397,9 @@ class V16Charger:
 
 
 def _as_status(action: str, value: object) -> Status | CallFailed:
+    if value == "NotImplemented":  # TriggerMessage.conf: the message is not implemented
+        return Status.NOT_SUPPORTED
     try:
         return Status(str(value))
     except ValueError:
         return CallFailed(FailureKind.INVALID_RESPONSE, action, f"unexpected status {value!r}")
-
-
-BOOT_PENDING = BootStatus.PENDING

@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Final
 
 import orjson
@@ -37,6 +37,7 @@ import orjson
 from controller.authorization import AuthDecision
 from controller.ocpp.central import CentralSystem
 from controller.ocpp.commands import (
+    limit_amperes,
     ChargingLimit,
     ConfigStatus,
     ConfigurationReport,
@@ -401,8 +402,11 @@ class V201Charger:
             )
             transaction = await self.central.update_transaction(update)
             if transaction is None:
-                started = await self._start(payload, readings, recovered=True)
-                transaction = await self.central.update_transaction(update) or started
+                transaction = await self._start(payload, readings, recovered=True)
+                if event_type == "Updated":
+                    # The store takes the first reading of a transaction without a start
+                    # reading as its start. An Ended's reading is where it stopped: not that.
+                    transaction = await self.central.update_transaction(update) or transaction
             if event_type == "Ended":
                 end = _last(readings, "Transaction.End") or last
                 stopped = await self.central.stop_transaction(
@@ -439,8 +443,9 @@ class V201Charger:
 
         Without an EVSE (a Started on authorisation, before the cable is in) the connector is
         0 until an Updated names the EVSE. A transaction recovered from an Updated or Ended
-        starts at its Transaction.Begin reading if the event carries one; otherwise the store
-        takes the first reading it gets, so the energy before it is not counted.
+        starts at its Transaction.Begin reading if the event carries one. Otherwise its start
+        reading is unknown: after an Updated the store counts from the first reading it gets
+        (the energy before is lost), after an Ended its energy stays unknown.
         """
         charger_transaction_id = payload["transactionInfo"]["transactionId"]
         at = parse_timestamp(payload["timestamp"])
@@ -710,7 +715,7 @@ class V201Charger:
                         f"for {self.session.call_timeout}s",
                     )
                 waiting: list[asyncio.Future[Any]] = [pending.done, closed]
-                await asyncio.wait(waiting, timeout=remaining)
+                await asyncio.wait(waiting, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
                 if pending.done.done():
                     return pending.done.result()
                 if closed.done():
@@ -767,7 +772,7 @@ class V201Charger:
             "chargingSchedulePeriod": [
                 {
                     "startPeriod": period.start_seconds,
-                    "limit": float(period.amperes),
+                    "limit": limit_amperes(period.amperes),
                     **({"numberPhases": period.phases} if period.phases else {}),
                 }
                 for period in limit.periods
@@ -852,7 +857,7 @@ class V201Charger:
         self, message: TriggerKind, connector: int | None = None
     ) -> Status | CallFailed:
         payload: dict[str, Any] = {"requestedMessage": _TRIGGERS[message]}
-        if connector:
+        if connector:  # None or 0 (1.6's "the charger itself"): the station, no evse
             evse: dict[str, Any] = {"id": connector}
             if message is TriggerKind.STATUS_NOTIFICATION:
                 # F06.FR.12: a StatusNotification trigger without a connector is rejected.
