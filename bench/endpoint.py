@@ -38,7 +38,7 @@ HERE = Path(__file__).resolve().parent
 TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
-BASELINE = '''
+BASELINE = """
 import asyncio, sys, datetime, resource
 from websockets.asyncio.server import serve
 from ocpp.routing import on
@@ -73,7 +73,7 @@ async def main():
         await asyncio.Future()
 
 asyncio.run(main())
-'''
+"""
 
 
 def _fleet(root: Path, chargers: int) -> Path:
@@ -159,8 +159,9 @@ async def _exchange(ws: ClientConnection, frame: str) -> float:
 async def _load(
     name: str, url: str, pid: int, chargers: int, messages: int, with_status: bool
 ) -> Result:
-    boot = json.dumps([2, "b", "BootNotification",
-                       {"chargePointVendor": "Bench", "chargePointModel": "B1"}])
+    boot = json.dumps(
+        [2, "b", "BootNotification", {"chargePointVendor": "Bench", "chargePointModel": "B1"}]
+    )
     rss_before = _rss_bytes(pid)
     connections: list[ClientConnection] = []
     started = time.perf_counter()
@@ -168,9 +169,14 @@ async def _load(
 
     async def open_one(i: int) -> ClientConnection:
         async with semaphore:
-            ws = await connect(f"{url}/CP-{i:05d}", subprotocols=["ocpp1.6"],  # type: ignore[list-item]
-                               compression=None, ping_interval=None, open_timeout=120,
-                               max_queue=4)
+            ws = await connect(
+                f"{url}/CP-{i:05d}",
+                subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+                compression=None,
+                ping_interval=None,
+                open_timeout=120,
+                max_queue=4,
+            )
             await _exchange(ws, boot)
             return ws
 
@@ -180,8 +186,14 @@ async def _load(
     rss_idle = _rss_bytes(pid)
 
     heartbeat = json.dumps([2, "h", "Heartbeat", {}])
-    status = json.dumps([2, "s", "StatusNotification",
-                         {"connectorId": 1, "errorCode": "NoError", "status": "Available"}])
+    status = json.dumps(
+        [
+            2,
+            "s",
+            "StatusNotification",
+            {"connectorId": 1, "errorCode": "NoError", "status": "Available"},
+        ]
+    )
     latencies: list[float] = []
 
     async def talk(ws: ClientConnection) -> None:
@@ -215,13 +227,28 @@ async def _run_chargectl(root: Path, chargers: int, messages: int) -> Result:
     fleet = _fleet(root, chargers)
     chargectl = str(Path(sys.executable).with_name("chargectl"))
     process = subprocess.Popen(
-        [chargectl, "serve", str(fleet), "--listen", f"127.0.0.1:{port}",
-         "--store", f"sqlite:///{root / 'bench.db'}", "--log-level", "warning"],
+        [
+            chargectl,
+            "serve",
+            str(fleet),
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--store",
+            f"sqlite:///{root / 'bench.db'}",
+            "--log-level",
+            "warning",
+        ],
     )
     try:
         await _wait_listening(port, process)
-        return await _load("chargectl", f"ws://127.0.0.1:{port}/ocpp", process.pid, chargers,
-                           messages, with_status=True)
+        return await _load(
+            "chargectl",
+            f"ws://127.0.0.1:{port}/ocpp",
+            process.pid,
+            chargers,
+            messages,
+            with_status=True,
+        )
     finally:
         process.terminate()
         process.wait(30)
@@ -229,12 +256,19 @@ async def _run_chargectl(root: Path, chargers: int, messages: int) -> Result:
 
 async def _run_baseline(chargers: int, messages: int) -> Result:
     port = _free_port()
-    process = subprocess.Popen([sys.executable, "-c", BASELINE, str(port)],
-                               stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-c", BASELINE, str(port)], stdout=subprocess.DEVNULL
+    )
     try:
         await _wait_listening(port, process)
-        return await _load("ocpp library (baseline)", f"ws://127.0.0.1:{port}/ocpp",
-                           process.pid, chargers, messages, with_status=False)
+        return await _load(
+            "ocpp library (baseline)",
+            f"ws://127.0.0.1:{port}/ocpp",
+            process.pid,
+            chargers,
+            messages,
+            with_status=False,
+        )
     finally:
         process.terminate()
         process.wait(30)
@@ -252,16 +286,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ours = asyncio.run(_run_chargectl(Path(tmp), args.chargers, args.messages))
     base = asyncio.run(_run_baseline(args.chargers, args.messages))
-    print(f"\n{args.chargers} chargers, {args.messages} Heartbeats each"
-          " (+1 StatusNotification for chargectl)\n")
+    print(
+        f"\n{args.chargers} chargers, {args.messages} Heartbeats each"
+        " (+1 StatusNotification for chargectl)\n"
+    )
     header = f"{'server':26} {'conn/s':>8} {'msg/s':>8} {'p50 ms':>8} {'p99 ms':>8}"
     header += f" {'CPU us/msg':>11} {'KB/conn':>8}"
     print(header)
     for r in (ours, base):
-        print(f"{r.name:26} {r.connect_rate:8.0f} {r.messages_per_second:8.0f} {r.p50_ms:8.2f}"
-              f" {r.p99_ms:8.2f} {r.cpu_us_per_message:11.1f} {r.rss_per_connection_kb:8.1f}")
-    print(f"\nCPU per message, chargectl / baseline: "
-          f"{ours.cpu_us_per_message / base.cpu_us_per_message:.2f} (goal <= 0.33)")
+        print(
+            f"{r.name:26} {r.connect_rate:8.0f} {r.messages_per_second:8.0f} {r.p50_ms:8.2f}"
+            f" {r.p99_ms:8.2f} {r.cpu_us_per_message:11.1f} {r.rss_per_connection_kb:8.1f}"
+        )
+    print(
+        f"\nCPU per message, chargectl / baseline: "
+        f"{ours.cpu_us_per_message / base.cpu_us_per_message:.2f} (goal <= 0.33)"
+    )
     print(f"memory per idle connection, chargectl: {ours.rss_per_connection_kb:.1f} KB (goal < 50)")
 
 

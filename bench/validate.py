@@ -142,7 +142,7 @@ spec:
     (root / "tariffs.yaml").write_text(HEADER + tariffs)
     cards = "".join(
         f"---\napiVersion: chargectl.io/v1alpha1\nkind: Card\nmetadata:\n  name: card-{c:05d}\n"
-        f"  labels: {{fleet: \"{c % 10}\"}}\nspec:\n  idTag: \"04{c:08X}\"\n"
+        f'  labels: {{fleet: "{c % 10}"}}\nspec:\n  idTag: "04{c:08X}"\n'
         f"  team: team-{c % 10}\n  holder: {{name: Driver {c}}}\n"
         for c in range(chargers)
     )
@@ -162,8 +162,10 @@ def _time(command: list[str]) -> float:
     result = subprocess.run(command, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     if result.returncode != 0:
-        sys.exit(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout[-3000:]}"
-                 f"{result.stderr[-3000:]}")
+        sys.exit(
+            f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout[-3000:]}"
+            f"{result.stderr[-3000:]}"
+        )
     return elapsed
 
 
@@ -193,19 +195,23 @@ def main() -> None:
         for run in range(args.runs):
             # Interleaved, so a noisy neighbour hurts every measurement alike.
             timings["validate"].append(_time([chargectl, "validate", str(root)]))
-            timings["parse-safe"].append(
-                _time([sys.executable, "-c", _PARSE, str(root), "safe"])
-            )
+            timings["parse-safe"].append(_time([sys.executable, "-c", _PARSE, str(root), "safe"]))
             timings["parse-rt"].append(_time([sys.executable, "-c", _PARSE, str(root), "rt"]))
             print(f"run {run + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in timings.items()))
     median = {k: statistics.median(v) for k, v in timings.items()}
     print()
-    print(f"chargectl validate ({args.chargers} chargers): median {median['validate']:.2f} s "
-          f"over {args.runs} runs (goal: < 5 s for 10,000)")
-    print(f"baseline, C safe-loader parse only: median {median['parse-safe']:.2f} s "
-          f"-> validate/parse = {median['validate'] / median['parse-safe']:.2f}x")
-    print(f"baseline, round-trip parse only:    median {median['parse-rt']:.2f} s "
-          f"-> validate/round-trip = {median['validate'] / median['parse-rt']:.2f}x")
+    print(
+        f"chargectl validate ({args.chargers} chargers): median {median['validate']:.2f} s "
+        f"over {args.runs} runs (goal: < 5 s for 10,000)"
+    )
+    print(
+        f"baseline, C safe-loader parse only: median {median['parse-safe']:.2f} s "
+        f"-> validate/parse = {median['validate'] / median['parse-safe']:.2f}x"
+    )
+    print(
+        f"baseline, round-trip parse only:    median {median['parse-rt']:.2f} s "
+        f"-> validate/round-trip = {median['validate'] / median['parse-rt']:.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Final
 
 import orjson
@@ -37,7 +37,6 @@ import orjson
 from controller.authorization import AuthDecision
 from controller.ocpp.central import CentralSystem
 from controller.ocpp.commands import (
-    limit_amperes,
     ChargingLimit,
     ConfigStatus,
     ConfigurationReport,
@@ -46,6 +45,7 @@ from controller.ocpp.commands import (
     LocalListEntry,
     Status,
     TriggerKind,
+    limit_amperes,
 )
 from controller.ocpp.session import CallFailed, FailureKind, Handler, Session
 from controller.ocpp.timestamps import iso, parse_timestamp

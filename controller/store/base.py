@@ -3,13 +3,15 @@
 The OCPP sessions write what chargers report; the reconciler, web view and exports read it back.
 Two kinds of write go through here, and the difference matters to callers:
 
-- *buffered* writes (heartbeats, connector status, meter values, the message log) return at
-  once and reach the database in batches within about half a second. They are the bulk of the
-  traffic of 10,000 chargers, cheap to lose on a crash, and must cost far less than handling
-  the OCPP message does. Every read flushes first, so a reader never misses them.
-- *immediate* writes (boot, connection, configuration, events and above all transactions) are
-  committed before the call returns: a transaction id is only sent to a charger once the
-  transaction is on disk, because after a restart the store is the only memory there is.
+- *buffered* writes (charger state: heartbeat, connection, boot, connector status; meter
+  values, events, the message log) return at once and reach the database in batches within
+  about half a second, and on `close`. They are the bulk of the traffic of 10,000 chargers
+  (and all of a reconnection storm after a restart), they are cheap to lose on a crash, and
+  they must cost far less than handling the OCPP message does. Every read flushes first, so a
+  reader in this process never misses them.
+- *immediate* writes (transactions, and the reported configuration) are committed before the
+  call returns: a transaction id is only sent to a charger once the transaction is on disk,
+  because after a restart the store is the only memory there is.
 """
 
 from __future__ import annotations
@@ -71,21 +73,24 @@ class Store(ABC):
 
     @abstractmethod
     async def record_boot(self, identity: str, boot: BootInfo, at: datetime) -> None:
-        """Keep what the charger said in its BootNotification."""
+        """Buffered: what the charger said in its BootNotification."""
 
     @abstractmethod
     async def record_connected(
         self, identity: str, at: datetime, remote: str | None, ocpp_version: str
     ) -> None:
-        """A known charger opened its websocket (and is no longer pending, if it was)."""
+        """Buffered: a known charger opened its websocket (and is no longer pending)."""
 
     @abstractmethod
     async def record_disconnected(self, identity: str, at: datetime, reason: str | None) -> None:
-        """The charger's websocket closed."""
+        """Buffered: the charger's websocket closed."""
 
     @abstractmethod
     async def record_pending(self, identity: str, at: datetime, remote: str | None) -> None:
-        """An unknown charger connected: kept so an operator can see and adopt it."""
+        """Buffered: an unknown charger connected; kept so an operator can see and adopt it.
+
+        Call after `record_connected`, which clears the flag for chargers that became known.
+        """
 
     @abstractmethod
     async def record_heartbeat(self, identity: str, at: datetime) -> None:
@@ -179,7 +184,7 @@ class Store(ABC):
 
     @abstractmethod
     async def add_event(self, event: Event) -> None:
-        """Committed before it returns: events are few and some are an audit trail."""
+        """Buffered: something an operator should see, in the charger's history."""
 
     @abstractmethod
     async def events(self, identity: str | None = None, limit: int = 100) -> list[Event]:

@@ -1,9 +1,10 @@
-"""The write-behind buffer: hot, low-value writes wait here and leave in batches.
+"""The write-behind buffer: frequent, low-value writes wait here and leave in batches.
 
-Pure data, no I/O, so its rules are easy to test: heartbeats and connector status keep only
-the latest value per charger / connector (a second heartbeat within a flush costs nothing),
-meter values and log frames queue in arrival order. A flush `take`s everything at once; a flush
-that failed for a passing reason `put_back`s its batch in front of what came since.
+Pure data, no I/O, so its rules are easy to test. What a charger row should say (heartbeat,
+connection, boot) is merged per charger, field by field, later calls winning, and connector
+status keeps the latest per connector: a second heartbeat within a flush costs nothing. Meter
+values, events and log frames queue in arrival order. A flush `take`s everything at once; a
+flush that failed for a passing reason `put_back`s its batch in front of what came since.
 
 The queues are bounded: when the database is away for long, the oldest rows go first, and
 `dropped` counts them, rather than the process running out of memory.
@@ -16,20 +17,28 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from controller.store.models import ConnectorStatus, LogEntry, MeterSample
+from controller.store.models import ConnectorStatus, Event, LogEntry, MeterSample
 
 
 @dataclass(slots=True)
 class Batch:
     """What one flush writes: one statement per table."""
 
-    heartbeats: dict[str, datetime] = field(default_factory=dict)
+    chargers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Column values to set on each charger's row."""
     statuses: dict[tuple[str, int], ConnectorStatus] = field(default_factory=dict)
     meter_values: list[MeterSample] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
     log: list[LogEntry] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.heartbeats) + len(self.statuses) + len(self.meter_values) + len(self.log)
+        return (
+            len(self.chargers)
+            + len(self.statuses)
+            + len(self.meter_values)
+            + len(self.events)
+            + len(self.log)
+        )
 
 
 class WriteBuffer:
@@ -39,13 +48,21 @@ class WriteBuffer:
         self._max_queued = max_queued
         self._batch = Batch()
         self.dropped = 0
-        """Meter values and log frames discarded because the queue was full."""
+        """Meter values, events and log frames discarded because their queue was full."""
 
     def __len__(self) -> int:
         return len(self._batch)
 
     def heartbeat(self, identity: str, at: datetime) -> None:
-        self._batch.heartbeats[identity] = at
+        fields = self._batch.chargers.get(identity)
+        if fields is None:
+            self._batch.chargers[identity] = {"last_heartbeat": at}
+        else:
+            fields["last_heartbeat"] = at
+
+    def charger(self, identity: str, fields: Mapping[str, Any]) -> None:
+        """Set these columns of the charger's row (merged with what is already waiting)."""
+        self._batch.chargers.setdefault(identity, {}).update(fields)
 
     def status(self, status: ConnectorStatus) -> None:
         self._batch.statuses[status.identity, status.connector_id] = status
@@ -53,6 +70,10 @@ class WriteBuffer:
     def meter_values(self, samples: Iterable[MeterSample]) -> None:
         self._batch.meter_values.extend(samples)
         self._bound(self._batch.meter_values)
+
+    def event(self, event: Event) -> None:
+        self._batch.events.append(event)
+        self._bound(self._batch.events)
 
     def log(self, entry: LogEntry) -> None:
         self._batch.log.append(entry)
@@ -66,11 +87,14 @@ class WriteBuffer:
     def put_back(self, batch: Batch) -> None:
         """Requeue a batch that could not be written; what arrived since is newer and wins."""
         current, self._batch = self._batch, batch
-        batch.heartbeats.update(current.heartbeats)
+        for identity, fields in current.chargers.items():
+            batch.chargers.setdefault(identity, {}).update(fields)
         batch.statuses.update(current.statuses)
         batch.meter_values.extend(current.meter_values)
+        batch.events.extend(current.events)
         batch.log.extend(current.log)
         self._bound(batch.meter_values)
+        self._bound(batch.events)
         self._bound(batch.log)
 
     def _bound(self, queue: list[Any]) -> None:

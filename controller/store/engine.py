@@ -34,7 +34,12 @@ def create_engine(url: URL) -> AsyncEngine:
     """An async engine for `url` (already `postgresql+asyncpg` or `sqlite+aiosqlite`)."""
     if url.get_backend_name() == "sqlite":
         engine = create_async_engine(
-            url, json_serializer=_json, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_S}
+            url,
+            json_serializer=_json,
+            connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_S},
+            # Every transaction here ends in COMMIT or ROLLBACK before the connection goes back;
+            # the pool's own extra ROLLBACK would be one more trip to aiosqlite's thread.
+            pool_reset_on_return=None,
         )
         _take_over_sqlite_transactions(engine)
         return engine

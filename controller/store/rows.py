@@ -50,6 +50,16 @@ def meter_row(sample: MeterSample) -> dict[str, Any]:
     }
 
 
+def event_row(event: Event) -> dict[str, Any]:
+    return {
+        "identity": event.identity,
+        "at": event.at,
+        "kind": event.kind,
+        "message": event.message,
+        "data": dict(event.data),
+    }
+
+
 def boot_values(boot: BootInfo) -> dict[str, Any]:
     return {
         "vendor": boot.vendor,

@@ -85,10 +85,10 @@ class SqlStore(Store):
         self._flush_lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
+        self._upserts: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Insert] = {}
         self._next_seq: dict[str, int] = {}
         """Next message log number per charger, once read from the database."""
 
-        self._heartbeat_upsert = self._upsert(schema.chargers, ["identity"], ["last_heartbeat"])
         self._status_upsert = self._upsert(
             schema.connector_status,
             ["identity", "connector_id"],
@@ -188,23 +188,36 @@ class SqlStore(Store):
         ).scalar_one_or_none()
         if stored == str(self._ring):
             return
-        if stored is not None and int(stored) > self._ring:  # the ring shrank: drop its tail
-            await conn.execute(_log_table.delete().where(_log_table.c.slot >= self._ring))
+        if stored is not None:
+            await self._resize_log_rings(conn)
         await conn.execute(
             self._upsert(settings, ["name"], ["value"]),
             {"name": _RING_SETTING, "value": str(self._ring)},
         )
 
+    async def _resize_log_rings(self, conn: AsyncConnection) -> None:
+        """Keep each charger's newest `log_limit_per_charger` frames, in the slots they now get.
+
+        Runs once, when the limit changed since the last start. The newest frame always stays,
+        so numbering goes on from it and a tail never sees a number twice.
+        """
+        log, other = _log_table, _log_table.alias("newer")
+        newest = select(func.max(other.c.seq)).where(other.c.identity == log.c.identity)
+        await conn.execute(log.delete().where(log.c.seq <= newest.scalar_subquery() - self._ring))
+        # Through negative slots, so that no two rows ever hold the same slot on the way.
+        await conn.execute(log.update().values(slot=-1 - log.c.seq % self._ring))
+        await conn.execute(log.update().values(slot=-1 - log.c.slot))
+
     # -- chargers ---------------------------------------------------------------------------
 
     async def record_boot(self, identity: str, boot: BootInfo, at: datetime) -> None:
-        await self._set_charger(identity, booted_at=utc(at), **rows.boot_values(boot))
+        self._set_charger(identity, booted_at=utc(at), **rows.boot_values(boot))
 
     async def record_connected(
         self, identity: str, at: datetime, remote: str | None, ocpp_version: str
     ) -> None:
         self._next_seq.pop(identity, None)  # another replica may have logged for it meanwhile
-        await self._set_charger(
+        self._set_charger(
             identity,
             pending=False,
             connected=True,
@@ -215,13 +228,13 @@ class SqlStore(Store):
 
     async def record_disconnected(self, identity: str, at: datetime, reason: str | None) -> None:
         self._next_seq.pop(identity, None)
-        await self._set_charger(
+        self._set_charger(
             identity, connected=False, disconnected_at=utc(at), disconnect_reason=reason
         )
 
     async def record_pending(self, identity: str, at: datetime, remote: str | None) -> None:
         self._next_seq.pop(identity, None)
-        await self._set_charger(
+        self._set_charger(
             identity, pending=True, connected=True, connected_at=utc(at), remote_address=remote
         )
 
@@ -437,18 +450,13 @@ class SqlStore(Store):
             return [rows.meter_sample(row) for row in await conn.execute(query)]
 
     async def add_event(self, event: Event) -> None:
-        async with self._write() as conn:
-            await conn.execute(
-                schema.events.insert().values(
-                    identity=event.identity,
-                    at=utc(event.at),
-                    kind=event.kind,
-                    message=event.message,
-                    data=dict(event.data),
-                )
-            )
+        self._check_open()
+        utc(event.at)
+        self._buffer.event(event)
+        self._poke()
 
     async def events(self, identity: str | None = None, limit: int = 100) -> list[Event]:
+        await self.flush()
         events = schema.events
         query = select(events).order_by(events.c.at.desc(), events.c.id.desc()).limit(limit)
         if identity is not None:
@@ -499,7 +507,17 @@ class SqlStore(Store):
             yield conn
 
     def _upsert(self, table: Table, keys: list[str], columns: Iterable[str]) -> Insert:
-        """INSERT ... ON CONFLICT (keys) DO UPDATE SET columns: same words in both dialects."""
+        """INSERT ... ON CONFLICT (keys) DO UPDATE SET columns: same words in both dialects.
+
+        Built once per shape: building one costs more than executing it on SQLite.
+        """
+        shape = (table.name, tuple(keys), tuple(columns))
+        upsert = self._upserts.get(shape)
+        if upsert is None:
+            upsert = self._upserts[shape] = self._build_upsert(table, keys, shape[2])
+        return upsert
+
+    def _build_upsert(self, table: Table, keys: list[str], columns: Iterable[str]) -> Insert:
         if self._postgres:
             pg = postgresql.insert(table)
             return pg.on_conflict_do_update(
@@ -510,19 +528,16 @@ class SqlStore(Store):
             index_elements=keys, set_={c: lite.excluded[c] for c in columns}
         )
 
-    async def _set_charger(self, identity: str, **values: Any) -> None:
-        async with self._write() as conn:
-            upsert = self._upsert(schema.chargers, ["identity"], values)
-            await conn.execute(upsert, {"identity": identity, **values})
+    def _set_charger(self, identity: str, **values: Any) -> None:
+        self._check_open()
+        self._buffer.charger(identity, values)
+        self._poke()
 
     async def _write_batch(self, batch: Batch) -> None:
         next_seq: dict[str, int] = {}
         async with self._write() as conn:
-            if batch.heartbeats:
-                await conn.execute(
-                    self._heartbeat_upsert,
-                    [{"identity": i, "last_heartbeat": at} for i, at in batch.heartbeats.items()],
-                )
+            for columns, changes in _by_columns(batch.chargers).items():
+                await conn.execute(self._upsert(schema.chargers, ["identity"], columns), changes)
             if batch.statuses:
                 await conn.execute(
                     self._status_upsert, [rows.status_row(s) for s in batch.statuses.values()]
@@ -530,6 +545,10 @@ class SqlStore(Store):
             if batch.meter_values:
                 await conn.execute(
                     schema.meter_values.insert(), [rows.meter_row(m) for m in batch.meter_values]
+                )
+            if batch.events:
+                await conn.execute(
+                    schema.events.insert(), [rows.event_row(e) for e in batch.events]
                 )
             if batch.log:
                 first = await self._log_sequences(conn, {entry.identity for entry in batch.log})
@@ -547,9 +566,21 @@ class SqlStore(Store):
                 .where(_log_table.c.identity.in_(chunk))
                 .group_by(_log_table.c.identity)
             )
-            last = {identity: seq for identity, seq in result.tuples()}
+            last: dict[str, int] = {identity: seq for identity, seq in result}
             known.update((i, (last.get(i) or 0) + 1) for i in chunk)
         return known
+
+
+def _by_columns(chargers: dict[str, dict[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
+    """Charger rows grouped by the columns they set: one executemany per group.
+
+    Nearly all are heartbeats alone; connections and boots add a few groups per flush.
+    """
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for identity, fields in chargers.items():
+        columns = tuple(fields) if len(fields) == 1 else tuple(sorted(fields))
+        groups.setdefault(columns, []).append({"identity": identity, **fields})
+    return groups
 
 
 def _same_start(start: TransactionStart, started_at: datetime) -> ColumnElement[bool]:

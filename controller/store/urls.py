@@ -24,11 +24,11 @@ _POSTGRESQL = {
 def database_url(url: str) -> URL:
     """The async URL for `url`; a value without a scheme is the path of a SQLite file."""
     if "://" not in url:
-        if url == ":memory:":
-            return URL.create("sqlite+aiosqlite", database=":memory:")
+        _refuse_memory(url)
         return URL.create("sqlite+aiosqlite", database=str(Path(url).expanduser().absolute()))
     parsed = make_url(url)
     if parsed.drivername in _SQLITE:
+        _refuse_memory(parsed.database or ":memory:")
         return parsed.set(drivername="sqlite+aiosqlite")
     if parsed.drivername in _POSTGRESQL:
         parsed = parsed.set(drivername="postgresql+asyncpg")
@@ -41,3 +41,10 @@ def database_url(url: str) -> URL:
         f"unsupported store URL {parsed.render_as_string(hide_password=True)!r}: "
         "use a SQLite file path, sqlite:///PATH or postgresql://USER@HOST/DB"
     )
+
+
+def _refuse_memory(database: str) -> None:
+    # One shared connection would serialise readers behind writers, and the state of the
+    # central system would vanish with the process: a file it is, even a temporary one.
+    if database == ":memory:" or database.startswith("file::memory:"):
+        raise ValueError("the store needs a database file, not an in-memory SQLite database")

@@ -81,10 +81,7 @@ def write_fleet(root: Path, *, protected: bool = True) -> Path:
     docs.append(CHARGER.format(name="cp-16", identity="CP-16", version="1.6", security=""))
     docs.append(CHARGER.format(name="cp-201", identity="CP-201", version="2.0.1", security=""))
     if protected:
-        security = (
-            "  security:\n    profile: 1\n"
-            f"    basicAuthPassword: {{env: {PASSWORD_ENV}}}\n"
-        )
+        security = f"  security:\n    profile: 1\n    basicAuthPassword: {{env: {PASSWORD_ENV}}}\n"
         docs.append(
             CHARGER.format(name="cp-auth", identity="CP-AUTH", version="1.6", security=security)
         )

@@ -113,7 +113,10 @@ async def test_profile_1_charger_with_another_identity_as_user_is_refused(
 ) -> None:
     with pytest.raises(InvalidStatus):
         await RawCharger.connect(
-            server.url, "CP-AUTH", subprotocols=["ocpp1.6"], user="CP-16",
+            server.url,
+            "CP-AUTH",
+            subprotocols=["ocpp1.6"],
+            user="CP-16",
             password="s3cret-password",
         )
 
@@ -239,8 +242,12 @@ async def test_commands_reach_the_charger_and_its_answer_comes_back(server: Runn
         assert call[2] == "GetConfiguration"
         await cp.answer(
             call[1],
-            {"configurationKey": [{"key": "HeartbeatInterval", "readonly": False, "value": "60"}],
-             "unknownKey": ["Bogus"]},
+            {
+                "configurationKey": [
+                    {"key": "HeartbeatInterval", "readonly": False, "value": "60"}
+                ],
+                "unknownKey": ["Bogus"],
+            },
         )
 
     answer, _ = await asyncio.gather(

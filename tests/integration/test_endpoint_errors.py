@@ -67,17 +67,42 @@ async def assert_session_lives(cp: RawCharger) -> None:
 BAD_FRAMES = [
     ("malformed JSON", '[2, "m1", "Heartbeat", {', "FormationViolation", "RpcFrameworkError", "-1"),
     ("not an array", '{"action": "Heartbeat"}', "FormationViolation", "RpcFrameworkError", "-1"),
-    ("message id not a string", '[2, 17, "Heartbeat", {}]', "FormationViolation",
-     "RpcFrameworkError", "-1"),
-    ("unknown message type id", '[7, "m2", "Heartbeat", {}]', "FormationViolation",
-     "MessageTypeNotSupported", "m2"),
+    (
+        "message id not a string",
+        '[2, 17, "Heartbeat", {}]',
+        "FormationViolation",
+        "RpcFrameworkError",
+        "-1",
+    ),
+    (
+        "unknown message type id",
+        '[7, "m2", "Heartbeat", {}]',
+        "FormationViolation",
+        "MessageTypeNotSupported",
+        "m2",
+    ),
     ("unknown action", '[2, "m3", "MakeCoffee", {}]', "NotImplemented", "NotImplemented", "m3"),
-    ("action of the other direction", '[2, "m4", "Reset", {"type": "Hard"}]', "NotSupported",
-     "NotSupported", "m4"),
-    ("payload not an object", '[2, "m5", "Heartbeat", []]', "FormationViolation",
-     "FormatViolation", "m5"),
-    ("unknown field", '[2, "m6", "Heartbeat", {"cpu": 3}]', "FormationViolation",
-     "FormatViolation", "m6"),
+    (
+        "action of the other direction",
+        '[2, "m4", "Reset", {"type": "Hard"}]',
+        "NotSupported",
+        "NotSupported",
+        "m4",
+    ),
+    (
+        "payload not an object",
+        '[2, "m5", "Heartbeat", []]',
+        "FormationViolation",
+        "FormatViolation",
+        "m5",
+    ),
+    (
+        "unknown field",
+        '[2, "m6", "Heartbeat", {"cpu": 3}]',
+        "FormationViolation",
+        "FormatViolation",
+        "m6",
+    ),
 ]
 
 
@@ -108,28 +133,62 @@ async def test_a_bad_frame_gets_the_specified_callerror_and_the_session_lives(
 
 
 SCHEMA_CASES_16 = [
-    ("missing required field", "BootNotification", {"chargePointModel": "X"},
-     "OccurenceConstraintViolation"),
-    ("wrong type", "StatusNotification",
-     {"connectorId": "one", "errorCode": "NoError", "status": "Available"},
-     "TypeConstraintViolation"),
+    (
+        "missing required field",
+        "BootNotification",
+        {"chargePointModel": "X"},
+        "OccurenceConstraintViolation",
+    ),
+    (
+        "wrong type",
+        "StatusNotification",
+        {"connectorId": "one", "errorCode": "NoError", "status": "Available"},
+        "TypeConstraintViolation",
+    ),
     ("string too long", "Authorize", {"idTag": "X" * 21}, "TypeConstraintViolation"),
-    ("value not in the enumeration", "StatusNotification",
-     {"connectorId": 1, "errorCode": "NoError", "status": "Dancing"},
-     "PropertyConstraintViolation"),
+    (
+        "value not in the enumeration",
+        "StatusNotification",
+        {"connectorId": 1, "errorCode": "NoError", "status": "Dancing"},
+        "PropertyConstraintViolation",
+    ),
 ]
 
 SCHEMA_CASES_201 = [
-    ("missing required field", "BootNotification",
-     {"reason": "PowerUp", "chargingStation": {"model": "X"}}, "OccurrenceConstraintViolation"),
-    ("wrong type", "StatusNotification",
-     {"timestamp": "2026-11-25T10:00:00Z", "connectorStatus": "Available", "evseId": "one",
-      "connectorId": 1}, "TypeConstraintViolation"),
-    ("string too long", "Authorize", {"idToken": {"idToken": "X" * 37, "type": "ISO14443"}},
-     "TypeConstraintViolation"),
-    ("value not in the enumeration", "StatusNotification",
-     {"timestamp": "2026-11-25T10:00:00Z", "connectorStatus": "Dancing", "evseId": 1,
-      "connectorId": 1}, "PropertyConstraintViolation"),
+    (
+        "missing required field",
+        "BootNotification",
+        {"reason": "PowerUp", "chargingStation": {"model": "X"}},
+        "OccurrenceConstraintViolation",
+    ),
+    (
+        "wrong type",
+        "StatusNotification",
+        {
+            "timestamp": "2026-11-25T10:00:00Z",
+            "connectorStatus": "Available",
+            "evseId": "one",
+            "connectorId": 1,
+        },
+        "TypeConstraintViolation",
+    ),
+    (
+        "string too long",
+        "Authorize",
+        {"idToken": {"idToken": "X" * 37, "type": "ISO14443"}},
+        "TypeConstraintViolation",
+    ),
+    (
+        "value not in the enumeration",
+        "StatusNotification",
+        {
+            "timestamp": "2026-11-25T10:00:00Z",
+            "connectorStatus": "Dancing",
+            "evseId": 1,
+            "connectorId": 1,
+        },
+        "PropertyConstraintViolation",
+    ),
 ]
 
 
