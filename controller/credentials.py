@@ -57,9 +57,9 @@ class SecretResolver:
             ) from exc
         try:
             try:
-                config.load_incluster_config()
+                config.load_incluster_config()  # type: ignore[no-untyped-call]
             except config.ConfigException:
-                config.load_kube_config()
+                config.load_kube_config()  # type: ignore[no-untyped-call]
             secret = client.CoreV1Api().read_namespaced_secret(name, self.namespace)
         except Exception as exc:  # the client raises many kinds; all mean "not readable"
             raise SecretUnavailable(f"cannot read Secret {self.namespace}/{name}: {exc}") from exc

@@ -72,7 +72,9 @@ _CODES: dict[RpcVersion, dict[ErrorKind, str]] = {
         ErrorKind.INTERNAL: "InternalError",
         ErrorKind.GENERIC: "GenericError",
     },
-    # OCPP 2.0.1 Part 4 §4.3, table "Valid Error Codes".
+    # OCPP 2.0.1 Part 4 §4.3, table "Valid Error Codes". 2.0.1 fixed FormationViolation but
+    # kept "OccurenceConstraintViolation"; the corrected spelling arrives only with OCPP 2.1
+    # (the OCA's note in mobilityhouse/ocpp#490; ocpp-go#331 reached the same reading).
     RpcVersion.V201: {
         ErrorKind.NOT_JSON: "RpcFrameworkError",
         ErrorKind.NOT_RPC: "RpcFrameworkError",
@@ -80,7 +82,7 @@ _CODES: dict[RpcVersion, dict[ErrorKind, str]] = {
         ErrorKind.NOT_IMPLEMENTED: "NotImplemented",
         ErrorKind.NOT_SUPPORTED: "NotSupported",
         ErrorKind.FORMAT: "FormatViolation",
-        ErrorKind.OCCURRENCE: "OccurrenceConstraintViolation",
+        ErrorKind.OCCURRENCE: "OccurenceConstraintViolation",
         ErrorKind.TYPE: "TypeConstraintViolation",
         ErrorKind.PROPERTY: "PropertyConstraintViolation",
         ErrorKind.PROTOCOL: "ProtocolError",

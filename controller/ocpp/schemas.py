@@ -56,6 +56,20 @@ def _strip_multiple_of(node: Any) -> Any:
     return node
 
 
+def _tolerate_hertz(schema: Any) -> Any:
+    """The `ocpp` library's 1.6 MeterValues schema allows the unit "Hertz" (not in OCPP 1.6)
+    but its StopTransaction schema does not, so a charger that reports frequency would have its
+    StopTransaction refused and the transaction never closed. Accept it in both."""
+    if isinstance(schema, dict):
+        enum = schema.get("enum")
+        if isinstance(enum, list) and "Celsius" in enum and "Hertz" not in enum:
+            schema = {**schema, "enum": [*enum, "Hertz"]}
+        return {k: _tolerate_hertz(v) for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [_tolerate_hertz(v) for v in schema]
+    return schema
+
+
 @cache
 def validator(version: RpcVersion, action: str, response: bool = False) -> Validator | None:
     """The compiled validator of an action's request (or response); None if none exists."""
@@ -67,7 +81,7 @@ def validator(version: RpcVersion, action: str, response: bool = False) -> Valid
         text = path.read_text(encoding="utf-8-sig")
     except (FileNotFoundError, OSError):
         return None
-    schema = _strip_multiple_of(json.loads(text))
+    schema = _tolerate_hertz(_strip_multiple_of(json.loads(text)))
     schema.pop("$id", None)
     compiled: Validator = fastjsonschema.compile(schema)
     return compiled

@@ -13,8 +13,9 @@ The expected codes come from the specifications' tables, not from any library:
                        contains an invalid value"
   NotImplemented      "Requested Action is not known by receiver"
   NotSupported        "Requested Action is recognized but not supported by the receiver"
-- OCPP 2.0.1 Part 4 §4.3 "CallError" (JSON), valid error codes: the same, spelled
-  FormatViolation and OccurrenceConstraintViolation, plus
+- OCPP 2.0.1 Part 4 §4.3 "CallError" (JSON), valid error codes: the same, with
+  FormatViolation for FormationViolation (OccurenceConstraintViolation keeps the 1.6 spelling
+  until OCPP 2.1), plus
   RpcFrameworkError   "Content of the call is not a valid RPC Request, for example: MessageId
                        could not be read."
   MessageTypeNotSupported  "A message with an Message Type Number received that is not
@@ -159,7 +160,7 @@ SCHEMA_CASES_201 = [
         "missing required field",
         "BootNotification",
         {"reason": "PowerUp", "chargingStation": {"model": "X"}},
-        "OccurrenceConstraintViolation",
+        "OccurenceConstraintViolation",
     ),
     (
         "wrong type",
