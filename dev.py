@@ -11,6 +11,7 @@ after `test` go to pytest (e.g. `python3 dev.py test -k validate`).
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -43,11 +44,25 @@ def ensure_venv() -> None:
     STAMP.touch()
 
 
+def ensure_interop() -> None:
+    """The Node.js OCPP stack the interop tests run against (skipped if npm is missing)."""
+    interop = ROOT / "tests" / "interop"
+    installed = interop / "node_modules" / ".package-lock.json"
+    lock = interop / "package-lock.json"
+    if shutil.which("npm") is None:
+        print("npm not found: the interop tests will be skipped", flush=True)
+        return
+    if installed.exists() and installed.stat().st_mtime >= lock.stat().st_mtime:
+        return
+    run("npm", "ci", "--prefix", interop, "--no-audit", "--no-fund", "--loglevel=error")
+
+
 def demo(args: list[str]) -> None:
     run(BIN / "chargectl", "validate", "examples/fleet", *args)
 
 
 def test(args: list[str]) -> None:
+    ensure_interop()
     run(BIN / "ruff", "check", "controller", "tests", "bench", "dev.py")
     run(BIN / "ruff", "format", "--check", "controller", "tests", "bench", "dev.py")
     run(BIN / "mypy", "--strict", "controller")

@@ -11,6 +11,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from controller.checking import check_paths
@@ -20,6 +21,7 @@ from controller.ocpp.central import CentralSystem
 from controller.ocpp.server import Endpoint, EndpointOptions, tls_context
 from controller.problems import Problem
 from controller.store import open_store
+from controller.store.base import Store
 
 log = logging.getLogger("chargectl")
 
@@ -76,6 +78,8 @@ async def running(options: ServeOptions) -> AsyncIterator[Running]:
     store = open_store(options.store_url, log_limit_per_charger=options.message_log_limit)
     await store.open()
     try:
+        if not options.store_url.startswith(("postgresql", "postgres")):
+            await _forget_old_connections(store)
         central = CentralSystem(fleet, store, allow_unknown=options.allow_unknown)
         tls = (
             tls_context(options.tls_cert, options.tls_key, options.tls_client_ca)
@@ -109,6 +113,17 @@ async def running(options: ServeOptions) -> AsyncIterator[Running]:
             await endpoint.close()
     finally:
         await store.close()
+
+
+async def _forget_old_connections(store: Store) -> None:
+    """A single-process store's chargers were connected to the process that just ended.
+
+    (With PostgreSQL, other replicas hold live connections, so nothing is touched there.)
+    """
+    now = datetime.now(UTC)
+    for record in await store.chargers():
+        if record.connected:
+            await store.record_disconnected(record.identity, now, "controller restarted")
 
 
 async def serve_forever(options: ServeOptions) -> None:

@@ -25,7 +25,7 @@ class Batch:
     """What one flush writes: one statement per table."""
 
     chargers: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Column values to set on each charger's row."""
+    """Column values to set on each charger's row, its identity included."""
     statuses: dict[tuple[str, int], ConnectorStatus] = field(default_factory=dict)
     meter_values: list[MeterSample] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
@@ -56,13 +56,17 @@ class WriteBuffer:
     def heartbeat(self, identity: str, at: datetime) -> None:
         fields = self._batch.chargers.get(identity)
         if fields is None:
-            self._batch.chargers[identity] = {"last_heartbeat": at}
+            self._batch.chargers[identity] = {"identity": identity, "last_heartbeat": at}
         else:
             fields["last_heartbeat"] = at
 
     def charger(self, identity: str, fields: Mapping[str, Any]) -> None:
         """Set these columns of the charger's row (merged with what is already waiting)."""
-        self._batch.chargers.setdefault(identity, {}).update(fields)
+        waiting = self._batch.chargers.get(identity)
+        if waiting is None:
+            self._batch.chargers[identity] = {"identity": identity, **fields}
+        else:
+            waiting.update(fields)
 
     def status(self, status: ConnectorStatus) -> None:
         self._batch.statuses[status.identity, status.connector_id] = status
@@ -88,7 +92,7 @@ class WriteBuffer:
         """Requeue a batch that could not be written; what arrived since is newer and wins."""
         current, self._batch = self._batch, batch
         for identity, fields in current.chargers.items():
-            batch.chargers.setdefault(identity, {}).update(fields)
+            batch.chargers.setdefault(identity, {}).update(fields)  # identity included
         batch.statuses.update(current.statuses)
         batch.meter_values.extend(current.meter_values)
         batch.events.extend(current.events)

@@ -1,9 +1,11 @@
 """The store on SQLAlchemy: SQLite by default, PostgreSQL to scale out, chosen by the URL.
 
 One class serves both; the differences are in `engine` (how to connect) and in a few words of
-SQL (upserts). Hot writes wait in a `WriteBuffer` and a background task writes them every
-`flush_interval` seconds, or as soon as `flush_rows` are waiting: one statement (one round
-trip) per table per flush, in one transaction. Everything else commits before returning.
+SQL (upserts). Buffered writes wait in a `WriteBuffer`, and a background task writes them every
+`flush_interval` seconds, or as soon as `flush_rows` are waiting, in one transaction: one
+executemany (one round trip) per table, and for charger rows one per set of columns changed
+(heartbeats alone, connections, boots: a handful). Transactions and reported configuration
+commit before returning.
 
 On SQLite one process is the only writer, so writes are serialised here, in memory, instead of
 contending for the database file's lock. On PostgreSQL several replicas write at once; each
@@ -28,6 +30,7 @@ from sqlalchemy.sql.dml import Insert
 from controller.store import rows, schema
 from controller.store.base import Store
 from controller.store.buffer import Batch, WriteBuffer, log_rows
+from controller.store.bulk import BulkStatement
 from controller.store.engine import WRITE, create_engine, is_transient
 from controller.store.models import (
     BootInfo,
@@ -55,6 +58,8 @@ _RING_SETTING = "log_limit_per_charger"
 
 _tx = schema.transactions
 _log_table = schema.message_log
+_STATUS_KEY = ("identity", "connector_id")
+_LOG_KEY = ("identity", "slot")
 
 
 class SqlStore(Store):
@@ -86,22 +91,9 @@ class SqlStore(Store):
         self._wake = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
         self._upserts: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Insert] = {}
+        self._bulks: dict[tuple[str, tuple[str, ...], tuple[str, ...]], BulkStatement] = {}
         self._next_seq: dict[str, int] = {}
         """Next message log number per charger, once read from the database."""
-
-        self._status_upsert = self._upsert(
-            schema.connector_status,
-            ["identity", "connector_id"],
-            ["status", "error_code", "info", "vendor_error_code", "at"],
-        )
-        self._log_upsert = self._upsert(
-            _log_table,
-            ["identity", "slot"],
-            ["seq", "at", "direction", "message_type", "action", "unique_id", "frame"],
-        )
-        self._config_upsert = self._upsert(
-            schema.reported_config, ["identity", "key"], ["value", "readonly"]
-        )
 
     @property
     def engine(self) -> AsyncEngine:
@@ -264,7 +256,7 @@ class SqlStore(Store):
                 await conn.execute(config.delete().where(config.c.identity == identity))
             if latest:
                 await conn.execute(
-                    self._config_upsert,
+                    self._upsert(config, ["identity", "key"], ["value", "readonly"]),
                     [
                         {"identity": identity, "key": k, "value": v.value, "readonly": v.readonly}
                         for k, v in latest.items()
@@ -291,9 +283,7 @@ class SqlStore(Store):
             charger_rows = await _select_in(conn, select(chargers), chargers.c.identity, identities)
             status_rows = await _select_in(conn, select(status), status.c.identity, identities)
             config_rows = (
-                await _select_in(
-                    conn, select(config).order_by(config.c.key), config.c.identity, identities
-                )
+                await _select_in(conn, select(config), config.c.identity, identities)
                 if configuration
                 else []
             )
@@ -533,19 +523,33 @@ class SqlStore(Store):
         self._buffer.charger(identity, values)
         self._poke()
 
+    def _bulk(
+        self, table: Table, columns: Sequence[str], conflict: Sequence[str] = ()
+    ) -> BulkStatement:
+        """The insert of `columns` into `table` (an upsert on `conflict`), compiled once."""
+        shape = (table.name, tuple(conflict), tuple(columns))
+        bulk = self._bulks.get(shape)
+        if bulk is None:
+            statement = (
+                self._upsert(table, list(conflict), [c for c in columns if c not in conflict])
+                if conflict
+                else table.insert()
+            )
+            bulk = self._bulks[shape] = BulkStatement(statement, self.engine.dialect, columns)
+        return bulk
+
     async def _write_batch(self, batch: Batch) -> None:
         next_seq: dict[str, int] = {}
         async with self._write() as conn:
             for columns, changes in _by_columns(batch.chargers).items():
-                await conn.execute(self._upsert(schema.chargers, ["identity"], columns), changes)
+                await self._bulk(schema.chargers, columns, ["identity"]).execute(conn, changes)
             if batch.statuses:
-                await conn.execute(
-                    self._status_upsert, [rows.status_row(s) for s in batch.statuses.values()]
-                )
+                statuses = [rows.status_row(s) for s in batch.statuses.values()]
+                bulk = self._bulk(schema.connector_status, tuple(statuses[0]), _STATUS_KEY)
+                await bulk.execute(conn, statuses)
             if batch.meter_values:
-                await conn.execute(
-                    schema.meter_values.insert(), [rows.meter_row(m) for m in batch.meter_values]
-                )
+                samples = [rows.meter_row(m) for m in batch.meter_values]
+                await self._bulk(schema.meter_values, tuple(samples[0])).execute(conn, samples)
             if batch.events:
                 await conn.execute(
                     schema.events.insert(), [rows.event_row(e) for e in batch.events]
@@ -553,7 +557,7 @@ class SqlStore(Store):
             if batch.log:
                 first = await self._log_sequences(conn, {entry.identity for entry in batch.log})
                 log, next_seq = log_rows(batch.log, first, self._ring)
-                await conn.execute(self._log_upsert, log)
+                await self._bulk(_log_table, tuple(log[0]), _LOG_KEY).execute(conn, log)
         self._next_seq.update(next_seq)
 
     async def _log_sequences(self, conn: AsyncConnection, identities: set[str]) -> dict[str, int]:
@@ -577,9 +581,13 @@ def _by_columns(chargers: dict[str, dict[str, Any]]) -> dict[tuple[str, ...], li
     Nearly all are heartbeats alone; connections and boots add a few groups per flush.
     """
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for identity, fields in chargers.items():
-        columns = tuple(fields) if len(fields) == 1 else tuple(sorted(fields))
-        groups.setdefault(columns, []).append({"identity": identity, **fields})
+    for fields in chargers.values():
+        columns = tuple(fields) if len(fields) == 2 else tuple(sorted(fields))
+        group = groups.get(columns)
+        if group is None:
+            groups[columns] = [fields]
+        else:
+            group.append(fields)
     return groups
 
 

@@ -1,0 +1,485 @@
+"""The store against real databases: every test runs on a SQLite file and on PostgreSQL.
+
+What matters most is what a charger relies on across a restart: a transaction begun before it
+is found and completed after it, and its id is never handed out again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import Table, func, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from controller.store import (
+    BootInfo,
+    ConnectorStatus,
+    Direction,
+    Event,
+    LogEntry,
+    MessageType,
+    MeterSample,
+    ReportedKey,
+    Store,
+    TransactionStart,
+    TransactionStop,
+    TransactionUpdate,
+    open_store,
+    schema,
+)
+from controller.store.buffer import Batch
+from controller.store.sql import SqlStore
+
+pytestmark = pytest.mark.asyncio
+
+T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+@pytest_asyncio.fixture
+async def store(store_url: str) -> AsyncIterator[Store]:
+    async with open_store(store_url) as opened:
+        yield opened
+
+
+def frame(identity: str, n: int) -> LogEntry:
+    return LogEntry(
+        identity=identity,
+        at=at(n),
+        direction=Direction.RECEIVED if n % 2 else Direction.SENT,
+        message_type=MessageType.CALL,
+        unique_id=f"{identity}-{n}",
+        frame=f'[2,"{identity}-{n}","Heartbeat",{{}}]',
+        action="Heartbeat",
+    )
+
+
+async def count(store: Store, table: Table, **where: object) -> int:
+    """Rows in the database itself, past the store's buffer."""
+    assert isinstance(store, SqlStore)
+    query = select(func.count()).select_from(table)
+    for column, value in where.items():
+        query = query.where(table.c[column] == value)
+    async with store.engine.connect() as conn:
+        return int(await conn.scalar(query) or 0)
+
+
+# -- chargers -------------------------------------------------------------------------------
+
+
+async def test_charger_state_round_trip(store: Store) -> None:
+    boot = BootInfo(
+        vendor="Alfen",
+        model="Eve Single",
+        serial_number="ACE0001",
+        firmware_version="5.8.1",
+        iccid="8931",
+        imsi="2040",
+        meter_type="Carlo Gavazzi",
+        meter_serial_number="M-1",
+    )
+    await store.record_connected("CP-1", at(0), "10.0.0.7:5123", "1.6")
+    await store.record_boot("CP-1", boot, at(0.1))
+    await store.record_heartbeat("CP-1", at(1))
+    await store.record_heartbeat("CP-1", at(2))
+    await store.record_status(ConnectorStatus("CP-1", 0, "Available", at(0.2)))
+    await store.record_status(ConnectorStatus("CP-1", 1, "Available", at(0.2)))
+    await store.record_status(
+        ConnectorStatus("CP-1", 1, "Faulted", at(3), "GroundFailure", "RCD tripped", "E42")
+    )
+    await store.record_configuration(
+        "CP-1",
+        [ReportedKey("HeartbeatInterval", "300"), ReportedKey("ChargePointId", "CP-1", True)],
+        at(4),
+    )
+
+    charger = await store.charger("CP-1")
+
+    assert charger is not None
+    assert charger.boot == boot
+    assert charger.booted_at == at(0.1)
+    assert (charger.connected, charger.connected_at) == (True, at(0))
+    assert (charger.remote_address, charger.ocpp_version) == ("10.0.0.7:5123", "1.6")
+    assert charger.last_heartbeat == at(2)
+    assert charger.connectors == (
+        ConnectorStatus("CP-1", 0, "Available", at(0.2)),
+        ConnectorStatus("CP-1", 1, "Faulted", at(3), "GroundFailure", "RCD tripped", "E42"),
+    )
+    assert charger.configuration == (
+        ReportedKey("ChargePointId", "CP-1", True),
+        ReportedKey("HeartbeatInterval", "300", False),
+    )
+    assert charger.configuration_at == at(4)
+    assert not charger.pending
+
+    await store.record_disconnected("CP-1", at(5), "ping timeout")
+    charger = await store.charger("CP-1")
+    assert charger is not None
+    assert (charger.connected, charger.disconnected_at) == (False, at(5))
+    assert charger.disconnect_reason == "ping timeout"
+    assert charger.connected_at == at(0)
+    assert await store.charger("CP-unknown") is None
+
+
+async def test_configuration_is_replaced_or_partially_updated(store: Store) -> None:
+    await store.record_configuration(
+        "CP-1", [ReportedKey("A", "1"), ReportedKey("B", "2"), ReportedKey("C", "3")], at(0)
+    )
+    await store.record_configuration("CP-1", [ReportedKey("A", "10"), ReportedKey("D", "4")], at(1))
+    charger = await store.charger("CP-1")
+    assert charger is not None and charger.configuration is not None
+    assert {k.key: k.value for k in charger.configuration} == {"A": "10", "D": "4"}
+
+    await store.record_configuration("CP-1", [ReportedKey("D", "40")], at(2), partial=True)
+    charger = await store.charger("CP-1")
+    assert charger is not None and charger.configuration is not None
+    assert {k.key: k.value for k in charger.configuration} == {"A": "10", "D": "40"}
+    assert charger.configuration_at == at(2)
+
+
+async def test_pending_charger_is_listed_until_it_connects_as_known(store: Store) -> None:
+    await store.record_connected("CP-1", at(0), None, "2.0.1")
+    await store.record_pending("CP-new", at(1), "192.0.2.1")
+
+    listed = await store.chargers()
+
+    assert [(c.identity, c.pending) for c in listed] == [("CP-1", False), ("CP-new", True)]
+    assert all(c.configuration is None for c in listed)  # not asked for
+    assert listed[1].remote_address == "192.0.2.1"
+    await store.record_connected("CP-new", at(2), "192.0.2.1", "1.6")
+    adopted = await store.chargers(identities=["CP-new"], configuration=True)
+    assert [(c.identity, c.pending, c.configuration) for c in adopted] == [("CP-new", False, ())]
+
+
+async def test_timestamps_come_back_in_utc_and_naive_ones_are_refused(store: Store) -> None:
+    amsterdam = timezone(timedelta(hours=1))
+    await store.record_connected("CP-1", datetime(2025, 3, 1, 13, 0, tzinfo=amsterdam), None, "1.6")
+    charger = await store.charger("CP-1")
+    assert charger is not None and charger.connected_at == T0
+    assert charger.connected_at.tzinfo == UTC
+    with pytest.raises(ValueError, match="timezone"):
+        await store.record_heartbeat("CP-1", datetime(2025, 3, 1, 12, 0))
+
+
+# -- transactions ---------------------------------------------------------------------------
+
+
+async def test_transaction_survives_a_restart_and_its_stop_completes_it(store_url: str) -> None:
+    async with open_store(store_url) as before:
+        started = await before.start_transaction(TransactionStart("CP-1", 2, at(0), 12_345, "TAG"))
+
+    async with open_store(store_url) as after:  # a new process: the store is the only memory
+        assert await after.open_transactions("CP-1") == [started]
+        stopped = await after.stop_transaction(
+            TransactionStop(
+                "CP-1", at(90), transaction_id=started.id, meter_stop_wh=34_567, reason="Local"
+            )
+        )
+        assert stopped is not None
+        assert stopped.energy_wh == 34_567 - 12_345
+        assert (stopped.stopped_at, stopped.stop_reason) == (at(90), "Local")
+        assert await after.transaction(started.id) == stopped
+        assert await after.open_transactions("CP-1") == []
+        again = TransactionStop("CP-1", at(95), transaction_id=started.id, meter_stop_wh=1)
+        assert await after.stop_transaction(again) == stopped  # the first stop holds
+
+
+async def test_transaction_ids_are_never_reused(store_url: str) -> None:
+    async with open_store(store_url) as store:
+        ids = [
+            (await store.start_transaction(TransactionStart("CP-1", 1, at(n), n))).id
+            for n in range(3)
+        ]
+        assert isinstance(store, SqlStore)
+        async with store.engine.begin() as conn:  # e.g. a retention job deleting old rows
+            await conn.execute(schema.transactions.delete())
+
+    async with open_store(store_url) as store:
+        later = await store.start_transaction(TransactionStart("CP-1", 1, at(10), 10))
+
+    assert later.id > max(ids)
+    assert len(set(ids)) == 3
+
+
+async def test_unknown_or_foreign_stop_returns_none(store: Store) -> None:
+    started = await store.start_transaction(TransactionStart("CP-1", 1, at(0), 0))
+    assert await store.stop_transaction(TransactionStop("CP-1", at(1), transaction_id=999)) is None
+    foreign = TransactionStop("CP-2", at(1), transaction_id=started.id, meter_stop_wh=5)
+    assert await store.stop_transaction(foreign) is None
+    assert (await store.open_transactions("CP-1")) == [started]
+
+
+async def test_repeated_start_returns_the_same_transaction(store: Store) -> None:
+    start = TransactionStart("CP-1", 1, at(0), 100, "TAG")
+    first = await store.start_transaction(start)
+    assert await store.start_transaction(start) == first  # the charger never got our reply
+    other = await store.start_transaction(TransactionStart("CP-1", 1, at(5), 100, "TAG"))
+    assert other.id != first.id
+
+
+async def test_ocpp201_transaction_is_found_by_the_chargers_id(store: Store) -> None:
+    started = await store.start_transaction(
+        TransactionStart("CP-2", 1, at(0), None, charger_transaction_id="tx-abc")
+    )
+    same_id_elsewhere = await store.start_transaction(
+        TransactionStart("CP-3", 1, at(0), 0, charger_transaction_id="tx-abc")
+    )
+    assert same_id_elsewhere.id != started.id  # unique per charger, not globally
+    retried = TransactionStart("CP-2", 1, at(0.5), None, charger_transaction_id="tx-abc")
+    assert (await store.start_transaction(retried)).id == started.id
+
+    updated = await store.update_transaction(
+        TransactionUpdate("CP-2", at(1), charger_transaction_id="tx-abc", id_tag="RFID-1")
+    )
+    assert updated is not None and updated.id_tag == "RFID-1"
+    await store.update_transaction(
+        TransactionUpdate("CP-2", at(2), charger_transaction_id="tx-abc", meter_wh=1_000)
+    )
+    updated = await store.update_transaction(
+        TransactionUpdate("CP-2", at(3), transaction_id=started.id, meter_wh=4_500)
+    )
+    assert updated is not None
+    assert (updated.meter_start_wh, updated.meter_last_wh) == (1_000, 4_500)
+    unknown = TransactionUpdate("CP-2", at(3), charger_transaction_id="nope", meter_wh=1)
+    assert await store.update_transaction(unknown) is None
+
+    stopped = await store.stop_transaction(
+        TransactionStop("CP-2", at(4), charger_transaction_id="tx-abc", reason="EVDisconnected")
+    )
+    assert stopped is not None
+    assert (stopped.id, stopped.meter_stop_wh, stopped.energy_wh) == (started.id, 4_500, 3_500)
+    assert stopped.charger_transaction_id == "tx-abc"
+    late = TransactionUpdate("CP-2", at(5), charger_transaction_id="tx-abc", meter_wh=9_999)
+    assert await store.update_transaction(late) == stopped  # a stopped transaction is final
+
+
+async def test_meter_going_backwards_gives_no_energy(store: Store) -> None:
+    started = await store.start_transaction(TransactionStart("CP-1", 1, at(0), 5_000))
+    stopped = await store.stop_transaction(
+        TransactionStop("CP-1", at(1), transaction_id=started.id, meter_stop_wh=10)
+    )
+    assert stopped is not None and stopped.energy_wh is None and stopped.meter_stop_wh == 10
+
+
+async def test_concurrent_starts_get_distinct_ids(store: Store) -> None:
+    starts = [TransactionStart(f"CP-{n % 7}", n, at(n), n * 10) for n in range(60)]
+    transactions = await asyncio.gather(*(store.start_transaction(s) for s in starts))
+    assert len({t.id for t in transactions}) == 60
+    assert [(t.identity, t.connector_id) for t in transactions] == [
+        (s.identity, s.connector_id) for s in starts
+    ]
+
+
+async def test_transactions_are_filtered_by_charger_and_start_time(store: Store) -> None:
+    for n, identity in enumerate(["CP-1", "CP-2", "CP-1", "CP-3"]):
+        await store.start_transaction(TransactionStart(identity, 1, at(60 * n), 0))
+
+    every = await store.transactions()
+    assert [t.started_at for t in every] == [at(0), at(60), at(120), at(180)]
+    some = await store.transactions(identities={"CP-1", "CP-3"}, since=at(60), until=at(180))
+    assert [(t.identity, t.started_at) for t in some] == [("CP-1", at(120))]
+
+
+# -- buffered writes ------------------------------------------------------------------------
+
+
+async def test_buffered_writes_wait_for_a_flush_and_survive_close(store_url: str) -> None:
+    store = SqlStore(store_url, flush_interval=3600)  # only explicit flushes and close write
+    async with store:
+        await store.record_heartbeat("CP-1", at(1))
+        await store.record_status(ConnectorStatus("CP-1", 1, "Charging", at(1)))
+        await store.log_message(frame("CP-1", 1))
+        sample = MeterSample("CP-1", 1, at(1), "10.5", unit="kWh", transaction_id=7)
+        await store.add_meter_values([sample])
+        assert await count(store, schema.chargers) == 0  # still in memory
+        await store.flush()
+        assert await count(store, schema.chargers) == 1
+        assert await count(store, schema.connector_status) == 1
+        assert await count(store, schema.message_log) == 1
+        assert await count(store, schema.meter_values) == 1
+
+        await store.record_heartbeat("CP-1", at(2))
+        charger = await store.charger("CP-1")  # a read flushes first
+        assert charger is not None and charger.last_heartbeat == at(2)
+
+        await store.record_heartbeat("CP-1", at(3))
+        await store.record_status(ConnectorStatus("CP-1", 1, "Finishing", at(3)))
+        await store.log_message(frame("CP-1", 2))
+        await store.add_event(Event(at(3), "Disconnected", "bye", "CP-1"))
+        await store.record_disconnected("CP-1", at(3), "closing")
+
+    async with open_store(store_url) as reopened:
+        charger = await reopened.charger("CP-1")
+        assert charger is not None and charger.last_heartbeat == at(3)
+        assert [c.status for c in charger.connectors] == ["Finishing"]
+        assert [e.unique_id for e in await reopened.message_log("CP-1")] == ["CP-1-1", "CP-1-2"]
+        assert [e.kind for e in await reopened.events("CP-1")] == ["Disconnected"]
+        assert (charger.connected, charger.disconnect_reason) == (False, "closing")
+
+
+async def test_a_full_buffer_is_flushed_without_waiting_for_the_timer(store_url: str) -> None:
+    async with SqlStore(store_url, flush_interval=3600, flush_rows=10) as store:
+        for n in range(10):
+            await store.log_message(frame("CP-1", n))
+        for _ in range(100):
+            if await count(store, schema.message_log) == 10:
+                break
+            await asyncio.sleep(0.05)
+        assert await count(store, schema.message_log) == 10
+
+
+async def test_the_background_flush_writes_within_the_interval(store_url: str) -> None:
+    async with SqlStore(store_url, flush_interval=0.05) as store:
+        await store.record_heartbeat("CP-1", at(1))
+        for _ in range(100):
+            if await count(store, schema.chargers) == 1:
+                break
+            await asyncio.sleep(0.05)
+        assert await count(store, schema.chargers) == 1
+
+
+async def test_a_flush_that_failed_for_a_passing_reason_keeps_its_rows(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def database_away(batch: Batch) -> None:
+        raise OperationalError("INSERT", {}, Exception("database is locked"))
+
+    async with SqlStore(store_url, flush_interval=3600) as store:
+        await store.record_heartbeat("CP-1", at(1))
+        await store.log_message(frame("CP-1", 1))
+        with monkeypatch.context() as patch:
+            patch.setattr(store, "_write_batch", database_away)
+            with pytest.raises(OperationalError):
+                await store.flush()
+        await store.log_message(frame("CP-1", 2))
+
+        assert [e.id for e in await store.message_log("CP-1")] == [1, 2]
+        charger = await store.charger("CP-1")
+        assert charger is not None and charger.last_heartbeat == at(1)
+
+
+async def test_a_batch_that_can_never_be_written_is_dropped_not_retried_forever(
+    store_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def bad_rows(batch: Batch) -> None:
+        raise IntegrityError("INSERT", {}, Exception("NOT NULL constraint failed"))
+
+    async with SqlStore(store_url, flush_interval=3600) as store:
+        await store.log_message(frame("CP-1", 1))
+        with monkeypatch.context() as patch:
+            patch.setattr(store, "_write_batch", bad_rows)
+            await store.flush()
+        await store.log_message(frame("CP-1", 2))
+
+        assert [e.unique_id for e in await store.message_log("CP-1")] == ["CP-1-2"]
+        assert "dropped 1 buffered rows" in caplog.text
+
+
+async def test_buffered_writes_need_an_open_store(store_url: str) -> None:
+    store = open_store(store_url)
+    with pytest.raises(RuntimeError, match="not open"):
+        await store.record_heartbeat("CP-1", at(0))
+    async with store:
+        await store.record_heartbeat("CP-1", at(0))
+    with pytest.raises(RuntimeError, match="not open"):
+        await store.log_message(frame("CP-1", 1))
+
+
+# -- message log ----------------------------------------------------------------------------
+
+
+async def test_message_log_keeps_the_newest_per_charger_and_tails(store_url: str) -> None:
+    async with open_store(store_url, log_limit_per_charger=5) as store:
+        for n in range(1, 13):
+            await store.log_message(frame("CP-A", n))
+        for n in range(1, 4):
+            await store.log_message(frame("CP-B", n))
+
+        newest = await store.message_log("CP-A")
+        assert [e.unique_id for e in newest] == [f"CP-A-{n}" for n in range(8, 13)]
+        assert [e.id for e in newest] == [8, 9, 10, 11, 12]
+        assert newest[-1] == LogEntry(
+            "CP-A", at(12), Direction.SENT, MessageType.CALL, "CP-A-12",
+            '[2,"CP-A-12","Heartbeat",{}]', "Heartbeat", id=12,
+        )  # fmt: skip
+        assert await count(store, schema.message_log, identity="CP-A") == 5
+        assert [e.id for e in await store.message_log("CP-B")] == [1, 2, 3]
+        assert [e.id for e in await store.message_log("CP-A", limit=2)] == [11, 12]
+
+        assert [e.id for e in await store.message_log("CP-A", after_id=10)] == [11, 12]
+        assert [e.id for e in await store.message_log("CP-A", after_id=7, limit=2)] == [8, 9]
+        assert await store.message_log("CP-A", after_id=12) == []
+        await store.log_message(frame("CP-A", 13))
+        assert [e.id for e in await store.message_log("CP-A", after_id=12)] == [13]
+
+    async with open_store(store_url, log_limit_per_charger=5) as store:
+        await store.log_message(frame("CP-A", 14))
+        assert [e.id for e in await store.message_log("CP-A", after_id=12)] == [13, 14]
+        assert await count(store, schema.message_log, identity="CP-A") == 5
+
+    async with open_store(store_url, log_limit_per_charger=3) as store:  # a smaller limit
+        assert [e.id for e in await store.message_log("CP-A")] == [12, 13, 14]
+        await store.log_message(frame("CP-A", 15))
+        assert [e.id for e in await store.message_log("CP-A")] == [13, 14, 15]
+        assert [e.id for e in await store.message_log("CP-B")] == [1, 2, 3]
+
+    async with open_store(store_url, log_limit_per_charger=6) as store:  # and a larger one
+        for n in range(16, 20):
+            await store.log_message(frame("CP-A", n))
+        assert [e.id for e in await store.message_log("CP-A")] == [14, 15, 16, 17, 18, 19]
+
+
+async def test_a_batch_larger_than_the_ring_keeps_the_newest(store_url: str) -> None:
+    async with SqlStore(store_url, log_limit_per_charger=4, flush_interval=3600) as store:
+        for n in range(1, 11):
+            await store.log_message(frame("CP-A", n))
+        assert [e.id for e in await store.message_log("CP-A")] == [7, 8, 9, 10]
+
+
+# -- meter values and events ----------------------------------------------------------------
+
+
+async def test_meter_values_round_trip(store: Store) -> None:
+    started = await store.start_transaction(TransactionStart("CP-1", 1, at(0), 0))
+    samples = [
+        MeterSample("CP-1", 1, at(1), "16.02", "Current.Import", "A", "L1", "Outlet",
+                    "Sample.Periodic", started.id),
+        MeterSample("CP-1", 1, at(1), "15.98", "Current.Import", "A", "L2", "Outlet",
+                    "Sample.Periodic", started.id),
+        MeterSample("CP-1", 1, at(0), "0.000", unit="kWh", context="Transaction.Begin",
+                    transaction_id=started.id),
+        MeterSample("CP-1", 2, at(1), "230.1", "Voltage", "V", "L1-N"),
+    ]  # fmt: skip
+    await store.add_meter_values(samples)
+
+    stored = await store.meter_values(started.id)
+
+    assert stored == [samples[2], samples[0], samples[1]]
+    assert stored[0].value == "0.000"  # the text as sent, trailing zeros and all
+    assert stored[1].decimal == Decimal("16.02")
+    assert await store.meter_values(started.id + 1000) == []
+
+
+async def test_events_newest_last_per_charger(store: Store) -> None:
+    await store.add_event(Event(at(2), "connected", "CP-1 connected", "CP-1", {"remote": "x"}))
+    await store.add_event(Event(at(1), "rejected", "key refused", "CP-1", {"key": "K", "n": 1}))
+    await store.add_event(Event(at(3), "started", "central system started"))
+    await store.add_event(Event(at(2), "reset", "reset sent", "CP-2", {"when": at(2)}))
+    await store.add_event(Event(at(4), "disconnected", "CP-1 gone", "CP-1"))
+
+    every = await store.events()
+    assert [e.kind for e in every] == ["rejected", "connected", "reset", "started", "disconnected"]
+    assert every[0].data == {"key": "K", "n": 1}
+    assert every[2].data == {"when": str(at(2))}  # not JSON by nature: kept as text
+    assert all(e.id is not None for e in every)
+    assert [e.kind for e in await store.events("CP-1")] == ["rejected", "connected", "disconnected"]
+    assert [e.kind for e in await store.events("CP-1", limit=2)] == ["connected", "disconnected"]
+    assert [e.kind for e in await store.events(limit=1)] == ["disconnected"]

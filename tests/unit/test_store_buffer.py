@@ -1,0 +1,112 @@
+"""The write-behind buffer's rules, without a database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from controller.store.buffer import WriteBuffer, log_rows
+from controller.store.models import ConnectorStatus, Direction, Event, LogEntry, MeterSample
+
+T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def at(seconds: int) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def entry(identity: str, n: int) -> LogEntry:
+    return LogEntry(identity, at(n), Direction.RECEIVED, 2, f"{identity}-{n}", "[]", "Heartbeat")
+
+
+def sample(n: int) -> MeterSample:
+    return MeterSample("CP-1", 1, at(n), str(n))
+
+
+def test_charger_state_and_statuses_keep_only_the_latest() -> None:
+    buffer = WriteBuffer()
+    buffer.charger("CP-1", {"connected": True, "connected_at": at(0), "remote_address": "a"})
+    buffer.heartbeat("CP-1", at(1))
+    buffer.heartbeat("CP-1", at(2))
+    buffer.charger("CP-1", {"connected": False, "disconnected_at": at(3)})
+    buffer.heartbeat("CP-2", at(1))
+    buffer.status(ConnectorStatus("CP-1", 1, "Preparing", at(1)))
+    buffer.status(ConnectorStatus("CP-1", 1, "Charging", at(2)))
+    buffer.status(ConnectorStatus("CP-1", 2, "Available", at(1)))
+
+    assert len(buffer) == 4
+    batch = buffer.take()
+
+    assert batch.chargers == {
+        "CP-1": {
+            "identity": "CP-1",
+            "connected": False,
+            "connected_at": at(0),
+            "remote_address": "a",
+            "last_heartbeat": at(2),
+            "disconnected_at": at(3),
+        },
+        "CP-2": {"identity": "CP-2", "last_heartbeat": at(1)},
+    }
+    assert [s.status for s in batch.statuses.values()] == ["Charging", "Available"]
+    assert len(buffer) == 0 and len(buffer.take()) == 0
+
+
+def test_a_batch_put_back_goes_before_what_came_since() -> None:
+    buffer = WriteBuffer()
+    buffer.heartbeat("CP-1", at(1))
+    buffer.charger("CP-1", {"connected": True})
+    buffer.heartbeat("CP-2", at(1))
+    buffer.log(entry("CP-1", 1))
+    buffer.meter_values([sample(1)])
+    buffer.event(Event(at(1), "Connected", "first"))
+    failed = buffer.take()
+    buffer.heartbeat("CP-1", at(5))
+    buffer.log(entry("CP-1", 2))
+    buffer.meter_values([sample(2)])
+    buffer.event(Event(at(2), "Connected", "second"))
+
+    buffer.put_back(failed)
+    batch = buffer.take()
+
+    assert batch.chargers == {
+        "CP-1": {"identity": "CP-1", "last_heartbeat": at(5), "connected": True},
+        "CP-2": {"identity": "CP-2", "last_heartbeat": at(1)},
+    }
+    assert [e.message for e in batch.events] == ["first", "second"]
+    assert [e.unique_id for e in batch.log] == ["CP-1-1", "CP-1-2"]
+    assert [s.value for s in batch.meter_values] == ["1", "2"]
+
+
+def test_a_full_queue_drops_the_oldest_and_counts_them() -> None:
+    buffer = WriteBuffer(max_queued=3)
+    buffer.meter_values([sample(n) for n in range(5)])
+    for n in range(4):
+        buffer.log(entry("CP-1", n))
+
+    batch = buffer.take()
+
+    assert [s.value for s in batch.meter_values] == ["2", "3", "4"]
+    assert [e.unique_id for e in batch.log] == ["CP-1-1", "CP-1-2", "CP-1-3"]
+    assert buffer.dropped == 3
+
+
+def test_log_rows_number_on_per_charger_and_fill_the_ring() -> None:
+    entries = [entry("CP-A", 1), entry("CP-B", 1), entry("CP-A", 2)]
+
+    rows, after = log_rows(entries, {"CP-A": 9, "CP-B": 1}, ring_size=4)
+
+    assert [(r["identity"], r["seq"], r["slot"]) for r in rows] == [
+        ("CP-A", 9, 1),
+        ("CP-B", 1, 1),
+        ("CP-A", 10, 2),
+    ]
+    assert after == {"CP-A": 11, "CP-B": 2}
+    assert rows[0]["direction"] == "received" and rows[0]["message_type"] == 2
+
+
+def test_log_rows_larger_than_the_ring_keep_the_newest_per_slot() -> None:
+    rows, after = log_rows([entry("CP-A", n) for n in range(7)], {"CP-A": 1}, ring_size=3)
+
+    assert sorted(r["seq"] for r in rows) == [5, 6, 7]
+    assert len({r["slot"] for r in rows}) == 3
+    assert after == {"CP-A": 8}
