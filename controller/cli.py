@@ -225,6 +225,12 @@ def _schemas_dir() -> Path:
     help="Record chargers not in the fleet as pending instead of refusing them.",
 )
 @click.option(
+    "--secrets-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Kubernetes Secrets mounted as files: secretKeyRef {name, key} is DIR/name/key.",
+)
+@click.option(
     "--call-timeout",
     type=float,
     default=30.0,
@@ -255,6 +261,7 @@ def serve(
     tls_key: str | None,
     tls_client_ca: str | None,
     allow_unknown: bool,
+    secrets_dir: Path | None,
     call_timeout: float,
     message_log_limit: int,
     log_level: str,
@@ -281,6 +288,7 @@ def serve(
         allow_unknown=allow_unknown,
         call_timeout=call_timeout,
         message_log_limit=message_log_limit,
+        secrets_dir=secrets_dir,
     )
     try:
         asyncio.run(serve_forever(options))

@@ -8,6 +8,8 @@ secret takes effect without reloading the fleet.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +31,8 @@ class SecretResolver:
 
     base_dir: Path | None = None
     namespace: str = "default"
+    secrets_dir: Path | None = None
+    """Kubernetes Secrets mounted as files: `secretKeyRef {name, key}` is `DIR/name/key`."""
 
     def resolve(self, ref: SecretReference) -> str:
         if ref.env is not None:
@@ -45,7 +49,14 @@ class SecretResolver:
             except OSError as exc:
                 raise SecretUnavailable(f"cannot read secret file {path}: {exc}") from exc
         if ref.secret_key_ref is not None:
-            return self._kubernetes(ref.secret_key_ref.name, ref.secret_key_ref.key)
+            name, key = ref.secret_key_ref.name, ref.secret_key_ref.key
+            if self.secrets_dir is not None:
+                mounted = self.secrets_dir / name / key
+                try:
+                    return mounted.read_text(encoding="utf-8").rstrip("\r\n")
+                except OSError as exc:
+                    raise SecretUnavailable(f"cannot read mounted secret {mounted}: {exc}") from exc
+            return self._kubernetes(name, key)
         raise SecretUnavailable("the reference names no secret")  # the model forbids this
 
     def _kubernetes(self, name: str, key: str) -> str:
@@ -67,3 +78,22 @@ class SecretResolver:
         if key not in data:
             raise SecretUnavailable(f"Secret {self.namespace}/{name} has no key {key!r}")
         return base64.b64decode(data[key]).decode("utf-8")
+
+
+@dataclass(frozen=True)
+class DemoSecrets(SecretResolver):
+    """For `serve --simulate` only: a secret that cannot be read here gets a generated one.
+
+    The simulated chargers and the endpoint share this resolver, so both sides agree on each
+    generated password, and the example fleet's references (Kubernetes Secrets, files under
+    /run/secrets) work on a laptop. Never used outside the demo.
+    """
+
+    seed: bytes = b""
+
+    def resolve(self, ref: SecretReference) -> str:
+        try:
+            return super().resolve(ref)
+        except SecretUnavailable:
+            digest = hmac.new(self.seed, ref.model_dump_json().encode(), hashlib.sha256)
+            return digest.hexdigest()[:24]

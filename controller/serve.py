@@ -10,7 +10,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -46,7 +46,9 @@ class ServeOptions:
     allow_unknown: bool = False
     call_timeout: float = 30.0
     message_log_limit: int = 1000
-    extra: dict[str, object] = field(default_factory=dict)
+    secrets_dir: Path | None = None
+    secrets: SecretResolver | None = None
+    """Overrides how passwords are resolved (the demo's generated secrets)."""
 
 
 def load_fleet(paths: Sequence[Path]) -> Fleet:
@@ -96,7 +98,8 @@ async def running(options: ServeOptions) -> AsyncIterator[Running]:
                 port=options.port,
                 tls=tls,
                 call_timeout=options.call_timeout,
-                secrets=SecretResolver(base_dir=base_dir),
+                secrets=options.secrets
+                or SecretResolver(base_dir=base_dir, secrets_dir=options.secrets_dir),
             ),
         )
         await endpoint.start()
