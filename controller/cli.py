@@ -225,6 +225,32 @@ def _schemas_dir() -> Path:
     help="Record chargers not in the fleet as pending instead of refusing them.",
 )
 @click.option(
+    "--simulate",
+    is_flag=True,
+    help="Demo: also run a simulated charger for every declared charger, in this process.",
+)
+@click.option(
+    "--time-scale",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help="With --simulate: simulated seconds per real second.",
+)
+@click.option(
+    "--sessions-per-hour",
+    type=float,
+    default=2.0,
+    show_default=True,
+    help="With --simulate: cars arriving per connector per simulated hour.",
+)
+@click.option(
+    "--drift",
+    type=float,
+    default=0.3,
+    show_default=True,
+    help="With --simulate: share of declared keys the chargers start with at other values.",
+)
+@click.option(
     "--secrets-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
@@ -261,6 +287,10 @@ def serve(
     tls_key: str | None,
     tls_client_ca: str | None,
     allow_unknown: bool,
+    simulate: bool,
+    time_scale: float,
+    sessions_per_hour: float,
+    drift: float,
     secrets_dir: Path | None,
     call_timeout: float,
     message_log_limit: int,
@@ -271,7 +301,7 @@ def serve(
     import asyncio
 
     from controller.logsetup import configure
-    from controller.serve import FleetInvalid, ServeOptions, serve_forever
+    from controller.serve import FleetInvalid, ServeOptions, SimulateOptions, serve_forever
 
     configure(log_level, log_format)
     host, _, port = listen.rpartition(":")
@@ -289,6 +319,7 @@ def serve(
         call_timeout=call_timeout,
         message_log_limit=message_log_limit,
         secrets_dir=secrets_dir,
+        simulate=SimulateOptions(time_scale, sessions_per_hour, drift=drift) if simulate else None,
     )
     try:
         asyncio.run(serve_forever(options))
@@ -384,3 +415,12 @@ def export_transactions(
     else:
         output.write_text(text, encoding="utf-8")
         click.echo(f"wrote {output}", err=True)
+
+
+def _register_simulate() -> None:
+    from controller.simulator.command import simulate
+
+    main.add_command(simulate)
+
+
+_register_simulate()

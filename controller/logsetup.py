@@ -41,3 +41,6 @@ def configure(level: str = "info", fmt: str = "text") -> None:
     root.setLevel(level.upper())
     # websockets logs every failed handshake at error with a trace; ours says it better
     logging.getLogger("chargectl.websockets").setLevel(logging.CRITICAL)
+    # the ocpp library logs every frame at info: that is debug for a central system's operator
+    if root.level > logging.DEBUG:
+        logging.getLogger("ocpp").setLevel(logging.WARNING)

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import secrets as secrets_module
+import ssl
+import tempfile
 import logging
 import signal
 from collections.abc import AsyncIterator, Sequence
@@ -15,7 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from controller.checking import check_paths
-from controller.credentials import SecretResolver
+from controller.credentials import DemoSecrets, SecretResolver
+from controller.devcerts import DevPki, make_dev_pki
 from controller.fleet import Fleet
 from controller.ocpp.central import CentralSystem
 from controller.ocpp.server import Endpoint, EndpointOptions, tls_context
@@ -49,6 +54,19 @@ class ServeOptions:
     secrets_dir: Path | None = None
     secrets: SecretResolver | None = None
     """Overrides how passwords are resolved (the demo's generated secrets)."""
+    simulate: SimulateOptions | None = None
+    """Run a simulated charger for every declared charger in the same process (the demo)."""
+
+
+@dataclass
+class SimulateOptions:
+    """The demo's simulated fleet: how fast time runs and how busy the chargers are."""
+
+    time_scale: float = 60.0
+    sessions_per_hour: float = 2.0
+    session_minutes: float = 45.0
+    drift: float = 0.3
+    seed: int | None = None
 
 
 def load_fleet(paths: Sequence[Path]) -> Fleet:
@@ -77,45 +95,111 @@ class Running:
 async def running(options: ServeOptions) -> AsyncIterator[Running]:
     """Start the store and the endpoint; on exit stop accepting, disconnect, flush, close."""
     fleet = load_fleet(options.paths)
-    store = open_store(options.store_url, log_limit_per_charger=options.message_log_limit)
-    await store.open()
-    try:
-        if not options.store_url.startswith(("postgresql", "postgres")):
-            await _forget_old_connections(store)
-        central = CentralSystem(fleet, store, allow_unknown=options.allow_unknown)
-        tls = (
-            tls_context(options.tls_cert, options.tls_key, options.tls_client_ca)
-            if options.tls_cert and options.tls_key
-            else None
-        )
-        base_dir = Path(options.paths[0]) if options.paths else None
-        if base_dir is not None and base_dir.is_file():
-            base_dir = base_dir.parent
-        endpoint = Endpoint(
-            central,
-            EndpointOptions(
-                host=options.host,
-                port=options.port,
-                tls=tls,
-                call_timeout=options.call_timeout,
-                secrets=options.secrets
-                or SecretResolver(base_dir=base_dir, secrets_dir=options.secrets_dir),
-            ),
-        )
-        await endpoint.start()
-        log.info(
-            "OCPP endpoint listening on %s://%s:%d/ocpp/<identity> for %d chargers",
-            "wss" if tls else "ws",
-            options.host,
-            endpoint.port,
-            len(fleet.chargers),
-        )
+    base_dir = Path(options.paths[0]) if options.paths else None
+    if base_dir is not None and base_dir.is_file():
+        base_dir = base_dir.parent
+    with contextlib.ExitStack() as cleanup:
+        demo = _demo_setup(options, fleet, base_dir, cleanup) if options.simulate else None
+        store = open_store(options.store_url, log_limit_per_charger=options.message_log_limit)
+        await store.open()
         try:
-            yield Running(central, endpoint)
+            if not options.store_url.startswith(("postgresql", "postgres")):
+                await _forget_old_connections(store)
+            central = CentralSystem(fleet, store, allow_unknown=options.allow_unknown)
+            tls_cert = options.tls_cert or (
+                str(demo.pki.server_cert) if demo and demo.pki else None
+            )
+            tls_key = options.tls_key or (str(demo.pki.server_key) if demo and demo.pki else None)
+            tls = (
+                tls_context(tls_cert, tls_key, options.tls_client_ca)
+                if tls_cert and tls_key
+                else None
+            )
+            secrets = options.secrets or (demo.secrets if demo else None)
+            endpoint = Endpoint(
+                central,
+                EndpointOptions(
+                    host=options.host,
+                    port=options.port,
+                    tls=tls,
+                    call_timeout=options.call_timeout,
+                    secrets=secrets
+                    or SecretResolver(base_dir=base_dir, secrets_dir=options.secrets_dir),
+                ),
+            )
+            await endpoint.start()
+            log.info(
+                "OCPP endpoint listening on %s://%s:%d/ocpp/<identity> for %d chargers",
+                "wss" if tls else "ws",
+                options.host,
+                endpoint.port,
+                len(fleet.chargers),
+            )
+            started = Running(central, endpoint)
+            simulation = (
+                asyncio.create_task(_simulate(started, demo, options.simulate))
+                if demo is not None and options.simulate is not None
+                else None
+            )
+            try:
+                yield started
+            finally:
+                if simulation is not None:
+                    simulation.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await simulation
+                await endpoint.close()
         finally:
-            await endpoint.close()
-    finally:
-        await store.close()
+            await store.close()
+
+
+@dataclass
+class _Demo:
+    secrets: DemoSecrets
+    pki: DevPki | None
+
+
+def _demo_setup(
+    options: ServeOptions, fleet: Fleet, base_dir: Path | None, cleanup: contextlib.ExitStack
+) -> _Demo:
+    """Secrets and, when chargers need TLS and none is configured, a throwaway certificate."""
+    secrets = DemoSecrets(
+        base_dir=base_dir, secrets_dir=options.secrets_dir, seed=secrets_module.token_bytes(16)
+    )
+    needs_tls = any(c.resource.spec.security.profile >= 2 for c in fleet.chargers.values())
+    pki = None
+    if needs_tls and not options.tls_cert:
+        directory = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="chargectl-")))
+        pki = make_dev_pki(directory, hosts=("localhost", "127.0.0.1", options.host))
+        log.info("demo: chargers need TLS; serving a throwaway certificate from %s", directory)
+    log.info("demo: secrets this machine cannot read are generated for the simulated chargers")
+    return _Demo(secrets, pki)
+
+
+async def _simulate(started: Running, demo: _Demo, options: SimulateOptions) -> None:
+    from controller.simulator import DriverOptions, SimClock, chargers_from_fleet, run_simulation
+    from controller.simulator.profile import DEFAULT_PROFILE
+
+    client_tls = None
+    if started.endpoint.options.tls is not None:
+        client_tls = ssl.create_default_context(cafile=str(demo.pki.ca_cert) if demo.pki else None)
+    profile = dataclasses.replace(DEFAULT_PROFILE, drift=options.drift)
+    chargers = chargers_from_fleet(
+        started.central.fleet,
+        started.url,
+        profile=profile,
+        resolver=demo.secrets,
+        clock=SimClock(options.time_scale),
+        ssl=client_tls,
+    )
+    log.info(
+        "demo: %d simulated chargers connecting (time runs %gx)", len(chargers), options.time_scale
+    )
+    await run_simulation(
+        chargers,
+        driver=DriverOptions(options.sessions_per_hour, options.session_minutes, options.seed),
+        stagger=min(5.0, 0.05 * len(chargers)),
+    )
 
 
 async def _forget_old_connections(store: Store) -> None:

@@ -191,6 +191,13 @@ class CentralSystem:
 
     async def start_transaction(self, start: TransactionStart) -> Transaction:
         transaction = await self.store.start_transaction(start)
+        await self.event(
+            start.identity,
+            "TransactionStarted",
+            f"transaction {transaction.id} started on connector {start.connector_id}"
+            f" with id tag {start.id_tag or '-'}",
+            {"transaction": transaction.id, "connector": start.connector_id},
+        )
         await self._transaction_changed(start.identity, transaction)
         return transaction
 
@@ -206,6 +213,17 @@ class CentralSystem:
                 f"stop of unknown transaction {stop.transaction_id or stop.charger_transaction_id}",
             )
         else:
+            energy = (
+                f"{transaction.energy_wh / 1000:.3f} kWh"
+                if transaction.energy_wh is not None
+                else "energy unknown"
+            )
+            await self.event(
+                stop.identity,
+                "TransactionStopped",
+                f"transaction {transaction.id} stopped ({stop.reason or 'Local'}): {energy}",
+                {"transaction": transaction.id, "energy_wh": transaction.energy_wh},
+            )
             await self._transaction_changed(stop.identity, transaction)
         return transaction
 
@@ -225,6 +243,12 @@ class CentralSystem:
     async def event(
         self, identity: str | None, kind: str, message: str, data: dict[str, Any] | None = None
     ) -> None:
+        log.info(
+            "%s: %s",
+            identity or "central system",
+            message,
+            extra={"charger": identity, "event": kind},
+        )
         await self.store.add_event(
             Event(datetime.now(UTC), kind, message, identity, dict(data or {}))
         )
