@@ -8,11 +8,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import secrets as secrets_module
+import signal
 import ssl
 import tempfile
-import logging
-import signal
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
