@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The project's two commands, with nothing but Python 3.11 installed.
 
-    python3 dev.py demo   set up .venv and run the main job on the example fleet
+    python3 dev.py demo   set up .venv, validate the example fleet and run it with simulated
+                          chargers (extra arguments go to `chargectl serve`)
     python3 dev.py test   set up .venv and run the whole test suite (ruff, mypy, pytest)
 
 A virtualenv in .venv is created or refreshed when pyproject.toml changes. Extra arguments
@@ -10,6 +11,7 @@ after `test` go to pytest (e.g. `python3 dev.py test -k validate`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -58,7 +60,22 @@ def ensure_interop() -> None:
 
 
 def demo(args: list[str]) -> None:
-    run(BIN / "chargectl", "validate", "examples/fleet", *args)
+    run(BIN / "chargectl", "validate", "examples/fleet")
+    store = ROOT / ".demo" / "chargectl.db"
+    store.parent.mkdir(exist_ok=True)
+    print("Starting the central system with a simulated fleet; Ctrl-C stops it.", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        run(
+            BIN / "chargectl",
+            "serve",
+            "examples/fleet",
+            "--simulate",
+            "--listen",
+            "127.0.0.1:9000",
+            "--store",
+            f"sqlite:///{store}",
+            *args,
+        )
 
 
 def test(args: list[str]) -> None:
