@@ -615,7 +615,11 @@ def test_more_energy_never_costs_less(
     more = price(spec, zone, replace(usage, energy_wh=usage.energy_wh + extra_wh))
 
     assert more.total >= less.total and more.net >= less.net
-    assert more.energy + more.time >= less.energy + less.time
+    if not spec.prices_include_vat:
+        # With prices including VAT the net is shared back over the components by largest
+        # remainder, so a minor unit may move between time and start fee; only the totals
+        # above are promised to be monotone then.
+        assert more.energy + more.time >= less.energy + less.time
 
 
 @settings(max_examples=300, deadline=None)
