@@ -134,6 +134,12 @@ if TYPE_CHECKING:
     help="CA certificates to trust for a wss:// URL.",
 )
 @click.option("--insecure", is_flag=True, help="Do not verify the server's TLS certificate.")
+@click.option(
+    "--secrets-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Kubernetes Secrets mounted as files: secretKeyRef {name, key} is DIR/name/key.",
+)
 @click.option("--no-validate", is_flag=True, help="Skip schema checks of our own messages.")
 @click.option("--seed", type=int, default=None, help="Seed for the driver's randomness.")
 @click.option("-v", "--verbose", count=True, help="-v: sessions and errors; -vv: every frame.")
@@ -157,6 +163,7 @@ def simulate(
     stagger: float,
     cafile: str | None,
     insecure: bool,
+    secrets_dir: Path | None,
     no_validate: bool,
     seed: int | None,
     verbose: int,
@@ -204,7 +211,7 @@ def simulate(
             report.fleet,
             url,
             profile=profile,
-            resolver=SecretResolver(base_dir=base),
+            resolver=SecretResolver(base_dir=base, secrets_dir=secrets_dir),
             clock=clock,
             ssl=context,
         )
