@@ -25,6 +25,7 @@ from controller.fleet import Fleet
 from controller.ocpp.central import CentralSystem
 from controller.ocpp.server import Endpoint, EndpointOptions, tls_context
 from controller.problems import Problem
+from controller.sources.directory import DirectorySource
 from controller.store import open_store
 from controller.store.base import Store
 
@@ -56,6 +57,8 @@ class ServeOptions:
     """Overrides how passwords are resolved (the demo's generated secrets)."""
     simulate: SimulateOptions | None = None
     """Run a simulated charger for every declared charger in the same process (the demo)."""
+    watch: bool = True
+    """Re-read the fleet when its files change."""
 
 
 @dataclass
@@ -82,6 +85,7 @@ class Running:
 
     central: CentralSystem
     endpoint: Endpoint
+    source: DirectorySource
 
     @property
     def url(self) -> str:
@@ -135,7 +139,11 @@ async def running(options: ServeOptions) -> AsyncIterator[Running]:
                 endpoint.port,
                 len(fleet.chargers),
             )
-            started = Running(central, endpoint)
+            source = DirectorySource(
+                list(options.paths), fleet, lambda _old, new: central.replace_fleet(new)
+            )
+            started = Running(central, endpoint, source)
+            watcher = asyncio.create_task(source.watch()) if options.watch else None
             simulation = (
                 asyncio.create_task(_simulate(started, demo, options.simulate))
                 if demo is not None and options.simulate is not None
@@ -144,10 +152,11 @@ async def running(options: ServeOptions) -> AsyncIterator[Running]:
             try:
                 yield started
             finally:
-                if simulation is not None:
-                    simulation.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await simulation
+                for task in (simulation, watcher):
+                    if task is not None:
+                        task.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
                 await endpoint.close()
         finally:
             await store.close()

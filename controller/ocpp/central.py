@@ -73,6 +73,9 @@ class Observer:
     async def charger_reported(self, identity: str, kind: str, data: dict[str, Any]) -> None:
         return None
 
+    async def fleet_changed(self, old: Fleet, new: Fleet) -> None:
+        return None
+
 
 BootOverride = Callable[[str], BootStatus | None]
 """Lets the reconciler hold a charger in Pending while it configures it."""
@@ -95,9 +98,11 @@ class CentralSystem:
     def fleet(self) -> Fleet:
         return self._fleet
 
-    def replace_fleet(self, fleet: Fleet) -> None:
+    async def replace_fleet(self, fleet: Fleet) -> None:
         """A new valid fleet takes effect for every message from now on."""
-        self._fleet = fleet
+        old, self._fleet = self._fleet, fleet
+        for observer in self.observers:
+            await observer.fleet_changed(old, fleet)
 
     def allows_unknown(self) -> bool:
         return self.allow_unknown_flag or any(

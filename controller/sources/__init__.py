@@ -1,0 +1,1 @@
+"""Sources of desired state: a directory of YAML files, or Kubernetes custom resources."""
