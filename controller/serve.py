@@ -25,6 +25,7 @@ from controller.fleet import Fleet
 from controller.ocpp.central import CentralSystem
 from controller.ocpp.server import Endpoint, EndpointOptions, tls_context
 from controller.problems import Problem
+from controller.reconciler import Reconciler, ReconcilerOptions
 from controller.sources.directory import DirectorySource
 from controller.store import open_store
 from controller.store.base import Store
@@ -59,6 +60,10 @@ class ServeOptions:
     """Run a simulated charger for every declared charger in the same process (the demo)."""
     watch: bool = True
     """Re-read the fleet when its files change."""
+    reconcile: bool = True
+    """Converge connected chargers to the fleet (off: only record what they report)."""
+    resync_interval: float = 300.0
+    max_concurrent_reconciles: int = 64
 
 
 @dataclass
@@ -86,6 +91,7 @@ class Running:
     central: CentralSystem
     endpoint: Endpoint
     source: DirectorySource
+    reconciler: Reconciler | None = None
 
     @property
     def url(self) -> str:
@@ -110,6 +116,17 @@ async def running(options: ServeOptions) -> AsyncIterator[Running]:
             if not options.store_url.startswith(("postgresql", "postgres")):
                 await _forget_old_connections(store)
             central = CentralSystem(fleet, store, allow_unknown=options.allow_unknown)
+            reconciler = (
+                Reconciler(
+                    central,
+                    ReconcilerOptions(
+                        resync_interval=options.resync_interval,
+                        max_concurrent=options.max_concurrent_reconciles,
+                    ),
+                )
+                if options.reconcile
+                else None
+            )
             tls_cert = options.tls_cert or (
                 str(demo.pki.server_cert) if demo and demo.pki else None
             )
@@ -142,7 +159,7 @@ async def running(options: ServeOptions) -> AsyncIterator[Running]:
             source = DirectorySource(
                 list(options.paths), fleet, lambda _old, new: central.replace_fleet(new)
             )
-            started = Running(central, endpoint, source)
+            started = Running(central, endpoint, source, reconciler)
             watcher = asyncio.create_task(source.watch()) if options.watch else None
             simulation = (
                 asyncio.create_task(_simulate(started, demo, options.simulate))
@@ -157,6 +174,8 @@ async def running(options: ServeOptions) -> AsyncIterator[Running]:
                         task.cancel()
                         with contextlib.suppress(asyncio.CancelledError):
                             await task
+                if reconciler is not None:
+                    await reconciler.close()
                 await endpoint.close()
         finally:
             await store.close()

@@ -44,6 +44,8 @@ class Behaviour(StrEnum):
     READ_ONLY = "read-only"
     REBOOT_REQUIRED = "reboot-required"
     IGNORED = "ignored"
+    REFUSES = "refuses"
+    """Reported as writable, yet every change is Rejected (locked by the installer)."""
 
 
 class ChangeOutcome(StrEnum):
@@ -114,6 +116,8 @@ def _behaviour(key: str, spec: KeySpec | VariableSpec | None, profile: SimProfil
         return Behaviour.READ_ONLY
     if lower in {k.lower() for k in profile.read_only}:
         return Behaviour.READ_ONLY
+    if lower in {k.lower() for k in profile.refused}:
+        return Behaviour.REFUSES
     if lower in {k.lower() for k in profile.reboot_required}:
         return Behaviour.REBOOT_REQUIRED
     if lower in {k.lower() for k in profile.ignored}:
@@ -164,7 +168,7 @@ class ConfigTable:
         rule = self.model.rule(key)
         if rule is None:
             return ChangeOutcome.NOT_SUPPORTED
-        if rule.read_only:
+        if rule.read_only or rule.behaviour is Behaviour.REFUSES:
             return ChangeOutcome.REJECTED
         if rule.spec is not None:
             try:

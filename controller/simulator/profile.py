@@ -56,6 +56,8 @@ class SimProfile:
 
     read_only: frozenset[str] = frozenset()
     """Keys the catalogue marks writable that this charger refuses to change (Rejected)."""
+    refused: frozenset[str] = frozenset()
+    """Keys reported as writable whose every change is Rejected, as locked keys are."""
     reboot_required: frozenset[str] = DEFAULT_REBOOT_REQUIRED
     """Keys whose change answers RebootRequired and is applied at the next reboot."""
     unsupported: frozenset[str] = DEFAULT_UNSUPPORTED

@@ -3,15 +3,16 @@
 The OCPP sessions write what chargers report; the reconciler, web view and exports read it back.
 Two kinds of write go through here, and the difference matters to callers:
 
-- *buffered* writes (charger state: heartbeat, connection, boot, connector status; meter
-  values, events, the message log) return at once and reach the database in batches within
-  about half a second, and on `close`. They are the bulk of the traffic of 10,000 chargers
-  (and all of a reconnection storm after a restart), they are cheap to lose on a crash, and
-  they must cost far less than handling the OCPP message does. Every read flushes first, so a
-  reader in this process never misses them.
-- *immediate* writes (transactions, and the reported configuration) are committed before the
-  call returns: a transaction id is only sent to a charger once the transaction is on disk,
-  because after a restart the store is the only memory there is.
+- *buffered* writes (charger state: heartbeat, connection, boot, connector status,
+  conditions; meter values, events, the message log) return at once and reach the database in
+  batches within about half a second, and on `close`. They are the bulk of the traffic of
+  10,000 chargers (and all of a reconnection storm after a restart), they are cheap to lose on
+  a crash, and they must cost far less than handling the OCPP message does. Every read flushes
+  first, so a reader in this process never misses them.
+- *immediate* writes (transactions, the reported configuration, the reconciler's key statuses)
+  are committed before the call returns: a transaction id is only sent to a charger once the
+  transaction is on disk, because after a restart the store is the only memory there is, and
+  the key statuses decide what the reconciler retries after one.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from typing import Self
 
 from controller.store.models import (
     BootInfo,
+    ChargerCondition,
     ChargerRecord,
     ConnectorStatus,
     Event,
+    KeyStatus,
     LogEntry,
     MeterSample,
     ReportedKey,
@@ -131,6 +134,37 @@ class Store(ABC):
         The reported configuration is loaded only with `configuration=True`: for a fleet of
         10,000 chargers it is a million rows a list view does not need.
         """
+
+    # -- reconciler ---------------------------------------------------------------------------
+
+    @abstractmethod
+    async def record_key_statuses(self, statuses: Sequence[KeyStatus]) -> None:
+        """Immediate: the outcome of reconciling these keys, replacing what was stored.
+
+        Upserted by (identity, key); when one key appears twice, the last one counts.
+        """
+
+    @abstractmethod
+    async def key_statuses(self, identity: str | None = None) -> list[KeyStatus]:
+        """The stored key statuses (of one charger, or all), by identity and key."""
+
+    @abstractmethod
+    async def forget_key_statuses(self, identity: str, keys: Collection[str]) -> None:
+        """Immediate: drop the charger's statuses of these keys (no longer declared)."""
+
+    @abstractmethod
+    async def record_conditions(self, conditions: Sequence[ChargerCondition]) -> None:
+        """Buffered: the charger's conditions, upserted by (identity, type).
+
+        `last_transition_time` changes only when `status` does: recorded again with the same
+        status, a condition keeps the transition time already stored (or recorded earlier in
+        this sequence) and takes the new reason, message and observed generation. So callers
+        may pass the current time every time.
+        """
+
+    @abstractmethod
+    async def conditions(self, identity: str | None = None) -> list[ChargerCondition]:
+        """The conditions (of one charger, or all), by identity and type."""
 
     # -- transactions -----------------------------------------------------------------------
 

@@ -1,10 +1,12 @@
 """The write-behind buffer: frequent, low-value writes wait here and leave in batches.
 
 Pure data, no I/O, so its rules are easy to test. What a charger row should say (heartbeat,
-connection, boot) is merged per charger, field by field, later calls winning, and connector
-status keeps the latest per connector: a second heartbeat within a flush costs nothing. Meter
-values, events and log frames queue in arrival order. A flush `take`s everything at once; a
-flush that failed for a passing reason `put_back`s its batch in front of what came since.
+connection, boot) is merged per charger, field by field, later calls winning; connector status
+keeps the latest per connector, and conditions the latest per charger and type (with the
+transition time of the first of a run of the same status): a second heartbeat within a flush
+costs nothing. Meter values, events and log frames queue in arrival order. A flush `take`s
+everything at once; a flush that failed for a passing reason `put_back`s its batch in front of
+what came since.
 
 The queues are bounded: when the database is away for long, the oldest rows go first, and
 `dropped` counts them, rather than the process running out of memory.
@@ -13,11 +15,11 @@ The queues are bounded: when the database is away for long, the oldest rows go f
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from controller.store.models import ConnectorStatus, Event, LogEntry, MeterSample
+from controller.store.models import ChargerCondition, ConnectorStatus, Event, LogEntry, MeterSample
 
 
 @dataclass(slots=True)
@@ -27,6 +29,7 @@ class Batch:
     chargers: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Column values to set on each charger's row, its identity included."""
     statuses: dict[tuple[str, int], ConnectorStatus] = field(default_factory=dict)
+    conditions: dict[tuple[str, str], ChargerCondition] = field(default_factory=dict)
     meter_values: list[MeterSample] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     log: list[LogEntry] = field(default_factory=list)
@@ -35,6 +38,7 @@ class Batch:
         return (
             len(self.chargers)
             + len(self.statuses)
+            + len(self.conditions)
             + len(self.meter_values)
             + len(self.events)
             + len(self.log)
@@ -71,6 +75,10 @@ class WriteBuffer:
     def status(self, status: ConnectorStatus) -> None:
         self._batch.statuses[status.identity, status.connector_id] = status
 
+    def condition(self, condition: ChargerCondition) -> None:
+        key = condition.identity, condition.type
+        self._batch.conditions[key] = later_condition(self._batch.conditions.get(key), condition)
+
     def meter_values(self, samples: Iterable[MeterSample]) -> None:
         self._batch.meter_values.extend(samples)
         self._bound(self._batch.meter_values)
@@ -94,6 +102,8 @@ class WriteBuffer:
         for identity, fields in current.chargers.items():
             batch.chargers.setdefault(identity, {}).update(fields)  # identity included
         batch.statuses.update(current.statuses)
+        for key, condition in current.conditions.items():
+            batch.conditions[key] = later_condition(batch.conditions.get(key), condition)
         batch.meter_values.extend(current.meter_values)
         batch.events.extend(current.events)
         batch.log.extend(current.log)
@@ -106,6 +116,16 @@ class WriteBuffer:
         if excess > 0:
             del queue[:excess]
             self.dropped += excess
+
+
+def later_condition(earlier: ChargerCondition | None, later: ChargerCondition) -> ChargerCondition:
+    """`later`, keeping the transition time of `earlier` when the status did not change.
+
+    The rule the store applies to a stored condition, applied within a batch.
+    """
+    if earlier is None or earlier.status != later.status:
+        return later
+    return replace(later, last_transition_time=earlier.last_transition_time)
 
 
 def log_rows(

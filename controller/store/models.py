@@ -257,3 +257,65 @@ class LogEntry:
     frame: str
     action: str | None = None
     id: int | None = None
+
+
+class KeyState(enum.StrEnum):
+    """Where the reconciler stands with one declared configuration key of one charger."""
+
+    PENDING = "Pending"
+    """Declared and different from what the charger reports; not attempted yet, or in flight."""
+    APPLIED = "Applied"
+    """The charger accepted the value (and, where it was read back, reports it)."""
+    REBOOT_REQUIRED = "RebootRequired"
+    """Accepted, but it takes effect only after the charger reboots."""
+    REJECTED = "Rejected"
+    """The charger refused the value."""
+    NOT_SUPPORTED = "NotSupported"
+    """The charger does not know the key."""
+    FAILED = "Failed"
+    """The attempt did not get an answer: timeout, call error, disconnection."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeyStatus:
+    """The outcome of reconciling one declared key of one charger, kept across restarts.
+
+    `value` is the desired wire value the attempt was about, so a status about an older desired
+    value is recognisable as such; `at` is the last attempt; `attempts` counts them, as the
+    reconciler keeps it.
+    """
+
+    identity: str
+    key: str
+    state: KeyState
+    value: str
+    at: datetime
+    detail: str = ""
+    attempts: int = 0
+
+
+CONDITION_STATUSES = frozenset({"True", "False", "Unknown"})
+"""The values a condition's `status` may take, as in Kubernetes."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerCondition:
+    """One Kubernetes-style condition of a charger, such as `Connected`, `Synced` or `Ready`.
+
+    `last_transition_time` is when `status` last changed: the store keeps the stored time when
+    a condition is recorded again with the same status (reason, message and observed generation
+    are replaced), so callers may pass the current time every time.
+    """
+
+    identity: str
+    type: str
+    status: str
+    """"True", "False" or "Unknown"."""
+    reason: str
+    message: str
+    last_transition_time: datetime
+    observed_generation: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.status not in CONDITION_STATUSES:
+            raise ValueError(f"condition status {self.status!r} is not one of True, False, Unknown")

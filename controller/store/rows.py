@@ -9,10 +9,13 @@ from sqlalchemy import Row
 
 from controller.store.models import (
     BootInfo,
+    ChargerCondition,
     ChargerRecord,
     ConnectorStatus,
     Direction,
     Event,
+    KeyState,
+    KeyStatus,
     LogEntry,
     MessageType,
     MeterSample,
@@ -57,6 +60,30 @@ def event_row(event: Event) -> dict[str, Any]:
         "kind": event.kind,
         "message": event.message,
         "data": dict(event.data),
+    }
+
+
+def key_status_row(status: KeyStatus) -> dict[str, Any]:
+    return {
+        "identity": status.identity,
+        "key": status.key,
+        "state": str(KeyState(status.state)),
+        "value": status.value,
+        "at": status.at,
+        "detail": status.detail,
+        "attempts": status.attempts,
+    }
+
+
+def condition_row(condition: ChargerCondition) -> dict[str, Any]:
+    return {
+        "identity": condition.identity,
+        "type": condition.type,
+        "status": condition.status,
+        "reason": condition.reason,
+        "message": condition.message,
+        "last_transition_time": condition.last_transition_time,
+        "observed_generation": condition.observed_generation,
     }
 
 
@@ -179,4 +206,28 @@ def log_entry(row: Row[Any]) -> LogEntry:
         frame=row.frame,
         action=row.action,
         id=row.seq,
+    )
+
+
+def key_status(row: Row[Any]) -> KeyStatus:
+    return KeyStatus(
+        identity=row.identity,
+        key=row.key,
+        state=KeyState(row.state),
+        value=row.value,
+        at=row.at,
+        detail=row.detail,
+        attempts=row.attempts,
+    )
+
+
+def condition(row: Row[Any]) -> ChargerCondition:
+    return ChargerCondition(
+        identity=row.identity,
+        type=row.type,
+        status=row.status,
+        reason=row.reason,
+        message=row.message,
+        last_transition_time=row.last_transition_time,
+        observed_generation=row.observed_generation,
     )

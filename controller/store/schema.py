@@ -1,9 +1,9 @@
 """The tables, in SQLAlchemy Core, valid for SQLite and PostgreSQL alike.
 
 Core rather than the ORM: the hot paths are batched executemany and plain selects, and an
-identity map would only cost time. Buffered tables (status, meter values, message log) have no
-foreign keys on purpose: a batch must never fail because one row names a transaction or charger
-the database does not know.
+identity map would only cost time. Buffered tables (status, conditions, meter values, message
+log) have no foreign keys on purpose: a batch must never fail because one row names a
+transaction or charger the database does not know.
 
 The message log is a ring per charger: row `slot` = `seq mod N` is overwritten in place, so the
 table is bounded by construction and keeping "the newest N" costs no delete at all.
@@ -217,6 +217,32 @@ message_log = Table(
     Column("frame", Text, nullable=False),
     Index(None, "identity", "seq"),
 )
+
+key_status = Table(
+    "key_status",
+    metadata,
+    Column("identity", String, primary_key=True),
+    Column("key", String, primary_key=True),
+    Column("state", String, nullable=False),
+    Column("value", Text, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+)
+"""The reconciler's last outcome per declared key of each charger (`models.KeyStatus`)."""
+
+charger_conditions = Table(
+    "charger_conditions",
+    metadata,
+    Column("identity", String, primary_key=True),
+    Column("type", String, primary_key=True),
+    Column("status", String, nullable=False),
+    Column("reason", String, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("last_transition_time", UtcDateTime, nullable=False),
+    Column("observed_generation", BigInteger),
+)
+"""Kubernetes-style conditions per charger (`models.ChargerCondition`)."""
 
 store_settings = Table(
     "store_settings",

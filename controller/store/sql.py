@@ -4,8 +4,8 @@ One class serves both; the differences are in `engine` (how to connect) and in a
 SQL (upserts). Buffered writes wait in a `WriteBuffer`, and a background task writes them every
 `flush_interval` seconds, or as soon as `flush_rows` are waiting, in one transaction: one
 executemany (one round trip) per table, and for charger rows one per set of columns changed
-(heartbeats alone, connections, boots: a handful). Transactions and reported configuration
-commit before returning.
+(heartbeats alone, connections, boots: a handful). Transactions, reported configuration and
+key statuses commit before returning.
 
 On SQLite one process is the only writer, so writes are serialised here, in memory, instead of
 contending for the database file's lock. On PostgreSQL several replicas write at once; each
@@ -21,7 +21,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcon
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, Table, and_, func, select
+from sqlalchemy import ColumnElement, Row, Select, Table, and_, case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -34,9 +34,11 @@ from controller.store.bulk import BulkStatement
 from controller.store.engine import WRITE, create_engine, is_transient
 from controller.store.models import (
     BootInfo,
+    ChargerCondition,
     ChargerRecord,
     ConnectorStatus,
     Event,
+    KeyStatus,
     LogEntry,
     MeterSample,
     ReportedKey,
@@ -60,6 +62,8 @@ _tx = schema.transactions
 _log_table = schema.message_log
 _STATUS_KEY = ("identity", "connector_id")
 _LOG_KEY = ("identity", "slot")
+_keys = schema.key_status
+_conditions = schema.charger_conditions
 
 
 class SqlStore(Store):
@@ -92,6 +96,7 @@ class SqlStore(Store):
         self._flusher: asyncio.Task[None] | None = None
         self._upserts: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Insert] = {}
         self._bulks: dict[tuple[str, tuple[str, ...], tuple[str, ...]], BulkStatement] = {}
+        self._conditions_bulk: BulkStatement | None = None
         self._next_seq: dict[str, int] = {}
         """Next message log number per charger, once read from the database."""
 
@@ -306,6 +311,52 @@ class SqlStore(Store):
             ),
             key=lambda record: record.identity,
         )
+
+    # -- reconciler ---------------------------------------------------------------------------
+
+    async def record_key_statuses(self, statuses: Sequence[KeyStatus]) -> None:
+        latest = {(s.identity, s.key): rows.key_status_row(s) for s in statuses}
+        if not latest:
+            return
+        for row in latest.values():
+            row["at"] = utc(row["at"])
+        columns = ["state", "value", "at", "detail", "attempts"]
+        async with self._write() as conn:
+            await conn.execute(
+                self._upsert(_keys, ["identity", "key"], columns), list(latest.values())
+            )
+
+    async def key_statuses(self, identity: str | None = None) -> list[KeyStatus]:
+        query = select(_keys).order_by(_keys.c.identity, _keys.c.key)
+        if identity is not None:
+            query = query.where(_keys.c.identity == identity)
+        async with self._read() as conn:
+            return [rows.key_status(row) for row in await conn.execute(query)]
+
+    async def forget_key_statuses(self, identity: str, keys: Collection[str]) -> None:
+        if not keys:
+            return
+        async with self._write() as conn:
+            for chunk in _chunks(sorted(set(keys))):
+                await conn.execute(
+                    _keys.delete().where(_keys.c.identity == identity, _keys.c.key.in_(chunk))
+                )
+
+    async def record_conditions(self, conditions: Sequence[ChargerCondition]) -> None:
+        self._check_open()
+        for condition in conditions:
+            utc(condition.last_transition_time)
+        for condition in conditions:
+            self._buffer.condition(condition)
+        self._poke()
+
+    async def conditions(self, identity: str | None = None) -> list[ChargerCondition]:
+        await self.flush()
+        query = select(_conditions).order_by(_conditions.c.identity, _conditions.c.type)
+        if identity is not None:
+            query = query.where(_conditions.c.identity == identity)
+        async with self._read() as conn:
+            return [rows.condition(row) for row in await conn.execute(query)]
 
     # -- transactions -----------------------------------------------------------------------
 
@@ -538,6 +589,30 @@ class SqlStore(Store):
             bulk = self._bulks[shape] = BulkStatement(statement, self.engine.dialect, columns)
         return bulk
 
+    def _condition_upsert(self, columns: Sequence[str]) -> BulkStatement:
+        """The upsert of conditions that keeps the stored transition time if status is the same.
+
+        Decided in the database, row by row, so it holds whatever another writer stored.
+        """
+        if self._conditions_bulk is None:
+            insert = (postgresql.insert if self._postgres else sqlite.insert)(_conditions)
+            new, old = insert.excluded, _conditions.c
+            statement = insert.on_conflict_do_update(
+                index_elements=["identity", "type"],
+                set_={
+                    "status": new.status,
+                    "reason": new.reason,
+                    "message": new.message,
+                    "observed_generation": new.observed_generation,
+                    "last_transition_time": case(
+                        (old.status == new.status, old.last_transition_time),
+                        else_=new.last_transition_time,
+                    ),
+                },
+            )
+            self._conditions_bulk = BulkStatement(statement, self.engine.dialect, columns)
+        return self._conditions_bulk
+
     async def _write_batch(self, batch: Batch) -> None:
         next_seq: dict[str, int] = {}
         async with self._write() as conn:
@@ -547,6 +622,9 @@ class SqlStore(Store):
                 statuses = [rows.status_row(s) for s in batch.statuses.values()]
                 bulk = self._bulk(schema.connector_status, tuple(statuses[0]), _STATUS_KEY)
                 await bulk.execute(conn, statuses)
+            if batch.conditions:
+                conditions = [rows.condition_row(c) for c in batch.conditions.values()]
+                await self._condition_upsert(tuple(conditions[0])).execute(conn, conditions)
             if batch.meter_values:
                 samples = [rows.meter_row(m) for m in batch.meter_values]
                 await self._bulk(schema.meter_values, tuple(samples[0])).execute(conn, samples)

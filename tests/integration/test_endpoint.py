@@ -33,6 +33,7 @@ def fleet_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def options(fleet_dir: Path, **extra: object) -> ServeOptions:
     return ServeOptions(
+        reconcile=False,  # these tests speak for the charger themselves
         paths=[fleet_dir],
         store_url=f"sqlite:///{fleet_dir.parent / 'state.db'}",
         host="127.0.0.1",

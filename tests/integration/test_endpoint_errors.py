@@ -47,7 +47,11 @@ SUBPROTOCOL = {"1.6": "ocpp1.6", "2.0.1": "ocpp2.0.1"}
 async def server(tmp_path: Path) -> AsyncIterator[Running]:
     fleet = write_fleet(tmp_path, protected=False)
     options = ServeOptions(
-        paths=[fleet], store_url=f"sqlite:///{tmp_path / 'state.db'}", host="127.0.0.1", port=0
+        reconcile=False,  # these tests speak for the charger themselves
+        paths=[fleet],
+        store_url=f"sqlite:///{tmp_path / 'state.db'}",
+        host="127.0.0.1",
+        port=0,
     )
     async with running(options) as started:
         yield started

@@ -26,7 +26,9 @@ from tests.integration.rawclient import RawCharger
 
 
 async def record_one_transaction(fleet: Path, store_url: str) -> int:
-    options = ServeOptions(paths=[fleet], store_url=store_url, host="127.0.0.1", port=0)
+    options = ServeOptions(
+        paths=[fleet], store_url=store_url, host="127.0.0.1", port=0, reconcile=False
+    )
     async with running(options) as server:
         cp = await RawCharger.connect(server.url, "CP-16", subprotocols=["ocpp1.6"])
         started = await cp.call(

@@ -157,6 +157,7 @@ async def charger(
     identity = {"1.6": "CP-16", "2.0.1": "CP-201"}[version]
     root = tmp_path_factory.mktemp(f"interop-{version}")
     options = ServeOptions(
+        reconcile=False,  # these tests speak for the charger themselves
         paths=[write_fleet(root, protected=False)],
         store_url=f"sqlite:///{root / 'state.db'}",
         host="127.0.0.1",

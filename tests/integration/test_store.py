@@ -18,9 +18,12 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from controller.store import (
     BootInfo,
+    ChargerCondition,
     ConnectorStatus,
     Direction,
     Event,
+    KeyState,
+    KeyStatus,
     LogEntry,
     MessageType,
     MeterSample,
@@ -167,6 +170,180 @@ async def test_timestamps_come_back_in_utc_and_naive_ones_are_refused(store: Sto
     assert charger.connected_at.tzinfo == UTC
     with pytest.raises(ValueError, match="timezone"):
         await store.record_heartbeat("CP-1", datetime(2025, 3, 1, 12, 0))
+
+
+# -- reconciler: key statuses and conditions ------------------------------------------------
+
+
+async def test_key_statuses_round_trip_and_upsert_by_charger_and_key(store: Store) -> None:
+    pending = KeyStatus("CP-2", "MeterValueSampleInterval", KeyState.PENDING, "60", at(0))
+    rejected = KeyStatus(
+        "CP-1", "HeartbeatInterval", KeyState.REJECTED, "300", at(1), "Rejected by charger", 1
+    )
+    reboot = KeyStatus("CP-1", "AuthorizeRemoteTxRequests", KeyState.REBOOT_REQUIRED, "true", at(1))
+    await store.record_key_statuses([pending, rejected, reboot])
+
+    assert await store.key_statuses() == [reboot, rejected, pending]  # by identity, then key
+    assert await store.key_statuses("CP-1") == [reboot, rejected]
+    assert await store.key_statuses("CP-unknown") == []
+    stored = (await store.key_statuses("CP-2"))[0]
+    assert type(stored.state) is KeyState and stored.at.tzinfo == UTC
+
+    retried = KeyStatus("CP-1", "HeartbeatInterval", KeyState.FAILED, "300", at(2), "timeout", 2)
+    applied = KeyStatus("CP-1", "HeartbeatInterval", KeyState.APPLIED, "300", at(3), attempts=3)
+    await store.record_key_statuses([retried, applied])  # the same key twice: the last counts
+    await store.record_key_statuses([])
+
+    assert await store.key_statuses("CP-1") == [reboot, applied]
+    assert await count(store, schema.key_status) == 3
+
+
+async def test_key_statuses_are_committed_survive_a_restart_and_are_forgotten(
+    store_url: str,
+) -> None:
+    statuses = [
+        KeyStatus("CP-1", key, KeyState.NOT_SUPPORTED, "1", at(n), "unknown key", n)
+        for n, key in enumerate(["A", "B", "C"])
+    ] + [KeyStatus("CP-2", "A", KeyState.APPLIED, "1", at(5))]
+    async with SqlStore(store_url, flush_interval=3600) as before:
+        await before.record_key_statuses(statuses)
+        assert await count(before, schema.key_status) == 4  # on disk, not in a buffer
+
+    async with open_store(store_url) as after:
+        assert await after.key_statuses() == statuses
+        await after.forget_key_statuses("CP-1", {"A", "C", "never-declared"})
+        await after.forget_key_statuses("CP-1", [])
+        assert [(s.identity, s.key) for s in await after.key_statuses()] == [
+            ("CP-1", "B"),
+            ("CP-2", "A"),  # another charger's key of the same name stays
+        ]
+
+    async with open_store(store_url) as again:
+        assert [(s.identity, s.key) for s in await again.key_statuses()] == [
+            ("CP-1", "B"),
+            ("CP-2", "A"),
+        ]
+
+
+def condition(
+    identity: str,
+    type_: str,
+    status: str,
+    minutes: float,
+    reason: str = "",
+    message: str = "",
+    generation: int | None = None,
+) -> ChargerCondition:
+    return ChargerCondition(identity, type_, status, reason, message, at(minutes), generation)
+
+
+async def test_conditions_round_trip_by_charger_and_type(store: Store) -> None:
+    recorded = [
+        condition("CP-2", "Ready", "Unknown", 0, "NeverConnected", "not seen yet"),
+        condition("CP-1", "Synced", "False", 1, "Rejected", "HeartbeatInterval refused", 7),
+        condition("CP-1", "Connected", "True", 1, "Connected", "10.0.0.7:5123"),
+    ]
+    await store.record_conditions(recorded)
+
+    assert await store.conditions() == [recorded[2], recorded[1], recorded[0]]
+    assert await store.conditions("CP-1") == [recorded[2], recorded[1]]
+    assert await store.conditions("CP-unknown") == []
+    amsterdam = timezone(timedelta(hours=1))
+    local = ChargerCondition(
+        "CP-3", "Ready", "True", "Ready", "", datetime(2025, 3, 1, 13, 0, tzinfo=amsterdam)
+    )
+    await store.record_conditions([local])
+    (stored,) = await store.conditions("CP-3")
+    assert stored.last_transition_time == T0 and stored.last_transition_time.tzinfo == UTC
+
+
+async def test_a_conditions_transition_time_changes_only_with_its_status(store_url: str) -> None:
+    async with SqlStore(store_url, flush_interval=3600) as store:
+        await store.record_conditions([condition("CP-1", "Synced", "False", 0, "Pending", "", 1)])
+        await store.flush()
+
+        # Same status, later: the stored time stays, everything else is replaced.
+        await store.record_conditions([condition("CP-1", "Synced", "False", 5, "Rejected", "x", 2)])
+        assert await store.conditions("CP-1") == [
+            condition("CP-1", "Synced", "False", 0, "Rejected", "x", 2)
+        ]
+
+        # A new status takes the time it was recorded with.
+        await store.record_conditions([condition("CP-1", "Synced", "True", 10, "Applied")])
+        assert await store.conditions("CP-1") == [
+            condition("CP-1", "Synced", "True", 10, "Applied")
+        ]
+
+        # The same rule within one call, and between calls waiting for the same flush.
+        await store.record_conditions(
+            [
+                condition("CP-1", "Synced", "True", 11, "Applied", "again"),
+                condition("CP-1", "Synced", "Unknown", 12, "Disconnected"),
+                condition("CP-1", "Synced", "Unknown", 13, "Disconnected", "still"),
+            ]
+        )
+        await store.record_conditions([condition("CP-1", "Synced", "Unknown", 14, "Gone", "yes")])
+        assert await store.conditions("CP-1") == [
+            condition("CP-1", "Synced", "Unknown", 12, "Gone", "yes")
+        ]
+
+        # Other types and chargers keep their own times.
+        await store.record_conditions(
+            [
+                condition("CP-1", "Connected", "True", 20),
+                condition("CP-2", "Synced", "Unknown", 21),
+            ]
+        )
+        assert [(c.identity, c.type, c.last_transition_time) for c in await store.conditions()] == [
+            ("CP-1", "Connected", at(20)),
+            ("CP-1", "Synced", at(12)),
+            ("CP-2", "Synced", at(21)),
+        ]
+
+
+async def test_conditions_survive_a_restart_and_keep_their_transition_time(
+    store_url: str,
+) -> None:
+    async with SqlStore(store_url, flush_interval=3600) as before:
+        await before.record_conditions(
+            [
+                condition("CP-1", "Connected", "True", 0, "Connected"),
+                condition("CP-1", "Ready", "False", 0, "NotSynced", "2 keys pending", 3),
+            ]
+        )  # buffered: written on close
+
+    async with open_store(store_url) as after:
+        assert await after.conditions() == [
+            condition("CP-1", "Connected", "True", 0, "Connected"),
+            condition("CP-1", "Ready", "False", 0, "NotSynced", "2 keys pending", 3),
+        ]
+        await after.record_conditions(
+            [
+                condition("CP-1", "Connected", "True", 60, "Connected", "reconnected"),
+                condition("CP-1", "Ready", "True", 60, "Ready", "", 4),
+            ]
+        )
+        assert await after.conditions() == [
+            condition("CP-1", "Connected", "True", 0, "Connected", "reconnected"),
+            condition("CP-1", "Ready", "True", 60, "Ready", "", 4),
+        ]
+
+
+async def test_bad_conditions_and_key_statuses_are_refused(store_url: str) -> None:
+    with pytest.raises(ValueError, match="True, False, Unknown"):
+        condition("CP-1", "Ready", "true", 0)
+    store = open_store(store_url)
+    with pytest.raises(RuntimeError, match="not open"):
+        await store.record_conditions([condition("CP-1", "Ready", "True", 0)])
+    async with store:
+        naive = datetime(2025, 3, 1, 12, 0)
+        with pytest.raises(ValueError, match="timezone"):
+            await store.record_conditions(
+                [ChargerCondition("CP-1", "Ready", "True", "Ready", "", naive)]
+            )
+        with pytest.raises(ValueError, match="timezone"):
+            await store.record_key_statuses([KeyStatus("CP-1", "K", KeyState.APPLIED, "1", naive)])
+        assert await store.conditions() == [] and await store.key_statuses() == []
 
 
 # -- transactions ---------------------------------------------------------------------------

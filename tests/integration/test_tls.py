@@ -59,6 +59,7 @@ def client_tls(pki: DevPki, identity: str | None = None) -> ssl.SSLContext:
 
 def tls_options(fleet: Path, pki: DevPki) -> ServeOptions:
     return ServeOptions(
+        reconcile=False,  # these tests speak for the charger themselves
         paths=[fleet],
         store_url=f"sqlite:///{fleet.parent / 'state.db'}",
         host="127.0.0.1",
@@ -86,7 +87,11 @@ async def test_profile_2_charger_connects_over_tls_with_its_password(
 
 async def test_profile_2_charger_is_refused_on_a_server_without_tls(fleet: Path) -> None:
     options = ServeOptions(
-        paths=[fleet], store_url=f"sqlite:///{fleet.parent / 's.db'}", host="127.0.0.1", port=0
+        reconcile=False,  # these tests speak for the charger themselves
+        paths=[fleet],
+        store_url=f"sqlite:///{fleet.parent / 's.db'}",
+        host="127.0.0.1",
+        port=0,
     )
     async with running(options) as server:
         with pytest.raises(InvalidStatus) as refused:

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from controller.store.buffer import WriteBuffer, log_rows
-from controller.store.models import ConnectorStatus, Direction, Event, LogEntry, MeterSample
+from controller.store.buffer import WriteBuffer, later_condition, log_rows
+from controller.store.models import (
+    ChargerCondition,
+    ConnectorStatus,
+    Direction,
+    Event,
+    LogEntry,
+    MeterSample,
+)
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -75,6 +82,49 @@ def test_a_batch_put_back_goes_before_what_came_since() -> None:
     assert [e.message for e in batch.events] == ["first", "second"]
     assert [e.unique_id for e in batch.log] == ["CP-1-1", "CP-1-2"]
     assert [s.value for s in batch.meter_values] == ["1", "2"]
+
+
+def ready(status: str, seconds: int, reason: str = "", identity: str = "CP-1") -> ChargerCondition:
+    return ChargerCondition(identity, "Ready", status, reason, "", at(seconds))
+
+
+def test_a_condition_keeps_its_transition_time_until_its_status_changes() -> None:
+    assert later_condition(None, ready("True", 5)) == ready("True", 5)
+    assert later_condition(ready("True", 1, "a"), ready("True", 5, "b")) == ready("True", 1, "b")
+    assert later_condition(ready("True", 1), ready("False", 5, "b")) == ready("False", 5, "b")
+
+
+def test_conditions_keep_the_latest_per_charger_and_type() -> None:
+    buffer = WriteBuffer()
+    buffer.condition(ready("False", 1, "Pending"))
+    buffer.condition(ready("False", 2, "Rejected"))
+    buffer.condition(ready("Unknown", 3, identity="CP-2"))
+    buffer.condition(ChargerCondition("CP-1", "Synced", "True", "Applied", "", at(4)))
+
+    assert len(buffer) == 3
+    batch = buffer.take()
+
+    assert batch.conditions == {
+        ("CP-1", "Ready"): ready("False", 1, "Rejected"),
+        ("CP-2", "Ready"): ready("Unknown", 3, identity="CP-2"),
+        ("CP-1", "Synced"): ChargerCondition("CP-1", "Synced", "True", "Applied", "", at(4)),
+    }
+
+
+def test_conditions_put_back_keep_the_earlier_transition_time() -> None:
+    buffer = WriteBuffer()
+    buffer.condition(ready("False", 1, "Pending"))
+    buffer.condition(ready("True", 1, identity="CP-2"))
+    failed = buffer.take()
+    buffer.condition(ready("False", 5, "Rejected"))
+    buffer.condition(ready("False", 6, identity="CP-2"))
+
+    buffer.put_back(failed)
+
+    assert buffer.take().conditions == {
+        ("CP-1", "Ready"): ready("False", 1, "Rejected"),
+        ("CP-2", "Ready"): ready("False", 6, identity="CP-2"),
+    }
 
 
 def test_a_full_queue_drops_the_oldest_and_counts_them() -> None:

@@ -13,6 +13,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, Stateme
 import controller.store
 from controller.store.engine import is_transient
 from controller.store.models import (
+    ChargerCondition,
+    KeyState,
     MeterSample,
     TransactionStop,
     TransactionUpdate,
@@ -26,9 +28,10 @@ T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 def test_the_public_names_are_the_documented_ones() -> None:
     assert set(controller.store.__all__) == {
-        "ENERGY_REGISTER", "BootInfo", "ChargerRecord", "ConnectorStatus", "Direction", "Event",
-        "LogEntry", "MessageType", "MeterSample", "ReportedKey", "Store", "Transaction",
-        "TransactionStart", "TransactionStop", "TransactionUpdate", "open_store",
+        "ENERGY_REGISTER", "BootInfo", "ChargerCondition", "ChargerRecord", "ConnectorStatus",
+        "Direction", "Event", "KeyState", "KeyStatus", "LogEntry", "MessageType", "MeterSample",
+        "ReportedKey", "Store", "Transaction", "TransactionStart", "TransactionStop",
+        "TransactionUpdate", "open_store",
     }  # fmt: skip
     assert all(hasattr(controller.store, name) for name in controller.store.__all__)
 
@@ -98,3 +101,17 @@ class _PgError(Exception):
 )
 def test_passing_errors_are_told_from_lasting_ones(error: BaseException, transient: bool) -> None:
     assert is_transient(error) is transient
+
+
+def test_a_condition_status_is_true_false_or_unknown() -> None:
+    for status in ("True", "False", "Unknown"):
+        assert ChargerCondition("CP-1", "Ready", status, "", "", T0).status == status
+    with pytest.raises(ValueError, match="not one of True, False, Unknown"):
+        ChargerCondition("CP-1", "Ready", "true", "", "", T0)
+
+
+def test_key_states_are_the_wire_words() -> None:
+    assert [str(state) for state in KeyState] == [
+        "Pending", "Applied", "RebootRequired", "Rejected", "NotSupported", "Failed"
+    ]  # fmt: skip
+    assert KeyState("RebootRequired") is KeyState.REBOOT_REQUIRED
