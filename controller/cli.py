@@ -225,6 +225,19 @@ def _schemas_dir() -> Path:
     help="Record chargers not in the fleet as pending instead of refusing them.",
 )
 @click.option(
+    "--http",
+    default="0.0.0.0:8080",
+    show_default=True,
+    help="Address of the status API, /metrics, /healthz and /readyz (HOST:PORT); off: none.",
+)
+@click.option(
+    "--resync",
+    type=float,
+    default=300.0,
+    show_default=True,
+    help="Seconds between convergence passes over a charger that is in sync (catches drift).",
+)
+@click.option(
     "--simulate",
     is_flag=True,
     help="Demo: also run a simulated charger for every declared charger, in this process.",
@@ -287,6 +300,8 @@ def serve(
     tls_key: str | None,
     tls_client_ca: str | None,
     allow_unknown: bool,
+    http: str,
+    resync: float,
     simulate: bool,
     time_scale: float,
     sessions_per_hour: float,
@@ -304,6 +319,9 @@ def serve(
     from controller.serve import FleetInvalid, ServeOptions, SimulateOptions, serve_forever
 
     configure(log_level, log_format)
+    http_host, _, http_port = http.rpartition(":")
+    if http != "off" and not http_port.isdigit():
+        raise click.BadParameter(f"{http!r} is not HOST:PORT or off", param_hint="--http")
     host, _, port = listen.rpartition(":")
     if not port.isdigit():
         raise click.BadParameter(f"{listen!r} is not HOST:PORT", param_hint="--listen")
@@ -319,6 +337,9 @@ def serve(
         call_timeout=call_timeout,
         message_log_limit=message_log_limit,
         secrets_dir=secrets_dir,
+        http_host=http_host or "0.0.0.0",
+        http_port=None if http == "off" else int(http_port),
+        resync_interval=resync,
         simulate=SimulateOptions(time_scale, sessions_per_hour, drift=drift) if simulate else None,
     )
     try:
@@ -424,3 +445,15 @@ def _register_simulate() -> None:
 
 
 _register_simulate()
+
+
+def _register_web() -> None:
+    from controller.plancmd import plan
+    from controller.web.clicommands import command, logs
+
+    main.add_command(plan)
+    main.add_command(command)
+    main.add_command(logs)
+
+
+_register_web()

@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from controller.fleet import DesiredCharger, Fleet, key_spec, key_version, resolve_charger
 from controller.maintenance import may_reboot
@@ -50,6 +50,9 @@ from controller.store.models import (
     KeyStatus,
     Transaction,
 )
+
+if TYPE_CHECKING:
+    from controller.web.metrics import Metrics
 
 log = logging.getLogger("chargectl.reconciler")
 
@@ -107,8 +110,15 @@ class ReconcileStats:
 class Reconciler(Observer):
     """Owns one worker task per connected charger; see the module docstring."""
 
-    def __init__(self, central: CentralSystem, options: ReconcilerOptions | None = None) -> None:
+    def __init__(
+        self,
+        central: CentralSystem,
+        options: ReconcilerOptions | None = None,
+        *,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.central = central
+        self.metrics = metrics
         self.options = options or ReconcilerOptions()
         self.stats = ReconcileStats()
         self._workers: dict[str, _Worker] = {}
@@ -207,6 +217,8 @@ class Reconciler(Observer):
         self.stats.passes += 1
         self.stats.outcomes[outcome.value] = self.stats.outcomes.get(outcome.value, 0) + 1
         self.stats.last_duration = seconds
+        if self.metrics is not None:
+            self.metrics.reconcile(outcome.value, seconds)
 
     # --- one pass ------------------------------------------------------------------------------
 
@@ -225,6 +237,8 @@ class Reconciler(Observer):
         record = await self._read(identity, commands, desired)
         plan = plan_charger(desired, record, terminal=statuses, extras=extras)
         self.stats.drifted_keys += len(plan.drift)
+        if self.metrics is not None and plan.drift:
+            self.metrics.drifted(len(plan.drift))
         await self._settle(identity, plan, statuses)
         if plan.status is PlanStatus.IN_SYNC:
             await self._conditions(identity, plan, synced=True, message="in sync")

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from controller.checking import check_paths
 from controller.credentials import DemoSecrets, SecretResolver
@@ -29,6 +30,10 @@ from controller.reconciler import Reconciler, ReconcilerOptions
 from controller.sources.directory import DirectorySource
 from controller.store import open_store
 from controller.store.base import Store
+from controller.web.metrics import Metrics
+
+if TYPE_CHECKING:
+    from controller.web.app import WebServer
 
 log = logging.getLogger("chargectl")
 
@@ -64,6 +69,9 @@ class ServeOptions:
     """Converge connected chargers to the fleet (off: only record what they report)."""
     resync_interval: float = 300.0
     max_concurrent_reconciles: int = 64
+    http_host: str = "0.0.0.0"
+    http_port: int | None = None
+    """The status API, /metrics and the probes; None: no HTTP server."""
 
 
 @dataclass
@@ -92,6 +100,7 @@ class Running:
     endpoint: Endpoint
     source: DirectorySource
     reconciler: Reconciler | None = None
+    web: WebServer | None = None
 
     @property
     def url(self) -> str:
@@ -116,6 +125,7 @@ async def running(options: ServeOptions) -> AsyncIterator[Running]:
             if not options.store_url.startswith(("postgresql", "postgres")):
                 await _forget_old_connections(store)
             central = CentralSystem(fleet, store, allow_unknown=options.allow_unknown)
+            metrics = Metrics()
             reconciler = (
                 Reconciler(
                     central,
@@ -123,6 +133,7 @@ async def running(options: ServeOptions) -> AsyncIterator[Running]:
                         resync_interval=options.resync_interval,
                         max_concurrent=options.max_concurrent_reconciles,
                     ),
+                    metrics=metrics,
                 )
                 if options.reconcile
                 else None
@@ -148,6 +159,7 @@ async def running(options: ServeOptions) -> AsyncIterator[Running]:
                     or SecretResolver(base_dir=base_dir, secrets_dir=options.secrets_dir),
                 ),
             )
+            web = _web_server(options, central, endpoint, metrics)
             await endpoint.start()
             log.info(
                 "OCPP endpoint listening on %s://%s:%d/ocpp/<identity> for %d chargers",
@@ -159,7 +171,7 @@ async def running(options: ServeOptions) -> AsyncIterator[Running]:
             source = DirectorySource(
                 list(options.paths), fleet, lambda _old, new: central.replace_fleet(new)
             )
-            started = Running(central, endpoint, source, reconciler)
+            started = Running(central, endpoint, source, reconciler, web)
             watcher = asyncio.create_task(source.watch()) if options.watch else None
             simulation = (
                 asyncio.create_task(_simulate(started, demo, options.simulate))
@@ -167,8 +179,12 @@ async def running(options: ServeOptions) -> AsyncIterator[Running]:
                 else None
             )
             try:
+                if web is not None:
+                    await web.start()
                 yield started
             finally:
+                if web is not None:
+                    await web.close()  # first: /readyz turns 503, commands in flight finish
                 for task in (simulation, watcher):
                     if task is not None:
                         task.cancel()
@@ -179,6 +195,19 @@ async def running(options: ServeOptions) -> AsyncIterator[Running]:
                 await endpoint.close()
         finally:
             await store.close()
+
+
+def _web_server(
+    options: ServeOptions, central: CentralSystem, endpoint: Endpoint, metrics: Metrics
+) -> WebServer | None:
+    """The status API next to the endpoint (imported here: aiohttp only when it is served)."""
+    if options.http_port is None:
+        return None
+    from controller.web.app import WebOptions, WebServer
+
+    return WebServer(
+        central, endpoint, WebOptions(options.http_host, options.http_port), metrics=metrics
+    )
 
 
 @dataclass

@@ -1,8 +1,9 @@
 """The demo: `chargectl serve examples/fleet --simulate`, in process, over real sockets.
 
-Every example charger must boot, heartbeat and run a transaction, visible in the store and
-in the log, including the chargers on security profile 2 (TLS with a throwaway certificate)
-whose passwords live in Kubernetes Secrets and files this machine does not have.
+Every example charger must boot and heartbeat, and every one not declared Inoperative must
+run a transaction, visible in the store and in the log, including the chargers on security
+profile 2 (TLS with a throwaway certificate) whose passwords live in Kubernetes Secrets and
+files this machine does not have.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from controller.fleet import resolve_charger
+from controller.resources.settings import Availability
 from controller.serve import Running, ServeOptions, SimulateOptions, running
 from controller.store.models import ChargerRecord
 
@@ -21,16 +24,23 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "fleet"
 
 async def wait_until_every_charger_has_run(server: Running, deadline: float) -> None:
     loop = asyncio.get_running_loop()
-    expected = {c.resource.identity for c in server.central.fleet.chargers.values()}
+    fleet = server.central.fleet
+    expected = {c.resource.identity for c in fleet.chargers.values()}
+    # A charger declared Inoperative is made unavailable by the reconciler: no car may charge.
+    operative = {
+        c.resource.identity
+        for c in fleet.chargers.values()
+        if resolve_charger(fleet, c).availability is not Availability.INOPERATIVE
+    }
     while True:
         await server.central.store.flush()
         records = {r.identity: r for r in await server.central.store.chargers()}
         with_transaction = {t.identity for t in await server.central.store.transactions()}
-        if all(_ran(records.get(i)) for i in expected) and expected <= with_transaction:
+        if all(_ran(records.get(i)) for i in expected) and operative <= with_transaction:
             return
         if loop.time() > deadline:
             missing = sorted(i for i in expected if not _ran(records.get(i)))
-            idle = sorted(expected - with_transaction)
+            idle = sorted(operative - with_transaction)
             pytest.fail(f"not booted/heartbeating: {missing}; no transaction: {idle}")
         await asyncio.sleep(0.5)
 

@@ -1,0 +1,85 @@
+"""A small client of the status API, for `chargectl command` and `chargectl logs`.
+
+The standard library's urllib is enough for a handful of JSON requests and keeps the command
+line free of an HTTP client dependency (and quick to start). Every failure becomes an
+`ApiError` with the server's error code and message, or says the server could not be reached.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+DEFAULT_SERVER = "http://127.0.0.1:8080"
+
+Document = dict[str, Any]
+
+
+class ApiError(Exception):
+    """A request the server refused (`status` set) or that never got an answer (`status` None)."""
+
+    def __init__(self, status: int | None, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+    def document(self) -> Document:
+        return {"error": {"status": self.status, "code": self.code, "message": self.message}}
+
+
+class ApiClient:
+    def __init__(self, server: str = DEFAULT_SERVER, *, timeout: float = 60.0) -> None:
+        self.server = server.rstrip("/")
+        self.timeout = timeout
+
+    def charger_path(self, charger: str, *rest: str) -> str:
+        return "/".join(["/api/chargers", urllib.parse.quote(charger, safe=""), *rest])
+
+    def get(self, path: str, query: dict[str, Any] | None = None) -> Document:
+        given = {k: v for k, v in (query or {}).items() if v is not None}
+        suffix = f"?{urllib.parse.urlencode(given)}" if given else ""
+        return self._request(urllib.request.Request(self.server + path + suffix))
+
+    def post(self, path: str, body: Document) -> Document:
+        request = urllib.request.Request(
+            self.server + path,
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        return self._request(request)
+
+    def _request(self, request: urllib.request.Request) -> Document:
+        request.add_header("Accept", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return _document(response.read())
+        except urllib.error.HTTPError as exc:
+            raise _refused(exc) from None
+        except urllib.error.URLError as exc:
+            raise ApiError(
+                None, "unreachable", f"cannot reach {self.server}: {exc.reason}"
+            ) from None
+        except TimeoutError:
+            raise ApiError(
+                None, "timeout", f"{self.server} did not answer within {self.timeout:g}s"
+            ) from None
+
+
+def _document(raw: bytes) -> Document:
+    parsed = json.loads(raw)
+    if not isinstance(parsed, dict):
+        raise ApiError(None, "bad-response", "the server did not answer with a JSON object")
+    return parsed
+
+
+def _refused(exc: urllib.error.HTTPError) -> ApiError:
+    try:
+        error = _document(exc.read()).get("error", {})
+        return ApiError(exc.code, str(error.get("code")), str(error.get("message")))
+    except (ValueError, ApiError, AttributeError):
+        return ApiError(exc.code, "http-error", f"HTTP {exc.code} {exc.reason}")

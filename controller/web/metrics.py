@@ -1,0 +1,225 @@
+"""Prometheus metrics of one central system, served at `/metrics`.
+
+Built on prometheus-client, the reference client the Prometheus project maintains: its text
+exposition is what every scraper expects, and it needs no running thread or server of its own
+(the web server renders `generate_latest` in its handler).
+
+Each `Metrics` has a registry of its own rather than the process-global one, so tests and
+benchmarks that start several central systems in one process never share counters.
+
+Two kinds of number, fed two ways:
+
+- *state* (chargers connected here, chargers declared, handshake auth failures) is read from
+  the central system and the endpoint when Prometheus scrapes, so it can never drift from
+  what it describes;
+- *events* (OCPP frames by action and direction, CALLERRORs we sent by code, transactions
+  started and stopped, commands, reconciles) are counted as they happen: `attach` wires the
+  OCPP side, and the reconciler calls `reconcile()` and `drifted()` itself.
+
+Label values are bounded: an action is a label only if one of the OCPP specifications defines
+it (a charger sending made-up action names must not grow the series without limit), and no
+metric is labelled by charger; per-charger detail is what the JSON API is for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from controller.ocpp import schemas
+from controller.ocpp.central import Observer
+from controller.ocpp.rpc import RpcVersion
+from controller.store.models import Direction, LogEntry, MessageType, Transaction
+
+if TYPE_CHECKING:
+    from controller.ocpp.central import CentralSystem
+    from controller.ocpp.server import Endpoint
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+"""The Prometheus text exposition format's content type."""
+
+UNKNOWN_ACTION = "unknown"
+"""The `action` label of frames whose action is unknown or not an OCPP action."""
+
+RECONCILE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+"""Seconds; one reconcile is a few round trips to a charger, up to a read-back after a reboot."""
+
+_MESSAGE_TYPES: dict[int, str] = {
+    MessageType.CALL: "call",
+    MessageType.CALL_RESULT: "result",
+    MessageType.CALL_ERROR: "error",
+}
+
+
+class Metrics:
+    """The counters and histograms of one central system, and their registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._actions = schemas.known_actions(RpcVersion.V16) | schemas.known_actions(
+            RpcVersion.V201
+        )
+        self._live: _Live | None = None
+        self.messages = Counter(
+            "chargectl_ocpp_messages",
+            "OCPP frames by action, direction (received from or sent to chargers) and type.",
+            ("action", "direction", "type"),
+            registry=self.registry,
+        )
+        self.callerrors_sent = Counter(
+            "chargectl_ocpp_callerrors_sent",
+            "CALLERRORs sent to chargers, by OCPP error code.",
+            ("code",),
+            registry=self.registry,
+        )
+        self.transactions_started = Counter(
+            "chargectl_transactions_started",
+            "Charging transactions started.",
+            registry=self.registry,
+        )
+        self.transactions_stopped = Counter(
+            "chargectl_transactions_stopped",
+            "Charging transactions stopped.",
+            registry=self.registry,
+        )
+        self.commands = Counter(
+            "chargectl_commands",
+            "Imperative commands sent through the API, by command and outcome.",
+            ("command", "outcome"),
+            registry=self.registry,
+        )
+        self.reconciles = Counter(
+            "chargectl_reconciles",
+            "Reconciles of one charger, by outcome.",
+            ("outcome",),
+            registry=self.registry,
+        )
+        self.reconcile_seconds = Histogram(
+            "chargectl_reconcile_duration_seconds",
+            "How long reconciling one charger took, by outcome.",
+            ("outcome",),
+            buckets=RECONCILE_BUCKETS,
+            registry=self.registry,
+        )
+        self.drifted_keys = Counter(
+            "chargectl_drifted_keys",
+            "Configuration keys found changed from their declared value after they had been "
+            "applied (drift), and set back.",
+            registry=self.registry,
+        )
+
+    # --- for the reconciler ------------------------------------------------------------------
+
+    def reconcile(self, outcome: str, seconds: float) -> None:
+        """One charger reconciled: `outcome` is a small fixed vocabulary (e.g. "synced",
+        "changed", "rejected", "failed"), never a charger id or free text."""
+        self.reconciles.labels(outcome).inc()
+        self.reconcile_seconds.labels(outcome).observe(seconds)
+
+    def drifted(self, keys: int) -> None:
+        """`keys` configuration keys were found drifted (and are being set back)."""
+        if keys > 0:
+            self.drifted_keys.inc(keys)
+
+    # --- fed by the OCPP side (see `attach`) -------------------------------------------------
+
+    def frame(self, entry: LogEntry) -> None:
+        """Count one OCPP frame; CALLERRORs we sent are counted by their code too."""
+        action = entry.action if entry.action in self._actions else UNKNOWN_ACTION
+        kind = _MESSAGE_TYPES.get(entry.message_type, "invalid")
+        self.messages.labels(action, entry.direction.value, kind).inc()
+        if entry.direction is Direction.SENT and entry.message_type == MessageType.CALL_ERROR:
+            self.callerrors_sent.labels(_error_code(entry.frame)).inc()
+
+    def transaction(self, transaction: Transaction) -> None:
+        if transaction.is_open:
+            self.transactions_started.inc()
+        else:
+            self.transactions_stopped.inc()
+
+    def command(self, command: str, outcome: str) -> None:
+        self.commands.labels(command, outcome).inc()
+
+    # --- wiring and exposition ---------------------------------------------------------------
+
+    def attach(self, central: CentralSystem, endpoint: Endpoint | None = None) -> None:
+        """Count what `central` sees from now on, and read its state at each scrape.
+
+        Call once, before chargers connect; a second call is refused.
+        """
+        if self._live is not None:
+            raise RuntimeError("these metrics are already attached to a central system")
+        self._live = _Live(central, endpoint)
+        self.registry.register(self._live)
+        central.observers.append(_MetricsObserver(self))
+        _tap_frames(central, self)
+
+    def exposition(self) -> bytes:
+        """The text Prometheus scrapes."""
+        return generate_latest(self.registry)
+
+
+class _MetricsObserver(Observer):
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    async def transaction_changed(self, identity: str, transaction: Transaction) -> None:
+        self.metrics.transaction(transaction)
+
+
+class _Live(Collector):
+    """State read at scrape time from the central system and its endpoint."""
+
+    def __init__(self, central: CentralSystem, endpoint: Endpoint | None) -> None:
+        self.central = central
+        self.endpoint = endpoint
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "chargectl_connected_chargers",
+            "Chargers with an open OCPP connection to this process.",
+            value=len(self.central.connections),
+        )
+        yield GaugeMetricFamily(
+            "chargectl_declared_chargers",
+            "Chargers declared in the fleet in force.",
+            value=len(self.central.fleet.chargers),
+        )
+        if self.endpoint is not None:
+            yield CounterMetricFamily(
+                "chargectl_auth_failures",
+                "OCPP handshakes refused for a missing or wrong password.",
+                value=self.endpoint.auth_failures_total,
+            )
+
+
+def _tap_frames(central: CentralSystem, metrics: Metrics) -> None:
+    """Count every frame the sessions hand to the central system's message log.
+
+    Every session logs each frame, both directions, through `CentralSystem.log_message`;
+    counting there sees exactly what the message log sees. The central system has no listener
+    hook for frames (its observers hear about charger events, not frames), so the bound method
+    is wrapped on this one instance.
+    """
+    forward = central.log_message
+
+    async def log_message(entry: LogEntry) -> None:
+        metrics.frame(entry)
+        await forward(entry)
+
+    central.log_message = log_message  # type: ignore[method-assign]
+
+
+def _error_code(frame: str) -> str:
+    """The error code of a CALLERROR frame `[4, id, code, description, details]`."""
+    with contextlib.suppress(orjson.JSONDecodeError):
+        parsed: Any = orjson.loads(frame)
+        if isinstance(parsed, list) and len(parsed) > 2 and isinstance(parsed[2], str):
+            return parsed[2]
+    return "unknown"
