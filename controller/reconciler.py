@@ -25,9 +25,10 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from controller.fleet import DesiredCharger, Fleet, key_spec, key_version, resolve_charger
+from controller.converge.base import PassContext, Step
+from controller.fleet import DesiredCharger, Fleet, Loaded, key_spec, key_version, resolve_charger
 from controller.maintenance import may_reboot
 from controller.ocpp.central import CentralSystem, Observer
 from controller.ocpp.commands import ChargerCommands, ConfigStatus, ConfigurationReport, Status
@@ -41,6 +42,7 @@ from controller.planning import (
     desired_extras,
     plan_charger,
 )
+from controller.resources import Charger
 from controller.resources.catalogue import parse_value
 from controller.resources.charger import ChargerSpec
 from controller.store.models import (
@@ -116,9 +118,11 @@ class Reconciler(Observer):
         options: ReconcilerOptions | None = None,
         *,
         metrics: Metrics | None = None,
+        steps: Sequence[Step] = (),
     ) -> None:
         self.central = central
         self.metrics = metrics
+        self.steps = list(steps)
         self.options = options or ReconcilerOptions()
         self.stats = ReconcileStats()
         self._workers: dict[str, _Worker] = {}
@@ -153,6 +157,8 @@ class Reconciler(Observer):
             worker.wake.set()
 
     async def charger_disconnected(self, identity: str) -> None:
+        for step in self.steps:
+            step.forget(identity)
         worker = self._workers.pop(identity, None)
         if worker is not None and worker.task is not None:
             worker.task.cancel()
@@ -169,7 +175,16 @@ class Reconciler(Observer):
                 worker.wake.set()
 
     async def transaction_changed(self, identity: str, transaction: Transaction) -> None:
-        return None
+        fleet = self.central.fleet
+        for step in self.steps:
+            for other in step.wake_on_transaction(fleet, identity, transaction):
+                self.wake(other)
+
+    async def charger_reported(self, identity: str, kind: str, data: dict[str, Any]) -> None:
+        fleet = self.central.fleet
+        for step in self.steps:
+            for other in await step.charger_reported(fleet, identity, kind, data):
+                self.wake(other)
 
     def wake(self, identity: str) -> None:
         worker = self._workers.get(identity)
@@ -240,10 +255,32 @@ class Reconciler(Observer):
         if self.metrics is not None and plan.drift:
             self.metrics.drifted(len(plan.drift))
         await self._settle(identity, plan, statuses)
-        if plan.status is PlanStatus.IN_SYNC:
-            await self._conditions(identity, plan, synced=True, message="in sync")
-            return Outcome.IN_SYNC
 
+        outcome, synced, message = await self._configure(identity, commands, loaded, plan)
+        if outcome is Outcome.WAITING_FOR_REBOOT:
+            return outcome
+        context = PassContext(
+            identity, commands, fleet, loaded, desired, record, self.central, self._call
+        )
+        messages = [message] if message else []
+        for step in self.steps:
+            result = await step.run(context)
+            synced = synced and result.synced
+            if result.message:
+                messages.append(result.message)
+        text = "; ".join(messages) or ("in sync" if synced else "")
+        await self._conditions(identity, plan, synced=synced, message=text)
+        if not synced:
+            return Outcome.BLOCKED
+        return Outcome.IN_SYNC if plan.status is PlanStatus.IN_SYNC else Outcome.CONVERGED
+
+    async def _configure(
+        self, identity: str, commands: ChargerCommands, loaded: Loaded[Charger], plan: ChargerPlan
+    ) -> tuple[Outcome, bool, str]:
+        """Keys and availability; returns (outcome, synced, message)."""
+        if plan.status is PlanStatus.IN_SYNC:
+            return Outcome.IN_SYNC, True, ""
+        statuses = self._statuses.get(identity, {})
         changed: list[PlannedAction] = []
         reboot_needed = any(s.state is KeyState.REBOOT_REQUIRED for s in statuses.values())
         updates: list[KeyStatus] = []
@@ -261,23 +298,18 @@ class Reconciler(Observer):
             verified = {v.key: v for v in await self._verify(identity, commands, changed)}
             updates = [verified.get(u.key, u) for u in updates]
         await self._save(identity, updates)
-
         if reboot_needed:
-            return await self._maybe_reboot(identity, commands, loaded.resource.spec, plan)
+            outcome = await self._maybe_reboot(identity, commands, loaded.resource.spec, plan)
+            return outcome, False, ""
         pending = [u for u in updates if u.state is not KeyState.APPLIED]
         cannot = [a for a in plan.actions if a.kind is ActionKind.CANNOT]
-        synced = not pending and not cannot
-        if synced:
-            message = f"converged: {_summary(updates)}"
-        else:
-            message = "; ".join(
-                [f"{u.key}: {u.state.value} {u.detail}".strip() for u in pending]
-                + [f"{a.key}: {a.reason}" for a in cannot]
-            )
-        await self._conditions(identity, plan, synced=synced, message=message)
-        if synced:
-            return Outcome.CONVERGED
-        return Outcome.BLOCKED
+        if not pending and not cannot:
+            return Outcome.CONVERGED, True, f"converged: {_summary(updates)}"
+        message = "; ".join(
+            [f"{u.key}: {u.state.value} {u.detail}".strip() for u in pending]
+            + [f"{a.key}: {a.reason}" for a in cannot]
+        )
+        return Outcome.BLOCKED, False, message
 
     async def _settle(
         self, identity: str, plan: ChargerPlan, statuses: dict[str, KeyStatus]

@@ -1,0 +1,61 @@
+"""What a convergence step is given and what it answers."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
+from typing import Any
+
+from controller.fleet import DesiredCharger, Fleet, Loaded
+from controller.ocpp.central import CentralSystem
+from controller.ocpp.commands import ChargerCommands
+from controller.resources import Charger
+from controller.store.models import ChargerRecord, Transaction
+
+Call = Callable[[Awaitable[Any]], Awaitable[Any]]
+"""Sends one command, counted; a timeout or disconnect raises and the pass is retried later."""
+
+
+@dataclass(frozen=True)
+class PassContext:
+    """One reconcile pass over one connected charger."""
+
+    identity: str
+    commands: ChargerCommands
+    fleet: Fleet
+    charger: Loaded[Charger]
+    desired: DesiredCharger
+    record: ChargerRecord
+    central: CentralSystem
+    call: Call
+
+
+@dataclass(frozen=True)
+class StepResult:
+    synced: bool
+    message: str = ""
+
+
+class Step:
+    """Base of convergence steps; override `run`, and the hooks a step needs."""
+
+    name = "step"
+
+    async def run(self, ctx: PassContext) -> StepResult:
+        raise NotImplementedError
+
+    def wake_on_transaction(
+        self, fleet: Fleet, identity: str, transaction: Transaction
+    ) -> Collection[str]:
+        """Chargers (identities) to reconcile again when a transaction starts or stops."""
+        return ()
+
+    async def charger_reported(
+        self, fleet: Fleet, identity: str, kind: str, data: dict[str, Any]
+    ) -> Collection[str]:
+        """Chargers to reconcile again after a notification (firmware status, ...)."""
+        return ()
+
+    def forget(self, identity: str) -> None:
+        """The charger disconnected: drop what the step remembers about its session."""
+        return None
