@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import os
 import resource
@@ -98,9 +99,9 @@ def _calls_sent(metrics_url: str) -> int:
     text = urllib.request.urlopen(metrics_url, timeout=30).read().decode()
     total = 0.0
     for line in text.splitlines():
-        if line.startswith("chargectl_ocpp_messages_total{") and 'direction="sent"' in line:
-            if 'type="call"' in line.lower() or 'type="2"' in line:
-                total += float(line.rsplit(" ", 1)[1])
+        sent_call = 'direction="sent"' in line and 'type="call"' in line
+        if line.startswith("chargectl_ocpp_messages_total{") and sent_call:
+            total += float(line.rsplit(" ", 1)[1])
     return int(total)
 
 
@@ -177,7 +178,7 @@ async def run(chargers: int, deadline: float) -> dict[str, float]:
             calls = _calls_sent(f"http://127.0.0.1:{http}/metrics")
             peak = _peak_rss_mb(server.pid)
             simulation.cancel()
-            with __import__("contextlib").suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError):
                 await simulation
         finally:
             server.terminate()
