@@ -352,8 +352,10 @@ class Reconciler(Observer):
         assert isinstance(report, ConfigurationReport)
         now = datetime.now(UTC)
         await self.central.store.record_configuration(identity, report.values, now, partial=True)
-        stored = await self.central.store.charger(identity)
-        base = stored or ChargerRecord(identity=identity, pending=False)
+        # Boot info and connector statuses come from the store; the configuration just read
+        # replaces the stored one, so it is not loaded (a thousand rows for some chargers).
+        found = await self.central.store.chargers(identities=[identity], configuration=False)
+        base = found[0] if found else ChargerRecord(identity=identity, pending=False)
         return replace(base, configuration=tuple(report.values), configuration_at=now)
 
     async def _call(self, awaitable: Awaitable[T]) -> T:
