@@ -132,6 +132,8 @@ class Reconciler(Observer):
         central.observers.append(self)
 
     async def close(self) -> None:
+        for step in self.steps:
+            step.close()
         tasks = [w.task for w in self._workers.values() if w.task is not None]
         for task in tasks:
             task.cancel()
@@ -164,13 +166,18 @@ class Reconciler(Observer):
             worker.task.cancel()
 
     async def fleet_changed(self, old: Fleet, new: Fleet) -> None:
+        for step in self.steps:
+            for identity in step.wake_on_fleet_change(old, new):
+                self.wake(identity)
         for identity, worker in self._workers.items():
             before, after = old.charger_by_identity(identity), new.charger_by_identity(identity)
             if before is None or after is None:
                 worker.wake.set()
                 continue
-            if resolve_charger(old, before) != resolve_charger(new, after) or (
-                desired_extras(old, before) != desired_extras(new, after)
+            if (
+                resolve_charger(old, before) != resolve_charger(new, after)
+                or desired_extras(old, before) != desired_extras(new, after)
+                or _accepted_cards(old, before) != _accepted_cards(new, after)
             ):
                 worker.wake.set()
 
@@ -336,9 +343,8 @@ class Reconciler(Observer):
         self, identity: str, statuses: dict[str, KeyStatus], desired: DesiredCharger
     ) -> None:
         """Statuses of keys no longer declared mean nothing any more."""
-        gone = [
-            key for key in statuses if key not in desired.configuration and key != AVAILABILITY_KEY
-        ]
+        kept = {AVAILABILITY_KEY, *(step.name for step in self.steps)}
+        gone = [key for key in statuses if key not in desired.configuration and key not in kept]
         if gone:
             for key in gone:
                 del statuses[key]
@@ -524,6 +530,11 @@ def _same(action: PlannedAction, seen: str | None) -> bool:
         return parse_value(spec, seen) == parse_value(spec, action.wire_value or "")
     except ValueError:
         return False
+
+
+def _accepted_cards(fleet: Fleet, charger: Loaded[Charger]) -> list[object]:
+    """The cards a charger's location accepts (the local list follows them)."""
+    return [c.resource for c in fleet.cards_accepted_at(charger.resource.spec.location)]
 
 
 def _layer(action: PlannedAction) -> str:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from controller.checking import check_paths
+from controller.converge.base import Step
 from controller.credentials import DemoSecrets, SecretResolver
 from controller.devcerts import DevPki, make_dev_pki
 from controller.fleet import Fleet
@@ -134,10 +135,14 @@ async def running(options: ServeOptions) -> AsyncIterator[Running]:
                         max_concurrent=options.max_concurrent_reconciles,
                     ),
                     metrics=metrics,
+                    steps=_steps(),
                 )
                 if options.reconcile
                 else None
             )
+            if reconciler is not None:
+                for step in reconciler.steps:
+                    step.bind(reconciler.wake)
             tls_cert = options.tls_cert or (
                 str(demo.pki.server_cert) if demo and demo.pki else None
             )
@@ -195,6 +200,14 @@ async def running(options: ServeOptions) -> AsyncIterator[Running]:
                 await endpoint.close()
         finally:
             await store.close()
+
+
+def _steps() -> list[Step]:
+    """What the reconciler converges beyond configuration keys, in this order."""
+    from controller.converge.locallist import LocalListStep
+    from controller.converge.power import PowerStep
+
+    return [PowerStep(), LocalListStep()]
 
 
 def _web_server(

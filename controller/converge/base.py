@@ -36,10 +36,19 @@ class StepResult:
     message: str = ""
 
 
+Wake = Callable[[str], None]
+"""Asks the reconciler to run a pass over a charger (by identity) soon."""
+
+
 class Step:
     """Base of convergence steps; override `run`, and the hooks a step needs."""
 
     name = "step"
+    wake: Wake | None = None
+
+    def bind(self, wake: Wake) -> None:
+        """Lets the step wake chargers itself (timers, a charger waiting its turn)."""
+        self.wake = wake
 
     async def run(self, ctx: PassContext) -> StepResult:
         raise NotImplementedError
@@ -56,6 +65,14 @@ class Step:
         """Chargers to reconcile again after a notification (firmware status, ...)."""
         return ()
 
+    def wake_on_fleet_change(self, old: Fleet, new: Fleet) -> Collection[str]:
+        """Chargers to reconcile again when the fleet changed in ways DesiredCharger misses."""
+        return ()
+
     def forget(self, identity: str) -> None:
         """The charger disconnected: drop what the step remembers about its session."""
+        return None
+
+    def close(self) -> None:
+        """The reconciler stops: cancel timers."""
         return None

@@ -283,8 +283,10 @@ class V16Charger:
                 for period in limit.periods
             ],
         }
-        if limit.starts_at is not None:
-            schedule["startSchedule"] = iso(limit.starts_at)
+        # An Absolute profile without startSchedule starts "at the start of charging" in 1.6,
+        # so a station maximum or an idle connector's default would not be in force until a
+        # session begins, and some chargers refuse it outright: always give the start.
+        schedule["startSchedule"] = iso(limit.starts_at or _schedule_start(limit))
         profile: dict[str, Any] = {
             "chargingProfileId": limit.profile_id,
             "stackLevel": limit.stack_level,
@@ -394,6 +396,14 @@ class V16Charger:
         if isinstance(answer, CallFailed):
             return answer
         return DataTransferResult(Status(answer["status"]), answer.get("data"))
+
+
+def _schedule_start(limit: ChargingLimit) -> datetime:
+    """Now, or midnight UTC for a daily profile (its periods count from midnight)."""
+    now = datetime.now(UTC)
+    if limit.recurring_daily:
+        return now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return now
 
 
 def _as_status(action: str, value: object) -> Status | CallFailed:

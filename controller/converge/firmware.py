@@ -1,0 +1,485 @@
+"""Firmware: each charger brought to the firmware version it declares, a few at a time.
+
+A charger whose BootNotification reports another version than `spec.firmware.version` is sent
+UpdateFirmware with the declared URL, when three things allow it:
+
+- its reboot policy (`maintenance.may_reboot`): installing firmware reboots the charger, so it
+  must be idle, and inside its location's maintenance window when the policy says so;
+- the rollout at its location: no more than `firmwareRollout.maxUnavailable` chargers there
+  may be updating at once (a count, or a percentage of the chargers there that declare
+  firmware, as a Kubernetes Deployment's rolling update), counted from UpdateFirmware until
+  the charger is back reporting the new version, since a charger is out of service while it
+  installs and reboots;
+- failures: once `firmwareRollout.maxFailures` chargers there failed the firmware they declare,
+  the rollout at that location stops; updates already under way finish, no other starts until
+  the declared firmware changes or the threshold is raised.
+
+Progress comes from FirmwareStatusNotification (Downloading ... Installed) and is kept per
+charger in the store as the key status `firmware`, whose value is the image URL the attempt
+was about. The version decides: a charger that reboots and reports the declared version is done,
+whether or not it said Installed (OCPP 1.6 chargers may not), and one that said Installed and
+still reports the old version after rebooting has failed. A failure (DownloadFailed,
+InstallationFailed, InvalidSignature, a refused UpdateFirmware, no news for `progress_deadline`)
+is shown in the charger's Synced condition and in events, and that image is not sent to that
+charger again until the declared firmware changes, as Rejected configuration values are not.
+
+The step owns the firmware statuses of every charger it has seen: the gate of a location needs
+those of chargers that are offline too (rebooting into the new firmware, for instance).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from controller.converge.base import PassContext, Step, StepResult
+from controller.fleet import Fleet
+from controller.maintenance import may_reboot
+from controller.ocpp.central import CentralSystem
+from controller.ocpp.commands import Status
+from controller.ocpp.session import CallFailed
+from controller.planning import FIRMWARE_KEY
+from controller.resources.charger import Firmware
+from controller.resources.common import WeeklyTimeRange
+from controller.resources.location import FirmwareRollout
+from controller.store.models import KeyState, KeyStatus
+
+log = logging.getLogger("chargectl.firmware")
+
+SENT: Final = "Sent"
+"""The progress of an update the charger accepted and has said nothing about yet."""
+INSTALLED: Final = "Installed"
+
+PROGRESS: Final = frozenset(
+    {
+        "DownloadScheduled",
+        "Downloading",
+        "DownloadPaused",
+        "Downloaded",
+        "SignatureVerified",
+        "InstallScheduled",
+        "Installing",
+        "InstallRebooting",
+        INSTALLED,
+    }
+)
+"""FirmwareStatusNotification statuses of an update under way (1.6, its security extension, and
+2.0.1). Installed too: a 1.6 charger says it before rebooting into the new firmware."""
+
+FAILURES: Final = frozenset(
+    {"DownloadFailed", "InstallationFailed", "InvalidSignature", "InstallVerificationFailed"}
+)
+"""FirmwareStatusNotification statuses that end an update without the new firmware."""
+
+_REBOOTING: Final = frozenset({INSTALLED, "InstallRebooting"})
+"""Statuses after which the next boot runs the new firmware, or the installation failed."""
+
+_TERMINAL: Final = frozenset({KeyState.FAILED, KeyState.REJECTED})
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _when(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """Whether the rollout at a location lets one more charger start updating, and why (not)."""
+
+    allowed: bool
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Census:
+    """Where the rollout at one location stands."""
+
+    location: str
+    chargers: int
+    """Chargers at the location that declare firmware: what a percentage is of."""
+    updating: tuple[str, ...]
+    """Identities with an update under way (whatever image it is of)."""
+    failed: tuple[str, ...]
+    """Identities that failed the image they declare now."""
+
+
+def rollout_gate(rollout: FirmwareRollout, census: Census) -> Gate:
+    """The rollout's verdict on starting one more update at the census' location."""
+    failed, where = len(census.failed), census.location
+    if failed >= rollout.max_failures:
+        return Gate(
+            False,
+            f"the rollout at {where} stopped: {failed} charger(s) failed "
+            f"({', '.join(census.failed)}; maxFailures {rollout.max_failures})",
+        )
+    limit = rollout.max_unavailable_of(census.chargers)
+    updating = len(census.updating)
+    declared = rollout.max_unavailable
+    of = f"{declared} of {census.chargers} = {limit}" if isinstance(declared, str) else limit
+    if updating >= limit:
+        return Gate(
+            False,
+            f"{updating} charger(s) at {where} updating ({', '.join(census.updating)}; "
+            f"maxUnavailable {of})",
+        )
+    return Gate(True, f"{updating} charger(s) at {where} updating (maxUnavailable {of})")
+
+
+def phase(
+    status: KeyStatus | None, firmware: Firmware | None, now: datetime, deadline: timedelta
+) -> str | None:
+    """Where one charger's status puts it in the rollout: "updating", "failed" (the image
+    `firmware` declares), or None (nothing under way, done, or about another image).
+
+    An update with no news for `deadline` has failed: it no longer holds a place in the
+    rollout, and counts against maxFailures when it was of the declared image.
+    """
+    if status is None:
+        return None
+    current = firmware is not None and status.value == firmware.url
+    if status.state is KeyState.PENDING:
+        if now - status.at < deadline:
+            return "updating"
+        return "failed" if current else None
+    if status.state in _TERMINAL and current:
+        return "failed"
+    return None
+
+
+def in_flight_failure(
+    status: KeyStatus,
+    reported: str | None,
+    booted_at: datetime | None,
+    now: datetime,
+    deadline: timedelta,
+) -> str | None:
+    """Why an update under way has failed, if it has; None while it may still succeed.
+
+    Called only when the charger does not report the declared version.
+    """
+    if now - status.at >= deadline:
+        minutes = int(deadline.total_seconds() // 60)
+        return f"no progress reported for {minutes} min (last: {status.detail})"
+    if status.detail in _REBOOTING and booted_at is not None and booted_at > status.at:
+        return f"{status.detail}, but the charger still reports {reported or 'no version'}"
+    return None
+
+
+class FirmwareStep(Step):
+    """UpdateFirmware where the declared version differs, gated per location; see the module."""
+
+    name = "firmware"
+
+    def __init__(
+        self,
+        central: CentralSystem,
+        *,
+        wake: Callable[[str], None] | None = None,
+        progress_deadline: timedelta = timedelta(hours=1),
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        """`wake` reconciles a charger again (the reconciler's `wake`): chargers waiting for
+        the rollout are woken when a place frees up. `progress_deadline` is how long an
+        update may go without a FirmwareStatusNotification before it counts as failed."""
+        self.central = central
+        self.progress_deadline = progress_deadline
+        self._wake = wake or (lambda identity: None)
+        self._clock = clock
+        self._statuses: dict[str, KeyStatus] = {}
+        self._loaded: set[str] = set()
+        self._request_ids: dict[str, int] = {}
+        self._stopped: set[str] = set()
+        """Locations whose stopped rollout was announced (an event once, not every pass)."""
+
+    # --- a pass --------------------------------------------------------------------------------
+
+    async def run(self, ctx: PassContext) -> StepResult:
+        spec = ctx.charger.resource.spec
+        firmware = spec.firmware
+        if firmware is None:
+            await self._forget_settled(ctx.identity)
+            return StepResult(True)
+        location = spec.location
+        await self._load([*self._members(ctx.fleet, location), ctx.identity])
+        now = self._clock()
+        version = firmware.version.strip()
+        boot = ctx.record.boot
+        reported = boot.firmware_version if boot is not None else None
+        status = self._statuses.get(ctx.identity)
+
+        if reported is not None and reported.strip() == version:
+            return await self._done(ctx, firmware, status, reported, now)
+
+        if status is not None and status.state is KeyState.PENDING:
+            failure = in_flight_failure(
+                status, reported, ctx.record.booted_at, now, self.progress_deadline
+            )
+            if failure is None:
+                if status.value == firmware.url:
+                    since = _when(status.at)
+                    return StepResult(
+                        False, f"firmware {version}: updating ({status.detail} since {since})"
+                    )
+                return StepResult(
+                    False,
+                    f"firmware {version}: waiting for the update from {status.value} under way "
+                    f"({status.detail})",
+                )
+            status = await self._fail(ctx.fleet, ctx.identity, status, failure, now)
+            self._wake_others(ctx.fleet, location, ctx.identity)
+
+        if status is not None and status.state in _TERMINAL and status.value == firmware.url:
+            return StepResult(
+                False,
+                f"firmware {version}: failed at {_when(status.at)}: {status.detail}; "
+                "not retried until the declared firmware changes",
+            )
+        if reported is None:
+            return StepResult(
+                False,
+                f"firmware {version}: the charger reports no firmware version in its "
+                "BootNotification, so an update could not be verified; not updated",
+            )
+        return await self._maybe_update(ctx, firmware, reported, status)
+
+    async def _done(
+        self,
+        ctx: PassContext,
+        firmware: Firmware,
+        status: KeyStatus | None,
+        reported: str,
+        now: datetime,
+    ) -> StepResult:
+        """The charger reports the declared version: whatever was under way succeeded."""
+        if status is None or (status.state is KeyState.APPLIED and status.value == firmware.url):
+            return StepResult(True)
+        location = ctx.charger.resource.spec.location
+        done = replace(
+            status, state=KeyState.APPLIED, value=firmware.url, at=now, detail=f"reports {reported}"
+        )
+        await self._record(done)
+        await self.central.event(
+            ctx.identity,
+            "FirmwareInstalled",
+            f"firmware {reported} installed from {firmware.url}",
+            {"version": reported, "url": firmware.url},
+        )
+        self._wake_others(ctx.fleet, location, ctx.identity)
+        return StepResult(True, f"firmware {reported} installed")
+
+    async def _maybe_update(
+        self, ctx: PassContext, firmware: Firmware, reported: str, previous: KeyStatus | None
+    ) -> StepResult:
+        version = firmware.version.strip()
+        location = ctx.charger.resource.spec.location
+        rollout, windows, timezone = _settings(ctx.fleet, location)
+        idle = not await ctx.central.open_transactions(ctx.identity)
+        now = self._clock()
+        census = self.census(ctx.fleet, location, now)
+        gate = rollout_gate(rollout, census)
+        if len(census.failed) >= rollout.max_failures:
+            await self._announce_stop(ctx.fleet, location, now)
+            return StepResult(False, f"firmware {version}: not updated, {gate.reason}")
+        self._stopped.discard(location)
+        decision = may_reboot(
+            ctx.charger.resource.spec.reboot_policy,
+            idle=idle,
+            windows=windows,
+            timezone=timezone,
+            at=now,
+        )
+        if not decision.allowed:
+            return StepResult(False, f"firmware {version}: waiting, {decision.reason}")
+        if not gate.allowed:
+            return StepResult(False, f"firmware {version}: waiting, {gate.reason}")
+
+        # Taken before the first await, so that no other pass at this location sees the place
+        # free in the meantime.
+        attempts = previous.attempts + 1 if previous and previous.value == firmware.url else 1
+        sent = KeyStatus(
+            ctx.identity, FIRMWARE_KEY, KeyState.PENDING, firmware.url, now, SENT, attempts
+        )
+        self._statuses[ctx.identity] = sent
+        request_id = int(now.timestamp() * 1000) % 2**31
+        self._request_ids[ctx.identity] = request_id
+        try:
+            answer = await ctx.call(ctx.commands.update_firmware(firmware.url, now, request_id))
+        except BaseException:
+            if self._statuses.get(ctx.identity) is sent:  # nothing was heard: try again later
+                self._restore(ctx.identity, previous)
+            raise
+        await self.central.event(
+            ctx.identity,
+            "FirmwareUpdate",
+            f"UpdateFirmware {firmware.url} ({reported} -> {version}): {answer}",
+            {"url": firmware.url, "from": reported, "to": version, "requestId": request_id},
+        )
+        if answer not in (Status.ACCEPTED, Status.SCHEDULED):
+            detail = (
+                f"UpdateFirmware failed: {answer.code or answer.kind.value}: {answer.description}"
+                if isinstance(answer, CallFailed)
+                else f"UpdateFirmware {answer}"
+            )
+            state = KeyState.FAILED if isinstance(answer, CallFailed) else KeyState.REJECTED
+            failed = await self._fail(ctx.fleet, ctx.identity, sent, detail, now, state)
+            self._wake_others(ctx.fleet, location, ctx.identity)
+            return StepResult(False, f"firmware {version}: failed: {failed.detail}")
+        if self._statuses.get(ctx.identity) is sent:  # no notification overtook the answer
+            await self._record(sent)
+        return StepResult(False, f"firmware {version}: UpdateFirmware sent (from {reported})")
+
+    # --- notifications -------------------------------------------------------------------------
+
+    async def charger_reported(
+        self, fleet: Fleet, identity: str, kind: str, data: dict[str, Any]
+    ) -> Collection[str]:
+        if kind != "FirmwareStatus":
+            return ()
+        loaded = fleet.charger_by_identity(identity)
+        if loaded is None:
+            return ()
+        await self._load([identity])
+        status = self._statuses.get(identity)
+        if status is None or status.state is not KeyState.PENDING:
+            return ()  # not an update of ours (a manual one), or one already settled
+        request_id, ours = data.get("requestId"), self._request_ids.get(identity)
+        if request_id is not None and ours is not None and request_id != ours:
+            return ()
+        text = str(data.get("status", ""))
+        now = self._clock()
+        location = loaded.resource.spec.location
+        if text in FAILURES:
+            await self._fail(fleet, identity, status, text, now)
+            return {identity, *self._members(fleet, location)}
+        if text not in PROGRESS:
+            return ()  # Idle: says nothing about our update
+        await self._record(replace(status, at=now, detail=text))
+        if text == INSTALLED:  # 2.0.1 says it once back; 1.6 before its reboot (still counted)
+            return {identity, *self._members(fleet, location)}
+        return (identity,)
+
+    def forget(self, identity: str) -> None:
+        """Nothing: a charger disconnects to install firmware, and its update stays counted."""
+        return None
+
+    # --- the rollout at a location -------------------------------------------------------------
+
+    def census(self, fleet: Fleet, location: str, now: datetime | None = None) -> Census:
+        """The rollout at `location` as this step knows it (statuses loaded by a pass there)."""
+        at = now or self._clock()
+        chargers = fleet.chargers_at(location)
+        updating, failed = [], []
+        for charger in chargers:
+            identity = charger.resource.identity
+            status = self._statuses.get(identity)
+            state = phase(status, charger.resource.spec.firmware, at, self.progress_deadline)
+            if state == "updating":
+                updating.append(identity)
+            elif state == "failed":
+                failed.append(identity)
+        declaring = sum(1 for c in chargers if c.resource.spec.firmware is not None)
+        return Census(location, declaring, tuple(sorted(updating)), tuple(sorted(failed)))
+
+    async def _announce_stop(self, fleet: Fleet, location: str, now: datetime) -> None:
+        if location in self._stopped:
+            return
+        rollout, _, _ = _settings(fleet, location)
+        census = self.census(fleet, location, now)
+        if len(census.failed) < rollout.max_failures:
+            return
+        self._stopped.add(location)
+        await self.central.event(
+            None,
+            "FirmwareRolloutStopped",
+            f"firmware rollout at {location} stopped: {len(census.failed)} charger(s) failed "
+            f"({', '.join(census.failed)}; maxFailures {rollout.max_failures})",
+            {"location": location, "failed": list(census.failed)},
+        )
+
+    async def _fail(
+        self,
+        fleet: Fleet,
+        identity: str,
+        status: KeyStatus,
+        detail: str,
+        now: datetime,
+        state: KeyState = KeyState.FAILED,
+    ) -> KeyStatus:
+        failed = replace(status, state=state, at=now, detail=detail)
+        await self._record(failed)
+        loaded = fleet.charger_by_identity(identity)
+        location = loaded.resource.spec.location if loaded is not None else None
+        counted = ""
+        if location is not None:
+            rollout, _, _ = _settings(fleet, location)
+            census = self.census(fleet, location, now)
+            counted = (
+                f"; {len(census.failed)} failed at {location} (maxFailures {rollout.max_failures})"
+            )
+        await self.central.event(
+            identity,
+            "FirmwareFailed",
+            f"firmware from {status.value} failed: {detail}{counted}",
+            {"url": status.value, "detail": detail},
+        )
+        log.warning("%s: firmware from %s failed: %s", identity, status.value, detail)
+        if location is not None:
+            await self._announce_stop(fleet, location, now)
+        return failed
+
+    # --- state ---------------------------------------------------------------------------------
+
+    async def _load(self, identities: Iterable[str]) -> None:
+        """Read the stored statuses of chargers this step has not seen yet, once each."""
+        missing = [i for i in dict.fromkeys(identities) if i not in self._loaded]
+        for identity in missing:
+            stored = await self.central.store.key_statuses(identity)
+            if identity in self._loaded:
+                continue  # a notification got here first, and what it knows is newer
+            self._loaded.add(identity)
+            for status in stored:
+                if status.key == FIRMWARE_KEY:
+                    self._statuses[identity] = status
+
+    async def _forget_settled(self, identity: str) -> None:
+        """Firmware no longer declared: what happened to the last one declared means nothing
+        any more, unless an update is still under way (it still takes the charger down)."""
+        await self._load([identity])
+        status = self._statuses.get(identity)
+        if status is not None and status.state is not KeyState.PENDING:
+            del self._statuses[identity]
+            await self.central.store.forget_key_statuses(identity, [FIRMWARE_KEY])
+
+    async def _record(self, status: KeyStatus) -> None:
+        self._loaded.add(status.identity)
+        self._statuses[status.identity] = status
+        await self.central.store.record_key_statuses([status])
+
+    def _restore(self, identity: str, previous: KeyStatus | None) -> None:
+        if previous is None:
+            self._statuses.pop(identity, None)
+        else:
+            self._statuses[identity] = previous
+
+    def _members(self, fleet: Fleet, location: str) -> list[str]:
+        return [c.resource.identity for c in fleet.chargers_at(location)]
+
+    def _wake_others(self, fleet: Fleet, location: str, identity: str) -> None:
+        for other in self._members(fleet, location):
+            if other != identity:
+                self._wake(other)
+
+
+def _settings(fleet: Fleet, location: str) -> tuple[FirmwareRollout, list[WeeklyTimeRange], str]:
+    """The rollout settings, maintenance windows and timezone of a location."""
+    loaded = fleet.locations.get(location)
+    if loaded is None:
+        return FirmwareRollout(), [], "UTC"
+    spec = loaded.resource.spec
+    return spec.firmware_rollout, list(spec.maintenance_window), spec.timezone

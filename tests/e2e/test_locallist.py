@@ -1,0 +1,233 @@
+"""The local authorisation list end to end: `serve` with the local list step, simulated chargers.
+
+Both OCPP versions: the chargers connect with no list, and must end up holding the cards the
+depot accepts, in the statuses `authorize` gives them; an edit that blocks a card must reach
+them as a Differential update. Conditions are waited for with a deadline, never timed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from controller.checking import check_paths
+from controller.converge.locallist import DesiredList, LocalListStep
+from controller.serve import Running, ServeOptions, running
+from controller.simulator import SimClock, SimulatedCharger, chargers_from_fleet
+from controller.simulator.profile import DEFAULT_PROFILE
+from controller.store.models import Direction
+
+IDENTITIES = ("CP-16", "CP-201")
+DEADLINE = 20.0
+
+FLEET = """apiVersion: chargectl.io/v1alpha1
+kind: Team
+metadata: {{name: ops}}
+spec: {{displayName: Ops, handle: ops}}
+---
+apiVersion: chargectl.io/v1alpha1
+kind: Team
+metadata: {{name: guests}}
+spec: {{displayName: Guests, handle: guests}}
+---
+apiVersion: chargectl.io/v1alpha1
+kind: Location
+metadata: {{name: depot}}
+spec:
+  team: ops
+  displayName: Depot
+  acceptedCards: {{teams: [ops]}}
+---
+apiVersion: chargectl.io/v1alpha1
+kind: Charger
+metadata: {{name: cp-16}}
+spec:
+  ocppIdentity: CP-16
+  location: depot
+  ocppVersion: "1.6"
+  connectors: [{{id: 1, type: Type2, maxCurrent: 32}}]
+---
+apiVersion: chargectl.io/v1alpha1
+kind: Charger
+metadata: {{name: cp-201}}
+spec:
+  ocppIdentity: CP-201
+  location: depot
+  ocppVersion: "2.0.1"
+  connectors: [{{id: 1, type: Type2, maxCurrent: 32}}]
+---
+apiVersion: chargectl.io/v1alpha1
+kind: Card
+metadata: {{name: alice}}
+spec: {{idTag: AA01, team: ops, parentIdTag: FLEET, expiresAt: "2099-01-01T00:00:00Z"{alice}}}
+---
+apiVersion: chargectl.io/v1alpha1
+kind: Card
+metadata: {{name: bob}}
+spec: {{idTag: BB02, team: ops{bob}}}
+---
+apiVersion: chargectl.io/v1alpha1
+kind: Card
+metadata: {{name: carol}}
+spec: {{idTag: CC03, team: ops, status: Blocked}}
+---
+apiVersion: chargectl.io/v1alpha1
+kind: Card
+metadata: {{name: dave}}
+spec: {{idTag: DD04, team: ops, expiresAt: "2024-01-01T00:00:00Z"{dave}}}
+---
+apiVersion: chargectl.io/v1alpha1
+kind: Card
+metadata: {{name: guest}}
+spec: {{idTag: EE05, team: guests}}
+"""
+
+BLOCKED = ", status: Blocked"
+
+
+def write(root: Path, blocked: str | None = None, folder: str = "fleet") -> Path:
+    """The fleet, with the card named `blocked` blocked."""
+    fleet = root / folder
+    fleet.mkdir(exist_ok=True)
+    cards = {name: BLOCKED if name == blocked else "" for name in ("alice", "bob", "dave")}
+    (fleet / "fleet.yaml").write_text(FLEET.format(**cards))
+    assert check_paths([fleet]).valid
+    return fleet
+
+
+def desired(root: Path, blocked: str | None = None) -> DesiredList:
+    """The depot's list in that fleet, as the step computes it."""
+    fleet = check_paths([write(root, blocked, folder=f"probe-{blocked}")]).fleet
+    return LocalListStep().desired(fleet, "depot")
+
+
+@dataclass
+class Rig:
+    server: Running
+    step: LocalListStep
+    chargers: dict[str, SimulatedCharger]
+
+
+@contextlib.asynccontextmanager
+async def rig(fleet: Path, resync: float = 300.0) -> AsyncIterator[Rig]:
+    options = ServeOptions(
+        paths=[fleet],
+        store_url=f"sqlite:///{fleet.parent / 'state.db'}",
+        host="127.0.0.1",
+        port=0,
+        watch=False,
+        resync_interval=resync,
+        call_timeout=5.0,
+    )
+    async with running(options) as server:
+        assert server.reconciler is not None
+        step = next(s for s in server.reconciler.steps if isinstance(s, LocalListStep))
+        sims = chargers_from_fleet(
+            server.central.fleet,
+            server.url,
+            profile=replace(DEFAULT_PROFILE, reboot_seconds=0.5, validate_messages=True),
+            clock=SimClock(1.0),
+        )
+        tasks = [asyncio.create_task(sim.run()) for sim in sims]
+        try:
+            yield Rig(server, step, {sim.identity: sim for sim in sims})
+        finally:
+            for sim in sims:
+                await sim.stop()
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+
+async def until(condition: Callable[[], bool], what: str) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + DEADLINE
+    while not condition():
+        if loop.time() > end:
+            pytest.fail(f"gave up waiting: {what}")
+        await asyncio.sleep(0.2)
+
+
+def holds(sim: SimulatedCharger, wanted: DesiredList) -> bool:
+    expected = {e.id_tag.casefold(): e.status.value for e in wanted.entries if e.status}
+    return sim.local_list.version == wanted.version and sim.local_list.entries == expected
+
+
+async def sent_lists(r: Rig, identity: str) -> list[dict[str, Any]]:
+    """The SendLocalList payloads sent to a charger, oldest first."""
+    await r.server.central.store.flush()
+    log = await r.server.central.store.message_log(identity, limit=1000)
+    return [
+        json.loads(e.frame)[3]
+        for e in log
+        if e.action == "SendLocalList" and e.message_type == 2 and e.direction is Direction.SENT
+    ]
+
+
+def version_of(payload: dict[str, Any]) -> int:
+    return int(payload.get("listVersion", payload.get("versionNumber", -1)))
+
+
+def tags_of(payload: dict[str, Any]) -> dict[str, str | None]:
+    found: dict[str, str | None] = {}
+    for item in payload.get("localAuthorizationList", []):
+        tag = item["idTag"] if "idTag" in item else item["idToken"]["idToken"]
+        info = item.get("idTagInfo") or item.get("idTokenInfo")
+        found[tag] = info["status"] if info else None
+    return found
+
+
+async def test_chargers_of_both_versions_get_the_cards_the_location_accepts(
+    tmp_path: Path,
+) -> None:
+    wanted = desired(tmp_path)
+    assert [(e.id_tag, e.status and e.status.value) for e in wanted.entries] == [
+        ("AA01", "Accepted"),
+        ("BB02", "Accepted"),
+        ("CC03", "Blocked"),
+        ("DD04", "Expired"),
+    ]
+    async with rig(write(tmp_path)) as r:
+        for identity in IDENTITIES:
+            sim = r.chargers[identity]
+            await until(partial(holds, sim, wanted), f"{identity} holds the list")
+            [payload] = await sent_lists(r, identity)
+            assert payload["updateType"] == "Full"
+
+
+async def test_a_blocked_card_reaches_the_chargers_as_a_differential_update(
+    tmp_path: Path,
+) -> None:
+    before = desired(tmp_path)
+    # The new version must exceed the old one for a Differential update (the charger refuses
+    # a lower one); versions are content hashes, so pick a card whose blocking raises it.
+    name, after = next(
+        (name, wanted)
+        for name in ("alice", "bob", "dave")
+        if (wanted := desired(tmp_path, name)).version > before.version
+    )
+    tag = {"alice": "AA01", "bob": "BB02", "dave": "DD04"}[name]
+    # Until the reconciler wakes chargers on card edits, the resync brings the edit.
+    async with rig(write(tmp_path), resync=1.0) as r:
+        for identity in IDENTITIES:
+            sim = r.chargers[identity]
+            await until(partial(holds, sim, before), f"{identity} holds the first list")
+        write(tmp_path, blocked=name)
+        assert await r.server.source.reload()
+        for identity in IDENTITIES:
+            sim = r.chargers[identity]
+            await until(partial(holds, sim, after), f"{identity} holds the edited list")
+            *_, payload = await sent_lists(r, identity)
+            assert payload["updateType"] == "Differential"
+            assert version_of(payload) == after.version
+            assert tags_of(payload) == {tag: "Blocked"}
+            assert sim.local_list.status(tag) == "Blocked"

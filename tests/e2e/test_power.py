@@ -1,0 +1,265 @@
+"""Power end to end: `serve` with the power step, simulated chargers, one circuit shared.
+
+Four chargers of one 32 A connector each (two OCPP 1.6, two 2.0.1) behind a 40 A three-phase
+grid connection. Sessions start one by one and stop again; after each, every charging
+connector must offer its equal share (the simulated chargers honour the profiles they are
+sent), and a sampler checks every ~50 ms, for the whole test, that the connectors with a
+transaction never offer more than the circuit together — also while shares move, which is
+what the step's safe order is for. Real sockets, the real store; deadlines, never timings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pytest
+
+from controller.checking import check_paths
+from controller.converge.power import PowerStep
+from controller.ocpp.commands import limit_amperes
+from controller.serve import Running, ServeOptions, running
+from controller.simulator import SimClock, SimulatedCharger, chargers_from_fleet
+from controller.simulator.profile import DEFAULT_PROFILE
+from controller.simulator.smart import ChargingProfile, ChargingProfiles, Limits, Purpose
+
+CIRCUIT_AMPERES = 40
+CONNECTOR_AMPERES = 32
+ID_TAG = "04E2E0000001"
+CHARGERS = ("CP-A", "CP-B", "CP-C", "CP-D")
+DEADLINE = 20.0
+SAMPLE_SECONDS = 0.05
+
+HEAD = f"""apiVersion: chargectl.io/v1alpha1
+kind: Team
+metadata: {{name: ops}}
+spec: {{displayName: Ops, handle: ops}}
+---
+apiVersion: chargectl.io/v1alpha1
+kind: Location
+metadata: {{name: depot}}
+spec:
+  team: ops
+  displayName: Depot
+  timezone: Europe/Amsterdam
+  acceptedCards: {{names: [driver]}}
+---
+apiVersion: chargectl.io/v1alpha1
+kind: Card
+metadata: {{name: driver}}
+spec: {{idTag: "{ID_TAG}", team: ops}}
+---
+apiVersion: chargectl.io/v1alpha1
+kind: PowerLimit
+metadata: {{name: depot-grid}}
+spec:
+  location: depot
+  limit: {{currentPerPhase: {CIRCUIT_AMPERES}}}
+  phases: 3
+"""
+
+CHARGER = """---
+apiVersion: chargectl.io/v1alpha1
+kind: Charger
+metadata: {{name: {name}}}
+spec:
+  ocppIdentity: {identity}
+  location: depot
+  ocppVersion: "{version}"
+  connectors: [{{id: 1, type: Type2, maxCurrent: {amperes}, phases: 3}}]
+"""
+
+
+def write_fleet(root: Path) -> Path:
+    fleet = root / "fleet"
+    fleet.mkdir()
+    chargers = "".join(
+        CHARGER.format(
+            name=identity.lower(),
+            identity=identity,
+            version="1.6" if index % 2 == 0 else "2.0.1",
+            amperes=CONNECTOR_AMPERES,
+        )
+        for index, identity in enumerate(CHARGERS)
+    )
+    (fleet / "fleet.yaml").write_text(HEAD + chargers)
+    assert check_paths([fleet]).valid
+    return fleet
+
+
+@dataclass
+class Sampler:
+    """Sums what the connectors with a transaction offer: every `SAMPLE_SECONDS`, and each
+    time a charger installs a profile (`Watched`), so no step of a change goes unseen."""
+
+    chargers: dict[str, SimulatedCharger]
+    samples: int = 0
+    highest: int = 0
+    over: list[dict[str, int]] = field(default_factory=list)
+
+    def sample(self) -> None:
+        offered = {
+            identity: sim.offered_current(1)
+            for identity, sim in self.chargers.items()
+            if sim.connectors[1].transaction is not None
+        }
+        total = sum(offered.values())
+        self.samples += 1
+        self.highest = max(self.highest, total)
+        if total > CIRCUIT_AMPERES:
+            self.over.append(offered)
+
+    async def run(self) -> None:
+        while True:
+            self.sample()
+            await asyncio.sleep(SAMPLE_SECONDS)
+
+
+class Watched(ChargingProfiles):
+    """A simulated charger's profiles that call `after` once a new one is in place."""
+
+    def __init__(self, after: Callable[[], None]) -> None:
+        super().__init__()
+        self.after = after
+
+    def install(self, profile: ChargingProfile, limits: Limits) -> bool:
+        accepted = super().install(profile, limits)
+        self.after()
+        return accepted
+
+
+@dataclass
+class PowerRig:
+    server: Running
+    chargers: dict[str, SimulatedCharger]
+    step: PowerStep
+    sampler: Sampler
+
+
+@contextlib.asynccontextmanager
+async def power_rig(fleet: Path) -> AsyncIterator[PowerRig]:
+    options = ServeOptions(
+        paths=[fleet],
+        store_url=f"sqlite:///{fleet.parent / 'state.db'}",
+        host="127.0.0.1",
+        port=0,
+        watch=False,
+        call_timeout=5.0,
+    )
+    async with running(options) as server:
+        assert server.reconciler is not None
+        step = next(s for s in server.reconciler.steps if isinstance(s, PowerStep))
+        sims = chargers_from_fleet(
+            server.central.fleet,
+            server.url,
+            profile=replace(DEFAULT_PROFILE, validate_messages=True),
+            clock=SimClock(1.0),
+        )
+        chargers = {sim.identity: sim for sim in sims}
+        sampler = Sampler(chargers)
+        for sim in sims:
+            sim.profiles = Watched(sampler.sample)
+        tasks = [asyncio.create_task(sim.run()) for sim in sims]
+        sampling = asyncio.create_task(sampler.run())
+        try:
+            yield PowerRig(server, chargers, step, sampler)
+        finally:
+            sampling.cancel()
+            for sim in sims:
+                await sim.stop()
+            for task in (*tasks, sampling):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            step.close()
+
+
+async def until(condition: Callable[[], bool], what: Callable[[], str]) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + DEADLINE
+    while not condition():
+        if loop.time() > end:
+            pytest.fail(f"gave up waiting: {what()}")
+        await asyncio.sleep(0.1)
+
+
+def share(sessions: int) -> float:
+    """The equal share as sent: rounded down to 0.1 A, at most the connector's maximum."""
+    return min(float(CONNECTOR_AMPERES), limit_amperes(CIRCUIT_AMPERES / sessions))
+
+
+def installed(sim: SimulatedCharger, purpose: Purpose) -> float | None:
+    """The limit of the charger's profile for connector 1 with this purpose, in amperes."""
+    for profile in sim.profiles.installed:
+        if profile.purpose is purpose and profile.connector == 1:
+            return profile.schedule.periods[0].limit
+    return None
+
+
+def tx_limit(sim: SimulatedCharger) -> float | None:
+    return installed(sim, Purpose.TX)
+
+
+async def idle_offers(rig: PowerRig) -> None:
+    """Every connector holds a default profile at the minimum, 6 A, for the next session.
+
+    (An idle 1.6 connector's offer does not show it: a profile without a start time counts
+    from the start of charging, as OCPP 1.6 says.)
+    """
+
+    def defaults() -> dict[str, float | None]:
+        return {i: installed(sim, Purpose.TX_DEFAULT) for i, sim in rig.chargers.items()}
+
+    await until(
+        lambda: all(value == 6.0 for value in defaults().values()),
+        lambda: f"every idle connector's default at 6 A: {defaults()}",
+    )
+
+
+async def converged_to_share(rig: PowerRig, active: list[str]) -> None:
+    """Every active connector offers the equal share (the simulator offers whole amperes)."""
+    expected = share(len(active))
+
+    def done() -> bool:
+        return all(
+            rig.chargers[i].offered_current(1) == math.floor(expected)
+            and tx_limit(rig.chargers[i]) == expected
+            for i in active
+        )
+
+    def state() -> str:
+        seen = {i: (rig.chargers[i].offered_current(1), tx_limit(rig.chargers[i])) for i in active}
+        return f"{len(active)} sessions at {expected} A each; (offered, Tx profile): {seen}"
+
+    await until(done, state)
+
+
+async def test_sessions_share_the_circuit_and_never_overload_it(tmp_path: Path) -> None:
+    async with power_rig(write_fleet(tmp_path)) as rig:
+        for sim in rig.chargers.values():
+            await asyncio.wait_for(sim.booted.wait(), DEADLINE)
+        await idle_offers(rig)
+
+        active: list[str] = []
+        for identity in CHARGERS:
+            await rig.chargers[identity].plug_in(1, ID_TAG)
+            active.append(identity)
+            await converged_to_share(rig, active)
+
+        assert [share(n) for n in (1, 2, 3, 4)] == [32.0, 20.0, 13.3, 10.0]
+
+        while len(active) > 1:
+            await rig.chargers[active.pop()].unplug(1)
+            await converged_to_share(rig, active)
+
+        await rig.chargers[active.pop()].unplug(1)
+        await idle_offers(rig)
+
+        sampler = rig.sampler
+        assert not sampler.over, f"the circuit was overloaded: {sampler.over[:5]}"
+        assert sampler.samples > 10, "the sampler ran throughout"
+        assert sampler.highest == CIRCUIT_AMPERES, "two sessions at 20 A were seen"
