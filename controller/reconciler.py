@@ -309,9 +309,13 @@ class Reconciler(Observer):
             outcome = await self._maybe_reboot(identity, commands, loaded.resource.spec, plan)
             return outcome, False, ""
         pending = [u for u in updates if u.state is not KeyState.APPLIED]
-        cannot = [a for a in plan.actions if a.kind is ActionKind.CANNOT]
+        cannot = [
+            a
+            for a in plan.actions
+            if a.kind is ActionKind.CANNOT and a.key not in {step.name for step in self.steps}
+        ]
         if not pending and not cannot:
-            return Outcome.CONVERGED, True, f"converged: {_summary(updates)}"
+            return Outcome.CONVERGED, True, f"converged: {_summary(updates)}" if updates else ""
         message = "; ".join(
             [f"{u.key}: {u.state.value} {u.detail}".strip() for u in pending]
             + [f"{a.key}: {a.reason}" for a in cannot]
@@ -329,6 +333,7 @@ class Reconciler(Observer):
             for key, status in statuses.items()
             if key not in open_keys
             and key != AVAILABILITY_KEY
+            and key not in {step.name for step in self.steps}  # steps own their statuses
             and status.state in (KeyState.REBOOT_REQUIRED, KeyState.PENDING, KeyState.FAILED)
         ]
         await self._save(identity, done)

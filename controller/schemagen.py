@@ -152,7 +152,7 @@ def crd_schema(resource: type[Resource]) -> Schema:
 def _structural(node: Schema, definitions: Mapping[str, Schema]) -> Schema:
     """Rewrite one JSON Schema node, and everything below it, into the structural subset."""
     node = _flattened(node, definitions)
-    if _is_type_union(node):
+    if _is_type_union(node) and not node.get("x-kubernetes-int-or-string"):
         return _opaque_union(node)
     result: Schema = {}
     for key, value in node.items():

@@ -135,7 +135,7 @@ async def running(options: ServeOptions) -> AsyncIterator[Running]:
                         max_concurrent=options.max_concurrent_reconciles,
                     ),
                     metrics=metrics,
-                    steps=_steps(),
+                    steps=_steps(central),
                 )
                 if options.reconcile
                 else None
@@ -202,12 +202,13 @@ async def running(options: ServeOptions) -> AsyncIterator[Running]:
             await store.close()
 
 
-def _steps() -> list[Step]:
+def _steps(central: CentralSystem) -> list[Step]:
     """What the reconciler converges beyond configuration keys, in this order."""
+    from controller.converge.firmware import FirmwareStep
     from controller.converge.locallist import LocalListStep
     from controller.converge.power import PowerStep
 
-    return [PowerStep(), LocalListStep()]
+    return [PowerStep(), LocalListStep(), FirmwareStep(central)]
 
 
 def _web_server(

@@ -197,6 +197,10 @@ class FirmwareStep(Step):
         self._stopped: set[str] = set()
         """Locations whose stopped rollout was announced (an event once, not every pass)."""
 
+    def bind(self, wake: Callable[[str], None]) -> None:
+        super().bind(wake)
+        self._wake = wake
+
     # --- a pass --------------------------------------------------------------------------------
 
     async def run(self, ctx: PassContext) -> StepResult:

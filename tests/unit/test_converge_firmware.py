@@ -1,0 +1,628 @@
+"""Firmware rollouts: the gate (a count or a percentage), the failure threshold, reboot policy
+and maintenance windows, and how notifications and boots move an update along.
+
+The rollout arithmetic is tested as pure functions; the step itself with a real fleet from
+YAML, a SQLite store, and fake chargers that record the UpdateFirmware they are sent.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import pydantic
+import pytest
+
+from controller.converge.base import PassContext, StepResult
+from controller.converge.firmware import (
+    Census,
+    FirmwareStep,
+    in_flight_failure,
+    phase,
+    rollout_gate,
+)
+from controller.fleet import Fleet, resolve_charger
+from controller.loading import load_paths
+from controller.ocpp.central import CentralSystem
+from controller.ocpp.commands import ChargerCommands, Status
+from controller.ocpp.session import CallFailed, FailureKind
+from controller.planning import FIRMWARE_KEY
+from controller.resources.charger import Firmware
+from controller.resources.location import FirmwareRollout
+from controller.store import open_store
+from controller.store.base import Store
+from controller.store.models import (
+    BootInfo,
+    ChargerRecord,
+    KeyState,
+    KeyStatus,
+    TransactionStart,
+)
+
+T = TypeVar("T")
+
+T0 = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)  # a Monday, noon
+OLD, NEW = "1.0.0", "6.4.0-4205"
+URL = f"https://firmware.example.com/{NEW}.img"
+HOUR = timedelta(hours=1)
+
+
+# --- the rollout arithmetic ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("declared", "chargers", "resolved"),
+    [
+        (1, 6, 1),
+        (2, 6, 2),
+        (10, 6, 10),
+        ("50%", 6, 3),
+        ("25%", 6, 1),  # 1.5 rounds down
+        ("34%", 6, 2),  # 2.04
+        ("10%", 6, 1),  # 0.6 rounds down to 0, and at least one
+        ("100%", 6, 6),
+        ("1%", 0, 1),
+    ],
+)
+def test_max_unavailable_is_a_count_or_a_percentage_rounded_down_but_at_least_one(
+    declared: int | str, chargers: int, resolved: int
+) -> None:
+    assert FirmwareRollout(max_unavailable=declared).max_unavailable_of(chargers) == resolved
+
+
+@pytest.mark.parametrize("wrong", [0, -1, True, "2", "0%", "101%", "25 %", "x%", 2.5, None])
+def test_max_unavailable_refuses_what_is_neither(wrong: object) -> None:
+    with pytest.raises(pydantic.ValidationError, match="maxUnavailable|max_unavailable"):
+        FirmwareRollout.model_validate({"maxUnavailable": wrong})
+
+
+def test_rollout_defaults_to_one_at_a_time_and_stops_at_the_first_failure() -> None:
+    rollout = FirmwareRollout()
+    assert (rollout.max_unavailable, rollout.max_failures) == (1, 1)
+
+
+def census(chargers: int, updating: int = 0, failed: int = 0) -> Census:
+    return Census(
+        "depot",
+        chargers,
+        tuple(f"U{i}" for i in range(updating)),
+        tuple(f"F{i}" for i in range(failed)),
+    )
+
+
+@pytest.mark.parametrize(
+    ("declared", "chargers", "updating", "allowed"),
+    [
+        (2, 6, 0, True),
+        (2, 6, 1, True),
+        (2, 6, 2, False),
+        ("50%", 6, 2, True),
+        ("50%", 6, 3, False),
+        ("25%", 6, 0, True),
+        ("25%", 6, 1, False),
+        ("10%", 6, 0, True),
+        ("10%", 6, 1, False),
+    ],
+)
+def test_the_gate_lets_at_most_max_unavailable_update_at_once(
+    declared: int | str, chargers: int, updating: int, allowed: bool
+) -> None:
+    gate = rollout_gate(FirmwareRollout(max_unavailable=declared), census(chargers, updating))
+    assert gate.allowed is allowed
+    if not allowed:
+        assert "maxUnavailable" in gate.reason and "U0" in gate.reason
+
+
+def test_the_gate_shows_how_a_percentage_resolved() -> None:
+    gate = rollout_gate(FirmwareRollout(max_unavailable="25%"), census(6, 1))
+    assert "maxUnavailable 25% of 6 = 1" in gate.reason
+
+
+@pytest.mark.parametrize(("failed", "allowed"), [(0, True), (1, True), (2, False), (3, False)])
+def test_the_rollout_stops_when_max_failures_chargers_failed(failed: int, allowed: bool) -> None:
+    gate = rollout_gate(
+        FirmwareRollout(max_unavailable=6, max_failures=2), census(6, failed=failed)
+    )
+    assert gate.allowed is allowed
+    if not allowed:
+        assert "stopped" in gate.reason and "maxFailures 2" in gate.reason
+
+
+def status(state: KeyState, detail: str, at: datetime = T0, url: str = URL) -> KeyStatus:
+    return KeyStatus("CP-1", FIRMWARE_KEY, state, url, at, detail, 1)
+
+
+def test_phase_of_a_status() -> None:
+    firmware = Firmware(version=NEW, url=URL)
+    other = Firmware(version="7.0.0", url="https://firmware.example.com/7.0.0.img")
+    pending = status(KeyState.PENDING, "Downloading")
+    assert phase(pending, firmware, T0 + timedelta(minutes=5), HOUR) == "updating"
+    assert phase(pending, other, T0, HOUR) == "updating"  # any image takes the charger down
+    assert phase(pending, firmware, T0 + HOUR, HOUR) == "failed"  # no news for too long
+    assert phase(pending, other, T0 + HOUR, HOUR) is None
+    assert phase(status(KeyState.FAILED, "InstallationFailed"), firmware, T0, HOUR) == "failed"
+    assert phase(status(KeyState.REJECTED, "UpdateFirmware Rejected"), firmware, T0, HOUR) == (
+        "failed"
+    )
+    assert phase(status(KeyState.FAILED, "DownloadFailed"), other, T0, HOUR) is None
+    assert phase(status(KeyState.APPLIED, "reports x"), firmware, T0, HOUR) is None
+    assert phase(None, firmware, T0, HOUR) is None
+
+
+def test_an_installed_update_fails_when_the_rebooted_charger_reports_the_old_version() -> None:
+    installed = status(KeyState.PENDING, "Installed")
+    later = T0 + timedelta(minutes=1)
+    assert in_flight_failure(installed, OLD, T0 - timedelta(seconds=1), later, HOUR) is None
+    failure = in_flight_failure(installed, OLD, later, later, HOUR)
+    assert failure == f"Installed, but the charger still reports {OLD}"
+    # a reboot while downloading is no verdict yet
+    downloading = status(KeyState.PENDING, "Downloading")
+    assert in_flight_failure(downloading, OLD, later, later, HOUR) is None
+    assert "no progress reported for 60 min" in str(
+        in_flight_failure(downloading, OLD, None, T0 + HOUR, HOUR)
+    )
+
+
+# --- the step, with fake chargers ---------------------------------------------------------------
+
+
+HEADER = "apiVersion: chargectl.io/v1alpha1\n"
+
+
+def doc(kind: str, name: str, spec: str) -> str:
+    body = textwrap.indent(textwrap.dedent(spec).strip("\n"), "  ")
+    return f"{HEADER}kind: {kind}\nmetadata:\n  name: {name}\nspec:\n{body}\n"
+
+
+def fleet_yaml(
+    chargers: int,
+    *,
+    max_unavailable: int | str = 1,
+    max_failures: int = 1,
+    policy: str = "WhenIdle",
+    window: str = '{start: "00:00", end: "24:00"}',
+    url: str = URL,
+    version: str = NEW,
+) -> list[str]:
+    unavailable = f'"{max_unavailable}"' if isinstance(max_unavailable, str) else max_unavailable
+    documents = [
+        doc("Team", "ops", "displayName: Ops\nhandle: ops"),
+        doc(
+            "Location",
+            "depot",
+            f"""
+            team: ops
+            displayName: Depot
+            timezone: UTC
+            maintenanceWindow: [{window}]
+            firmwareRollout: {{maxUnavailable: {unavailable}, maxFailures: {max_failures}}}
+            """,
+        ),
+    ]
+    for i in range(1, chargers + 1):
+        documents.append(
+            doc(
+                "Charger",
+                f"cp-{i}",
+                f"""
+                location: depot
+                ocppVersion: "1.6"
+                ocppIdentity: CP-{i}
+                rebootPolicy: {policy}
+                connectors: [{{id: 1, type: Type2, maxCurrent: 32}}]
+                firmware: {{version: "{version}", url: "{url}"}}
+                """,
+            )
+        )
+    return documents
+
+
+def build(root: Path, documents: list[str]) -> Fleet:
+    folder = root / f"fleet-{len(list(root.glob('fleet-*')))}"
+    folder.mkdir()
+    for i, text in enumerate(documents):
+        (folder / f"{i:02d}.yaml").write_text(text, encoding="utf-8")
+    loaded = load_paths([folder])
+    assert loaded.problems == ()
+    fleet, problems = Fleet.build(loaded.resources)
+    assert problems == []
+    return fleet
+
+
+@dataclass
+class FakeCharger:
+    """Records UpdateFirmware; answers `answer` (or raises `error`, as a lost connection)."""
+
+    identity: str
+    answer: Status | CallFailed = Status.ACCEPTED
+    error: Exception | None = None
+    sent: list[tuple[str, datetime, int]] = field(default_factory=list)
+
+    async def update_firmware(
+        self, url: str, retrieve_at: datetime, request_id: int = 1
+    ) -> Status | CallFailed:
+        if self.error is not None:
+            raise self.error
+        self.sent.append((url, retrieve_at, request_id))
+        return self.answer
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class Rig:
+    """A fleet, a store, the step, fake chargers and what each reports."""
+
+    root: Path
+    fleet: Fleet
+    store: Store
+    central: CentralSystem
+    step: FirmwareStep
+    clock: Clock
+    chargers: dict[str, FakeCharger] = field(default_factory=dict)
+    versions: dict[str, str | None] = field(default_factory=dict)
+    booted: dict[str, datetime] = field(default_factory=dict)
+    woken: list[str] = field(default_factory=list)
+
+    def charger(self, identity: str) -> FakeCharger:
+        return self.chargers.setdefault(identity, FakeCharger(identity))
+
+    async def run(self, identity: str) -> StepResult:
+        loaded = self.fleet.charger_by_identity(identity)
+        assert loaded is not None
+        boot = BootInfo("Acme", "X", firmware_version=self.versions.get(identity, OLD))
+        record = ChargerRecord(
+            identity, False, "1.6", boot, self.booted.get(identity, T0 - HOUR), connected=True
+        )
+        return await self.step.run(
+            PassContext(
+                identity,
+                cast(ChargerCommands, self.charger(identity)),
+                self.fleet,
+                loaded,
+                resolve_charger(self.fleet, loaded),
+                record,
+                self.central,
+                passthrough,
+            )
+        )
+
+    async def run_all(self) -> dict[str, StepResult]:
+        return {identity: await self.run(identity) for identity in self.identities()}
+
+    def identities(self) -> list[str]:
+        return sorted(c.resource.identity for c in self.fleet.chargers.values())
+
+    async def report(self, identity: str, status: str, **extra: Any) -> list[str]:
+        woken = await self.step.charger_reported(
+            self.fleet, identity, "FirmwareStatus", {"status": status, **extra}
+        )
+        return sorted(woken)
+
+    async def reboot(self, identity: str, version: str | None) -> None:
+        """The charger rebooted (a second later) and now reports `version`."""
+        self.clock.now += timedelta(seconds=1)
+        self.versions[identity] = version
+        self.booted[identity] = self.clock.now
+        self.clock.now += timedelta(seconds=1)
+
+    def sent(self) -> list[str]:
+        return sorted(i for i, c in self.chargers.items() if c.sent)
+
+    async def stored(self, identity: str) -> KeyStatus | None:
+        found = [s for s in await self.store.key_statuses(identity) if s.key == FIRMWARE_KEY]
+        return found[0] if found else None
+
+    async def events(self, kind: str) -> list[str]:
+        await self.store.flush()
+        return [e.message for e in await self.store.events(limit=500) if e.kind == kind]
+
+
+Make = Callable[..., Awaitable[Rig]]
+"""make(documents, store=None): a rig for a fleet; pass a store to play a restart or an edit."""
+
+
+async def passthrough(awaitable: Awaitable[T]) -> T:
+    return await awaitable
+
+
+@pytest.fixture
+async def make(tmp_path: Path) -> AsyncIterator[Make]:
+    stores: list[Store] = []
+
+    async def make(documents: list[str], store: Store | None = None) -> Rig:
+        fleet = build(tmp_path, documents)
+        if store is None:
+            store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
+            await store.open()
+            stores.append(store)
+        central = CentralSystem(fleet, store)
+        clock = Clock()
+        woken: list[str] = []
+        step = FirmwareStep(central, wake=woken.append, clock=clock)
+        return Rig(tmp_path, fleet, store, central, step, clock, woken=woken)
+
+    yield make
+    for store in stores:
+        await store.close()
+
+
+async def test_a_charger_already_on_the_declared_version_is_left_alone(make: Make) -> None:
+    rig = await make(fleet_yaml(1))
+    rig.versions["CP-1"] = NEW
+    assert await rig.run("CP-1") == StepResult(True)
+    assert rig.sent() == []
+
+
+async def test_an_update_is_sent_with_the_declared_url_and_recorded(make: Make) -> None:
+    rig = await make(fleet_yaml(1))
+    result = await rig.run("CP-1")
+    assert not result.synced and "UpdateFirmware sent" in result.message
+    url, retrieve_at, _ = rig.charger("CP-1").sent[0]
+    assert (url, retrieve_at) == (URL, T0)
+    stored = await rig.stored("CP-1")
+    assert stored is not None
+    assert (stored.state, stored.value, stored.detail) == (KeyState.PENDING, URL, "Sent")
+    assert await rig.events("FirmwareUpdate")
+
+
+@pytest.mark.parametrize(
+    ("declared", "chargers", "at_once"),
+    [(2, 6, 2), (1, 3, 1), ("50%", 6, 3), ("34%", 6, 2), ("25%", 6, 1), ("10%", 6, 1)],
+)
+async def test_no_more_than_max_unavailable_chargers_update_at_once(
+    make: Make, declared: int | str, chargers: int, at_once: int
+) -> None:
+    rig = await make(fleet_yaml(chargers, max_unavailable=declared))
+    results = await rig.run_all()
+    assert len(rig.sent()) == at_once
+    waiting = [r.message for i, r in results.items() if i not in rig.sent()]
+    assert waiting and all("waiting" in m and "maxUnavailable" in m for m in waiting)
+    # passes again change nothing while the updates are under way
+    await rig.run_all()
+    assert len(rig.sent()) == at_once
+    assert all(len(c.sent) == 1 for c in rig.chargers.values() if c.sent)
+
+
+async def test_a_place_frees_when_the_charger_is_back_with_the_new_version(make: Make) -> None:
+    rig = await make(fleet_yaml(3, max_unavailable=2))
+    await rig.run_all()
+    assert rig.sent() == ["CP-1", "CP-2"]
+    for status in ("Downloading", "Downloaded", "Installing"):
+        assert await rig.report("CP-1", status) == ["CP-1"]
+        assert f"updating ({status} since" in (await rig.run("CP-1")).message
+    # 1.6: Installed comes before the reboot; the charger is still down until it is back
+    assert await rig.report("CP-1", "Installed") == ["CP-1", "CP-2", "CP-3"]
+    assert "waiting" in (await rig.run("CP-3")).message
+    assert rig.sent() == ["CP-1", "CP-2"]
+    await rig.reboot("CP-1", NEW)
+    result = await rig.run("CP-1")
+    assert result == StepResult(True, f"firmware {NEW} installed")
+    assert sorted(rig.woken) == ["CP-2", "CP-3"]
+    assert "UpdateFirmware sent" in (await rig.run("CP-3")).message
+    assert rig.sent() == ["CP-1", "CP-2", "CP-3"]
+    stored = await rig.stored("CP-1")
+    assert stored is not None and stored.state is KeyState.APPLIED
+    assert await rig.events("FirmwareInstalled")
+    assert await rig.run("CP-1") == StepResult(True)
+
+
+async def test_a_16_charger_that_never_says_installed_is_done_when_it_reports_the_version(
+    make: Make,
+) -> None:
+    rig = await make(fleet_yaml(2))
+    await rig.run_all()
+    await rig.report("CP-1", "Downloading")
+    await rig.reboot("CP-1", NEW)
+    assert (await rig.run("CP-1")).synced
+    assert "UpdateFirmware sent" in (await rig.run("CP-2")).message
+
+
+async def test_installed_then_rebooted_on_the_old_version_is_a_failure(make: Make) -> None:
+    rig = await make(fleet_yaml(2, max_failures=2))
+    await rig.run_all()
+    await rig.report("CP-1", "Installed")
+    await rig.reboot("CP-1", OLD)
+    result = await rig.run("CP-1")
+    assert not result.synced and f"Installed, but the charger still reports {OLD}" in (
+        result.message
+    )
+    assert "not retried" in result.message
+    assert "CP-2" in rig.woken
+
+
+async def test_failures_stop_the_rollout_at_max_failures_and_are_not_retried(
+    make: Make,
+) -> None:
+    rig = await make(fleet_yaml(5, max_unavailable=2, max_failures=2))
+    await rig.run_all()
+    assert rig.sent() == ["CP-1", "CP-2"]
+    assert await rig.report("CP-1", "DownloadFailed") == ["CP-1", "CP-2", "CP-3", "CP-4", "CP-5"]
+    failed = await rig.run("CP-1")
+    assert not failed.synced and "DownloadFailed" in failed.message
+    assert "not retried until the declared firmware changes" in failed.message
+    # one failure of two allowed: the place is taken by the next charger
+    assert "UpdateFirmware sent" in (await rig.run("CP-3")).message
+    await rig.report("CP-2", "Downloading")
+    await rig.report("CP-2", "InstallationFailed")
+    assert await rig.events("FirmwareRolloutStopped") == [
+        "firmware rollout at depot stopped: 2 charger(s) failed (CP-1, CP-2; maxFailures 2)"
+    ]
+    for identity in ("CP-4", "CP-5"):
+        result = await rig.run(identity)
+        assert "not updated, the rollout at depot stopped" in result.message
+    await rig.run_all()
+    assert rig.sent() == ["CP-1", "CP-2", "CP-3"]
+    assert all(len(c.sent) == 1 for c in rig.chargers.values() if c.sent)
+    assert len(await rig.events("FirmwareFailed")) == 2
+    assert len(await rig.events("FirmwareRolloutStopped")) == 1
+    # the update under way finishes
+    await rig.reboot("CP-3", NEW)
+    assert (await rig.run("CP-3")).synced
+
+
+async def test_raising_max_failures_resumes_the_rollout(make: Make) -> None:
+    rig = await make(fleet_yaml(3))
+    await rig.run_all()
+    await rig.report("CP-1", "InstallationFailed")
+    assert "stopped" in (await rig.run("CP-2")).message
+    raised = await make(fleet_yaml(3, max_failures=2), rig.store)
+    assert "UpdateFirmware sent" in (await raised.run("CP-2")).message
+    assert "not retried" in (await raised.run("CP-1")).message
+
+
+async def test_a_new_declared_firmware_is_tried_again_on_a_charger_that_failed(
+    make: Make,
+) -> None:
+    rig = await make(fleet_yaml(1))
+    await rig.run("CP-1")
+    await rig.report("CP-1", "InstallationFailed")
+    fixed_url = "https://firmware.example.com/6.4.1.img"
+    fixed = await make(fleet_yaml(1, url=fixed_url, version="6.4.1"), rig.store)
+    assert "UpdateFirmware sent" in (await fixed.run("CP-1")).message
+    assert fixed.charger("CP-1").sent[0][0] == fixed_url
+
+
+async def test_the_rollout_state_survives_a_restart(make: Make) -> None:
+    rig = await make(fleet_yaml(3, max_unavailable=2, max_failures=2))
+    await rig.run_all()
+    await rig.report("CP-1", "InstallationFailed")
+    await rig.report("CP-2", "Downloading")
+    again = await make(fleet_yaml(3, max_unavailable=2, max_failures=2), rig.store)
+    assert "not retried" in (await again.run("CP-1")).message
+    assert "updating (Downloading since" in (await again.run("CP-2")).message
+    census = again.step.census(again.fleet, "depot", T0)
+    assert (census.updating, census.failed) == (("CP-2",), ("CP-1",))
+    assert "UpdateFirmware sent" in (await again.run("CP-3")).message
+
+
+@pytest.mark.parametrize(
+    ("policy", "window", "busy", "reason"),
+    [
+        ("Never", '{start: "00:00", end: "24:00"}', False, "rebootPolicy is Never"),
+        ("WhenIdle", '{start: "00:00", end: "24:00"}', True, "a transaction is running"),
+        ("MaintenanceWindow", '{start: "02:00", end: "04:00"}', False, "outside the maintenance"),
+        ("MaintenanceWindow", '{days: [Tuesday], start: "11:00", end: "13:00"}', False, "Tue"),
+    ],
+)
+async def test_the_reboot_policy_and_window_hold_an_update_back(
+    make: Make, policy: str, window: str, busy: bool, reason: str
+) -> None:
+    rig = await make(fleet_yaml(1, policy=policy, window=window))
+    if busy:
+        await rig.store.start_transaction(TransactionStart("CP-1", 1, T0, 0, "TAG"))
+    result = await rig.run("CP-1")
+    assert not result.synced and "waiting" in result.message and reason in result.message
+    assert rig.sent() == []
+
+
+async def test_inside_the_maintenance_window_an_idle_charger_is_updated(make: Make) -> None:
+    window = '{days: [Monday], start: "11:00", end: "13:00"}'
+    rig = await make(fleet_yaml(1, policy="MaintenanceWindow", window=window))
+    assert "UpdateFirmware sent" in (await rig.run("CP-1")).message
+
+
+async def test_a_refused_update_counts_as_a_failure(make: Make) -> None:
+    rig = await make(fleet_yaml(2))
+    rig.charger("CP-1").answer = Status.REJECTED
+    result = await rig.run("CP-1")
+    assert "UpdateFirmware Rejected" in result.message
+    stored = await rig.stored("CP-1")
+    assert stored is not None and stored.state is KeyState.REJECTED
+    assert "stopped" in (await rig.run("CP-2")).message
+    assert len(rig.charger("CP-1").sent) == 1
+    await rig.run("CP-1")
+    assert len(rig.charger("CP-1").sent) == 1
+
+
+async def test_a_call_error_counts_as_a_failure(make: Make) -> None:
+    rig = await make(fleet_yaml(1))
+    rig.charger("CP-1").answer = CallFailed(
+        FailureKind.CALL_ERROR, "UpdateFirmware", "not here", "NotImplemented"
+    )
+    result = await rig.run("CP-1")
+    assert "UpdateFirmware failed: NotImplemented: not here" in result.message
+
+
+async def test_a_lost_connection_gives_the_place_back(make: Make) -> None:
+    rig = await make(fleet_yaml(2))
+    rig.charger("CP-1").error = ConnectionError("gone")
+    with pytest.raises(ConnectionError):
+        await rig.run("CP-1")
+    assert await rig.stored("CP-1") is None
+    assert "UpdateFirmware sent" in (await rig.run("CP-2")).message
+
+
+async def test_an_update_without_news_fails_after_the_progress_deadline(make: Make) -> None:
+    rig = await make(fleet_yaml(2, max_failures=2))
+    await rig.run("CP-1")
+    await rig.report("CP-1", "Downloading")
+    rig.clock.now += timedelta(minutes=59)
+    assert "waiting" in (await rig.run("CP-2")).message
+    rig.clock.now += timedelta(minutes=1)
+    # the silent charger no longer holds the place, even before its own pass notices
+    assert "UpdateFirmware sent" in (await rig.run("CP-2")).message
+    result = await rig.run("CP-1")
+    assert "no progress reported for 60 min (last: Downloading)" in result.message
+
+
+async def test_notifications_of_another_request_or_without_an_update_are_ignored(
+    make: Make,
+) -> None:
+    rig = await make(fleet_yaml(2))
+    assert await rig.report("CP-2", "Downloading") == []  # a manual update: not ours
+    assert await rig.stored("CP-2") is None
+    await rig.run("CP-1")
+    _, _, request_id = rig.charger("CP-1").sent[0]
+    assert await rig.report("CP-1", "InstallationFailed", requestId=request_id + 1) == []
+    assert await rig.report("CP-1", "Idle", requestId=request_id) == []
+    assert await rig.report("CP-1", "Downloading", requestId=request_id) == ["CP-1"]
+    stored = await rig.stored("CP-1")
+    assert stored is not None and stored.detail == "Downloading"
+    assert await rig.step.charger_reported(rig.fleet, "CP-1", "DiagnosticsStatus", {}) == ()
+
+
+async def test_a_charger_that_reports_no_version_is_not_updated(make: Make) -> None:
+    rig = await make(fleet_yaml(1))
+    rig.versions["CP-1"] = None
+    result = await rig.run("CP-1")
+    assert not result.synced and "reports no firmware version" in result.message
+    assert rig.sent() == []
+
+
+async def test_a_charger_without_declared_firmware_is_not_this_steps_business(
+    make: Make,
+) -> None:
+    documents = fleet_yaml(1)
+    documents[-1] = documents[-1].replace(f'firmware: {{version: "{NEW}", url: "{URL}"}}', "")
+    rig = await make(documents)
+    assert await rig.run("CP-1") == StepResult(True)
+
+
+async def test_undeclaring_firmware_forgets_a_settled_status_but_not_one_under_way(
+    make: Make,
+) -> None:
+    rig = await make(fleet_yaml(2))
+    await rig.run("CP-1")
+    await rig.report("CP-1", "InstallationFailed")
+    documents = fleet_yaml(2, max_unavailable=2)
+    documents[-2] = documents[-2].replace(f'firmware: {{version: "{NEW}", url: "{URL}"}}', "")
+    other: Rig = await make(documents, rig.store)
+    assert "UpdateFirmware sent" in (await other.run("CP-2")).message
+    assert await other.run("CP-1") == StepResult(True)
+    assert await other.stored("CP-1") is None
+    documents[-1] = documents[-1].replace(f'firmware: {{version: "{NEW}", url: "{URL}"}}', "")
+    undeclared: Rig = await make(documents, rig.store)
+    assert await undeclared.run("CP-2") == StepResult(True)
+    stored = await undeclared.stored("CP-2")
+    assert stored is not None and stored.state is KeyState.PENDING
