@@ -157,6 +157,15 @@ class Session:
         action: str | None,
         at: datetime,
     ) -> None:
+        if log.isEnabledFor(logging.DEBUG):  # one line per OCPP message, off the hot path
+            arrow = "<-" if direction is Direction.RECEIVED else "->"
+            log.debug(
+                "%s %s %s",
+                self.identity,
+                arrow,
+                text,
+                extra={"charger": self.identity, "action": action, "direction": direction.value},
+            )
         await self._frame_log.log_message(
             LogEntry(self.identity, at, direction, message_type, message_id, text, action)
         )
