@@ -6,11 +6,12 @@
 `chargectl serve` runs in its own process with a generated fleet; this process runs the
 simulated chargers (the same simulator as the demo). Every charger connects with five declared
 keys at other values and one more (WebSocketPingInterval) that answers RebootRequired, so each
-needs five changes, a read-back, a soft reset and a verification after it boots again.
+needs six changes, a read-back, a soft reset and a verification after it boots again, plus
+the local authorisation list check before and after.
 
 Reported: the time from the first connection until every charger is Synced (read from the
 store's conditions), the OCPP calls the central system sent (from /metrics) against the
-minimum the plan needs (read, 6 changes, read-back, reset, read after reboot: 10 a charger),
+minimum the plan needs (12 a charger, see CALLS_PER_CHARGER),
 and the server's peak resident memory. Figures for a note, not a test.
 """
 
@@ -22,7 +23,6 @@ import contextlib
 import dataclasses
 import os
 import resource
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -31,8 +31,11 @@ import time
 import urllib.request
 from pathlib import Path
 
-CALLS_PER_CHARGER = 10
-"""GetConfiguration, 6 changes, read-back, Reset, GetConfiguration after the reboot."""
+from harness import free_port, wait_listening, write_fleet
+
+CALLS_PER_CHARGER = 12
+"""What the plan needs: GetConfiguration, 6 changes, the read-back, Reset, GetConfiguration
+after the reboot, and GetLocalListVersion before and after it (the local list check)."""
 
 DECLARED = {
     "HeartbeatInterval": ("600", "300"),
@@ -43,45 +46,6 @@ DECLARED = {
     "WebSocketPingInterval": ("45", "60"),
 }
 """Declared value, and the value the simulated chargers start with."""
-
-
-def _fleet(root: Path, chargers: int) -> Path:
-    fleet = root / "fleet"
-    fleet.mkdir()
-    head = """apiVersion: chargectl.io/v1alpha1
-kind: Team
-metadata: {name: bench}
-spec: {displayName: Bench, handle: bench}
----
-apiVersion: chargectl.io/v1alpha1
-kind: Location
-metadata: {name: site}
-spec: {team: bench, displayName: Site}
-"""
-    keys = "".join(f"    {key}: {value}\n" for key, (value, _) in DECLARED.items())
-    body = "".join(
-        f"""---
-apiVersion: chargectl.io/v1alpha1
-kind: Charger
-metadata: {{name: cp-{i:05d}}}
-spec:
-  ocppIdentity: CP-{i:05d}
-  location: site
-  ocppVersion: "1.6"
-  rebootPolicy: WhenIdle
-  connectors: [{{id: 1, type: Type2, maxCurrent: 32}}]
-  configuration:
-{keys}"""
-        for i in range(chargers)
-    )
-    (fleet / "fleet.yaml").write_text(head + body)
-    return fleet
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _synced(db: Path) -> int:
@@ -95,14 +59,16 @@ def _synced(db: Path) -> int:
         return 0
 
 
-def _calls_sent(metrics_url: str) -> int:
+def _calls_sent(metrics_url: str) -> dict[str, int]:
+    """CALLs the central system sent, by action."""
     text = urllib.request.urlopen(metrics_url, timeout=30).read().decode()
-    total = 0.0
+    calls: dict[str, int] = {}
     for line in text.splitlines():
         sent_call = 'direction="sent"' in line and 'type="call"' in line
         if line.startswith("chargectl_ocpp_messages_total{") and sent_call:
-            total += float(line.rsplit(" ", 1)[1])
-    return int(total)
+            action = line.split('action="', 1)[1].split('"', 1)[0]
+            calls[action] = calls.get(action, 0) + int(float(line.rsplit(" ", 1)[1]))
+    return calls
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -112,19 +78,6 @@ def _peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-async def _wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
-    for _ in range(1200):
-        if process.poll() is not None:
-            raise SystemExit(f"server exited with {process.returncode}")
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            return
-        except OSError:
-            await asyncio.sleep(0.1)
-    raise SystemExit("server did not start")
-
-
 async def run(chargers: int, deadline: float) -> dict[str, float]:
     from controller.checking import check_paths
     from controller.simulator import SimClock, chargers_from_fleet, run_simulation
@@ -132,9 +85,10 @@ async def run(chargers: int, deadline: float) -> dict[str, float]:
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        fleet = _fleet(root, chargers)
+        keys = "".join(f"    {key}: {value}\n" for key, (value, _) in DECLARED.items())
+        fleet = write_fleet(root, chargers, keys)
         db = root / "bench.db"
-        port, http = _free_port(), _free_port()
+        port, http = free_port(), free_port()
         server = subprocess.Popen(
             [
                 str(Path(sys.executable).with_name("chargectl")),
@@ -153,7 +107,7 @@ async def run(chargers: int, deadline: float) -> dict[str, float]:
             ]
         )
         try:
-            await _wait_listening(port, server)
+            await wait_listening(port, server)
             loaded = check_paths([fleet]).fleet
             profile = dataclasses.replace(
                 DEFAULT_PROFILE,
@@ -175,7 +129,9 @@ async def run(chargers: int, deadline: float) -> dict[str, float]:
                 if _synced(db) >= chargers:
                     converged = time.perf_counter() - started
                     break
-            calls = _calls_sent(f"http://127.0.0.1:{http}/metrics")
+            by_action = _calls_sent(f"http://127.0.0.1:{http}/metrics")
+            calls = sum(by_action.values())
+            print(f"{chargers} chargers, calls by action: {by_action}", flush=True)
             peak = _peak_rss_mb(server.pid)
             simulation.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -23,7 +23,6 @@ import asyncio
 import json
 import os
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness import free_port, wait_listening, write_fleet
 from websockets.asyncio.client import ClientConnection, connect
 
 HERE = Path(__file__).resolve().parent
@@ -76,42 +76,6 @@ asyncio.run(main())
 """
 
 
-def _fleet(root: Path, chargers: int) -> Path:
-    fleet = root / "fleet"
-    fleet.mkdir()
-    head = """apiVersion: chargectl.io/v1alpha1
-kind: Team
-metadata: {name: bench}
-spec: {displayName: Bench, handle: bench}
----
-apiVersion: chargectl.io/v1alpha1
-kind: Location
-metadata: {name: site}
-spec: {team: bench, displayName: Site}
-"""
-    body = "".join(
-        f"""---
-apiVersion: chargectl.io/v1alpha1
-kind: Charger
-metadata: {{name: cp-{i:05d}}}
-spec:
-  ocppIdentity: CP-{i:05d}
-  location: site
-  ocppVersion: "1.6"
-  connectors: [{{id: 1, type: Type2, maxCurrent: 32}}]
-"""
-        for i in range(chargers)
-    )
-    (fleet / "fleet.yaml").write_text(head + body)
-    return fleet
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
@@ -119,19 +83,6 @@ def _cpu_seconds(pid: int) -> float:
 
 def _rss_bytes(pid: int) -> int:
     return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
-
-
-async def _wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
-    for _ in range(600):
-        if process.poll() is not None:
-            raise SystemExit(f"server exited with {process.returncode}")
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            return
-        except OSError:
-            await asyncio.sleep(0.1)
-    raise SystemExit("server did not start listening")
 
 
 @dataclass
@@ -223,8 +174,8 @@ async def _load(
 
 
 async def _run_chargectl(root: Path, chargers: int, messages: int) -> Result:
-    port = _free_port()
-    fleet = _fleet(root, chargers)
+    port = free_port()
+    fleet = write_fleet(root, chargers)
     chargectl = str(Path(sys.executable).with_name("chargectl"))
     process = subprocess.Popen(
         [
@@ -237,10 +188,13 @@ async def _run_chargectl(root: Path, chargers: int, messages: int) -> Result:
             f"sqlite:///{root / 'bench.db'}",
             "--log-level",
             "warning",
+            "--no-reconcile",  # measures the endpoint: the raw chargers answer no commands
+            "--http",
+            "off",
         ],
     )
     try:
-        await _wait_listening(port, process)
+        await wait_listening(port, process)
         return await _load(
             "chargectl",
             f"ws://127.0.0.1:{port}/ocpp",
@@ -255,12 +209,12 @@ async def _run_chargectl(root: Path, chargers: int, messages: int) -> Result:
 
 
 async def _run_baseline(chargers: int, messages: int) -> Result:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-c", BASELINE, str(port)], stdout=subprocess.DEVNULL
     )
     try:
-        await _wait_listening(port, process)
+        await wait_listening(port, process)
         return await _load(
             "ocpp library (baseline)",
             f"ws://127.0.0.1:{port}/ocpp",

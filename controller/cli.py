@@ -231,6 +231,13 @@ def _schemas_dir() -> Path:
     help="Address of the status API, /metrics, /healthz and /readyz (HOST:PORT); off: none.",
 )
 @click.option(
+    "--reconcile/--no-reconcile",
+    default=True,
+    show_default=True,
+    help="Converge chargers to the fleet; --no-reconcile only records what they report "
+    "(observe a fleet, then `chargectl plan --server` shows what would change).",
+)
+@click.option(
     "--resync",
     type=float,
     default=300.0,
@@ -301,6 +308,7 @@ def serve(
     tls_client_ca: str | None,
     allow_unknown: bool,
     http: str,
+    reconcile: bool,
     resync: float,
     simulate: bool,
     time_scale: float,
@@ -340,6 +348,7 @@ def serve(
         http_host=http_host or "0.0.0.0",
         http_port=None if http == "off" else int(http_port),
         resync_interval=resync,
+        reconcile=reconcile,
         simulate=SimulateOptions(time_scale, sessions_per_hour, drift=drift) if simulate else None,
     )
     try:

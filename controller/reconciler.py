@@ -79,6 +79,8 @@ class ReconcilerOptions:
     max_concurrent: int = 64
     backoff_initial: float = 2.0
     backoff_max: float = 300.0
+    boot_grace: float = 3.0
+    """Seconds a new connection is given to send BootNotification before the first pass."""
 
 
 class TransportFailure(Exception):
@@ -96,6 +98,7 @@ class _Worker:
     task: asyncio.Task[None] | None = None
     failures: int = 0
     reboot_requested: bool = False
+    booted: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 @dataclass
@@ -156,6 +159,7 @@ class Reconciler(Observer):
         worker = self._workers.get(identity)
         if worker is not None:
             worker.reboot_requested = False
+            worker.booted.set()
             worker.wake.set()
 
     async def charger_disconnected(self, identity: str) -> None:
@@ -201,6 +205,10 @@ class Reconciler(Observer):
     # --- the worker ----------------------------------------------------------------------------
 
     async def _run(self, worker: _Worker) -> None:
+        # A charger that (re)booted sends BootNotification right after connecting; reading its
+        # configuration before that would be read again after it (one pass, not two).
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(worker.booted.wait(), self.options.boot_grace)
         delay = 0.0
         while True:
             with contextlib.suppress(TimeoutError):
