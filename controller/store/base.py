@@ -4,15 +4,21 @@ The OCPP sessions write what chargers report; the reconciler, web view and expor
 Two kinds of write go through here, and the difference matters to callers:
 
 - *buffered* writes (charger state: heartbeat, connection, boot, connector status,
-  conditions; meter values, events, the message log) return at once and reach the database in
-  batches within about half a second, and on `close`. They are the bulk of the traffic of
-  10,000 chargers (and all of a reconnection storm after a restart), they are cheap to lose on
-  a crash, and they must cost far less than handling the OCPP message does. Every read flushes
-  first, so a reader in this process never misses them.
-- *immediate* writes (transactions, the reported configuration, the reconciler's key statuses)
-  are committed before the call returns: a transaction id is only sent to a charger once the
-  transaction is on disk, because after a restart the store is the only memory there is, and
-  the key statuses decide what the reconciler retries after one.
+  conditions; the reported configuration and the reconciler's key statuses; meter values,
+  events, the message log) return at once and reach the database in batches within about half
+  a second, and on `close`. They are the bulk of the traffic of 10,000 chargers (and all of a
+  reconnection storm after a restart), they are cheap to lose on a crash, and they must cost
+  far less than handling the OCPP message does. Every read flushes first, so a reader in this
+  process never misses them. The configuration and key statuses are buffered too because the
+  reconciler writes them several times a pass for every charger, and committed one by one they
+  were most of its time; losing the last half second of them costs nothing but a re-read: the
+  reconciler keeps its own copy of the key statuses in memory, and reads the charger's
+  configuration from the charger again on every pass, after a restart included. A caller that
+  cannot afford to lose one key status (say, that an UpdateFirmware was just sent) calls
+  `flush` after recording it.
+- *immediate* writes (transactions, forgetting key statuses) are committed before the call
+  returns: a transaction id is only sent to a charger once the transaction is on disk, because
+  after a restart the store is the only memory there is.
 """
 
 from __future__ import annotations
@@ -112,10 +118,11 @@ class Store(ABC):
         *,
         partial: bool = False,
     ) -> None:
-        """The configuration the charger reported.
+        """Buffered: the configuration the charger reported.
 
         Replaces what was stored for the charger, so keys it no longer reports disappear; with
         `partial=True` (a read-back of a few keys after changing them) only these keys change.
+        Reports waiting for the same flush apply in the order they were made.
         """
 
     @abstractmethod
@@ -139,7 +146,7 @@ class Store(ABC):
 
     @abstractmethod
     async def record_key_statuses(self, statuses: Sequence[KeyStatus]) -> None:
-        """Immediate: the outcome of reconciling these keys, replacing what was stored.
+        """Buffered: the outcome of reconciling these keys, replacing what was stored.
 
         Upserted by (identity, key); when one key appears twice, the last one counts.
         """
@@ -150,7 +157,10 @@ class Store(ABC):
 
     @abstractmethod
     async def forget_key_statuses(self, identity: str, keys: Collection[str]) -> None:
-        """Immediate: drop the charger's statuses of these keys (no longer declared)."""
+        """Immediate: drop the charger's statuses of these keys (no longer declared).
+
+        Statuses of these keys still waiting to be written are dropped too.
+        """
 
     @abstractmethod
     async def record_conditions(self, conditions: Sequence[ChargerCondition]) -> None:

@@ -4,9 +4,12 @@ Pure data, no I/O, so its rules are easy to test. What a charger row should say 
 connection, boot) is merged per charger, field by field, later calls winning; connector status
 keeps the latest per connector, and conditions the latest per charger and type (with the
 transition time of the first of a run of the same status): a second heartbeat within a flush
-costs nothing. Meter values, events and log frames queue in arrival order. A flush `take`s
-everything at once; a flush that failed for a passing reason `put_back`s its batch in front of
-what came since.
+costs nothing. The reported configuration keeps the latest value per charger and key; a full
+report discards what is waiting for that charger and marks it to replace the stored keys, and a
+partial one merges into what is waiting (so a full report followed by a partial one is still a
+replacement, with the partial values on top). Key statuses keep the latest per charger and key.
+Meter values, events and log frames queue in arrival order. A flush `take`s everything at once;
+a flush that failed for a passing reason `put_back`s its batch in front of what came since.
 
 The queues are bounded: when the database is away for long, the oldest rows go first, and
 `dropped` counts them, rather than the process running out of memory.
@@ -19,7 +22,25 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from controller.store.models import ChargerCondition, ConnectorStatus, Event, LogEntry, MeterSample
+from controller.store.models import (
+    ChargerCondition,
+    ConnectorStatus,
+    Event,
+    KeyStatus,
+    LogEntry,
+    MeterSample,
+    ReportedKey,
+)
+
+
+@dataclass(slots=True)
+class PendingConfiguration:
+    """A charger's reported configuration waiting for a flush."""
+
+    values: dict[str, ReportedKey]
+    """By key, the latest reported value of each."""
+    replace: bool
+    """A full report: the charger's stored keys not in `values` are deleted."""
 
 
 @dataclass(slots=True)
@@ -30,15 +51,22 @@ class Batch:
     """Column values to set on each charger's row, its identity included."""
     statuses: dict[tuple[str, int], ConnectorStatus] = field(default_factory=dict)
     conditions: dict[tuple[str, str], ChargerCondition] = field(default_factory=dict)
+    configuration: dict[str, PendingConfiguration] = field(default_factory=dict)
+    """By charger; its `configuration_at` waits in `chargers`."""
+    key_statuses: dict[str, dict[str, KeyStatus]] = field(default_factory=dict)
+    """By charger, then key; never an empty inner dict."""
     meter_values: list[MeterSample] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     log: list[LogEntry] = field(default_factory=list)
 
     def __len__(self) -> int:
+        """Entries waiting; a charger's configuration and key statuses count once each."""
         return (
             len(self.chargers)
             + len(self.statuses)
             + len(self.conditions)
+            + len(self.configuration)
+            + len(self.key_statuses)
             + len(self.meter_values)
             + len(self.events)
             + len(self.log)
@@ -53,11 +81,20 @@ class WriteBuffer:
         self._batch = Batch()
         self.dropped = 0
         """Meter values, events and log frames discarded because their queue was full."""
+        self.version = 0
+        """Counts the calls that added something: a flush that took the buffer at version N
+        has written everything added by then (see `SqlStore.flush`)."""
 
     def __len__(self) -> int:
         return len(self._batch)
 
+    @property
+    def waiting(self) -> Batch:
+        """What is buffered now, to look at (not to change: use the methods)."""
+        return self._batch
+
     def heartbeat(self, identity: str, at: datetime) -> None:
+        self.version += 1
         fields = self._batch.chargers.get(identity)
         if fields is None:
             self._batch.chargers[identity] = {"identity": identity, "last_heartbeat": at}
@@ -66,6 +103,7 @@ class WriteBuffer:
 
     def charger(self, identity: str, fields: Mapping[str, Any]) -> None:
         """Set these columns of the charger's row (merged with what is already waiting)."""
+        self.version += 1
         waiting = self._batch.chargers.get(identity)
         if waiting is None:
             self._batch.chargers[identity] = {"identity": identity, **fields}
@@ -73,21 +111,58 @@ class WriteBuffer:
             waiting.update(fields)
 
     def status(self, status: ConnectorStatus) -> None:
+        self.version += 1
         self._batch.statuses[status.identity, status.connector_id] = status
 
     def condition(self, condition: ChargerCondition) -> None:
+        self.version += 1
         key = condition.identity, condition.type
         self._batch.conditions[key] = later_condition(self._batch.conditions.get(key), condition)
 
+    def configuration(
+        self, identity: str, values: Iterable[ReportedKey], at: datetime, *, partial: bool = False
+    ) -> None:
+        """The charger reported these keys (all of its keys unless `partial`) at `at`."""
+        latest = {value.key: value for value in values}
+        waiting = self._batch.configuration.get(identity)
+        if waiting is None or not partial:
+            self._batch.configuration[identity] = PendingConfiguration(latest, not partial)
+        else:
+            waiting.values.update(latest)
+        self.charger(identity, {"configuration_at": at})  # counts as the change
+
+    def key_statuses(self, statuses: Iterable[KeyStatus]) -> None:
+        self.version += 1
+        waiting = self._batch.key_statuses
+        for status in statuses:
+            keys = waiting.get(status.identity)
+            if keys is None:
+                waiting[status.identity] = {status.key: status}
+            else:
+                keys[status.key] = status
+
+    def forget_key_statuses(self, identity: str, keys: Iterable[str]) -> None:
+        """Drop the charger's waiting statuses of these keys."""
+        waiting = self._batch.key_statuses.get(identity)
+        if waiting is None:
+            return
+        for key in keys:
+            waiting.pop(key, None)
+        if not waiting:
+            del self._batch.key_statuses[identity]
+
     def meter_values(self, samples: Iterable[MeterSample]) -> None:
+        self.version += 1
         self._batch.meter_values.extend(samples)
         self._bound(self._batch.meter_values)
 
     def event(self, event: Event) -> None:
+        self.version += 1
         self._batch.events.append(event)
         self._bound(self._batch.events)
 
     def log(self, entry: LogEntry) -> None:
+        self.version += 1
         self._batch.log.append(entry)
         self._bound(self._batch.log)
 
@@ -104,6 +179,14 @@ class WriteBuffer:
         batch.statuses.update(current.statuses)
         for key, condition in current.conditions.items():
             batch.conditions[key] = later_condition(batch.conditions.get(key), condition)
+        for identity, pending in current.configuration.items():
+            earlier = batch.configuration.get(identity)
+            if earlier is None or pending.replace:
+                batch.configuration[identity] = pending
+            else:
+                earlier.values.update(pending.values)
+        for identity, statuses in current.key_statuses.items():
+            batch.key_statuses.setdefault(identity, {}).update(statuses)
         batch.meter_values.extend(current.meter_values)
         batch.events.extend(current.events)
         batch.log.extend(current.log)

@@ -22,6 +22,7 @@ WRITE = "chargectl_write"
 """Execution option marking an engine whose transactions write (BEGIN IMMEDIATE on SQLite)."""
 
 _SQLITE_BUSY_TIMEOUT_S = 30.0
+_SQLITE_POOL_SIZE = 4
 _TRANSIENT_SQLSTATE_CLASSES = {"08", "40", "53", "57", "58"}  # connection, rollback, resources
 
 
@@ -40,6 +41,13 @@ def create_engine(url: URL) -> AsyncEngine:
             # Every transaction here ends in COMMIT or ROLLBACK before the connection goes back;
             # the pool's own extra ROLLBACK would be one more trip to aiosqlite's thread.
             pool_reset_on_return=None,
+            # A few connections, and no more: dozens of reconciler passes read at once, and
+            # past the default pool_size of 5 each overflowing read opened a connection and
+            # closed it after (a thread, a file, two PRAGMAs: a thousand times in a 20 s bench).
+            # More connections are no faster either: each is a thread wanting the GIL, and a
+            # read holds one for a single round trip, so waiting for one is short.
+            pool_size=_SQLITE_POOL_SIZE,
+            max_overflow=0,
         )
         _take_over_sqlite_transactions(engine)
         return engine

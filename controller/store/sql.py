@@ -4,8 +4,12 @@ One class serves both; the differences are in `engine` (how to connect) and in a
 SQL (upserts). Buffered writes wait in a `WriteBuffer`, and a background task writes them every
 `flush_interval` seconds, or as soon as `flush_rows` are waiting, in one transaction: one
 executemany (one round trip) per table, and for charger rows one per set of columns changed
-(heartbeats alone, connections, boots: a handful). Transactions, reported configuration and
-key statuses commit before returning.
+(heartbeats alone, connections, boots: a handful). Transactions, and forgetting key
+statuses, commit before returning.
+
+Reads flush first, and flushes commit as a group: a reader that finds a flush under way waits
+for it, and flushes again only if it buffered something that flush did not take. Dozens of
+reconciler passes reading at once thus cost a few flushes, not one each.
 
 On SQLite one process is the only writer, so writes are serialised here, in memory, instead of
 contending for the database file's lock. On PostgreSQL several replicas write at once; each
@@ -15,13 +19,14 @@ charger's session lives on one replica, which is all the message log numbering r
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
-from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext, suppress
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, Table, and_, case, func, select
+from sqlalchemy import ColumnElement, Row, Select, Table, and_, bindparam, case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -29,8 +34,8 @@ from sqlalchemy.sql.dml import Insert
 
 from controller.store import rows, schema
 from controller.store.base import Store
-from controller.store.buffer import Batch, WriteBuffer, log_rows
-from controller.store.bulk import BulkStatement
+from controller.store.buffer import Batch, PendingConfiguration, WriteBuffer, log_rows
+from controller.store.bulk import BulkStatement, ReadStatement
 from controller.store.engine import WRITE, create_engine, is_transient
 from controller.store.models import (
     BootInfo,
@@ -38,6 +43,7 @@ from controller.store.models import (
     ChargerRecord,
     ConnectorStatus,
     Event,
+    KeyState,
     KeyStatus,
     LogEntry,
     MeterSample,
@@ -62,8 +68,11 @@ _tx = schema.transactions
 _log_table = schema.message_log
 _STATUS_KEY = ("identity", "connector_id")
 _LOG_KEY = ("identity", "slot")
+_CONFIG_KEY = _KEY_STATUS_KEY = ("identity", "key")
 _keys = schema.key_status
 _conditions = schema.charger_conditions
+_config = schema.reported_config
+_config_delete = _config.delete().where(_config.c.identity == bindparam("identity"))
 
 
 class SqlStore(Store):
@@ -92,11 +101,16 @@ class SqlStore(Store):
             nullcontext() if self._postgres else asyncio.Lock()
         )
         self._flush_lock = asyncio.Lock()
+        self._flushed = 0
+        """The buffer's `version` when the last flush that succeeded took it."""
+        self._in_flight: Batch | None = None
+        """The batch a flush is writing, until it is committed (or put back)."""
         self._wake = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
         self._upserts: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Insert] = {}
         self._bulks: dict[tuple[str, tuple[str, ...], tuple[str, ...]], BulkStatement] = {}
         self._conditions_bulk: BulkStatement | None = None
+        self._read_statements: dict[_Read, ReadStatement] = {}
         self._next_seq: dict[str, int] = {}
         """Next message log number per charger, once read from the database."""
 
@@ -143,14 +157,22 @@ class SqlStore(Store):
             await engine.dispose()
 
     async def flush(self) -> None:
+        version = self._buffer.version
+        if self._flushed >= version:
+            return  # everything added so far is committed (or was unwritable and dropped)
         # Shielded: a reader that gives up must not abandon a batch halfway through its commit.
-        await asyncio.shield(self._flush())
+        await asyncio.shield(self._flush(version))
 
-    async def _flush(self) -> None:
+    async def _flush(self, version: int) -> None:
+        """Write what was buffered up to `version`, unless a flush since has taken it."""
         async with self._flush_lock:
-            if not len(self._buffer) or self._engine is None:
+            if self._flushed >= version or self._engine is None:
                 return
-            batch = self._buffer.take()
+            taken = self._buffer.version
+            if not len(self._buffer):  # what was added has been cancelled since
+                self._flushed = taken
+                return
+            batch = self._in_flight = self._buffer.take()
             try:
                 await self._write_batch(batch)
             except BaseException as error:
@@ -158,6 +180,9 @@ class SqlStore(Store):
                     self._buffer.put_back(batch)
                     raise
                 _log.error("store: dropped %d buffered rows, unwritable: %s", len(batch), error)
+            finally:
+                self._in_flight = None
+            self._flushed = taken
 
     async def _flush_periodically(self) -> None:
         backoff = 0.0
@@ -254,23 +279,9 @@ class SqlStore(Store):
         *,
         partial: bool = False,
     ) -> None:
-        latest = {value.key: value for value in values}
-        config = schema.reported_config
-        async with self._write() as conn:
-            if not partial:
-                await conn.execute(config.delete().where(config.c.identity == identity))
-            if latest:
-                await conn.execute(
-                    self._upsert(config, ["identity", "key"], ["value", "readonly"]),
-                    [
-                        {"identity": identity, "key": k, "value": v.value, "readonly": v.readonly}
-                        for k, v in latest.items()
-                    ],
-                )
-            await conn.execute(
-                self._upsert(schema.chargers, ["identity"], ["configuration_at"]),
-                {"identity": identity, "configuration_at": utc(at)},
-            )
+        self._check_open()
+        self._buffer.configuration(identity, values, utc(at), partial=partial)
+        self._poke()
 
     async def charger(self, identity: str) -> ChargerRecord | None:
         found = await self.chargers(identities=[identity], configuration=True)
@@ -283,6 +294,8 @@ class SqlStore(Store):
         configuration: bool = False,
     ) -> list[ChargerRecord]:
         await self.flush()
+        if identities is not None and len(identities) == 1 and not configuration:
+            return await self._one_charger(next(iter(identities)))
         chargers, status, config = schema.chargers, schema.connector_status, schema.reported_config
         async with self._read() as conn:
             charger_rows = await _select_in(conn, select(chargers), chargers.c.identity, identities)
@@ -312,35 +325,49 @@ class SqlStore(Store):
             key=lambda record: record.identity,
         )
 
+    async def _one_charger(self, identity: str) -> list[ChargerRecord]:
+        """The reconciler's read on every pass: one statement, one round trip."""
+        async with self._read() as conn:
+            found = await self._reads(_Read.CHARGER).fetch(conn, identity=identity)
+        if not found:
+            return []
+        connectors = [rows.connector_status(status) for _, status in found if status is not None]
+        return [rows.charger_record(found[0][0], connectors, None)]
+
     # -- reconciler ---------------------------------------------------------------------------
 
     async def record_key_statuses(self, statuses: Sequence[KeyStatus]) -> None:
-        latest = {(s.identity, s.key): rows.key_status_row(s) for s in statuses}
-        if not latest:
+        self._check_open()
+        if not statuses:
             return
-        for row in latest.values():
-            row["at"] = utc(row["at"])
-        columns = ["state", "value", "at", "detail", "attempts"]
-        async with self._write() as conn:
-            await conn.execute(
-                self._upsert(_keys, ["identity", "key"], columns), list(latest.values())
-            )
+        for status in statuses:  # refused now, not when the batch is written
+            KeyState(status.state)
+            utc(status.at)
+        self._buffer.key_statuses(statuses)
+        self._poke()
 
     async def key_statuses(self, identity: str | None = None) -> list[KeyStatus]:
-        query = select(_keys).order_by(_keys.c.identity, _keys.c.key)
-        if identity is not None:
-            query = query.where(_keys.c.identity == identity)
+        if identity is None or self._waiting(lambda batch: identity in batch.key_statuses):
+            await self.flush()
         async with self._read() as conn:
-            return [rows.key_status(row) for row in await conn.execute(query)]
+            if identity is None:
+                found = await self._reads(_Read.KEY_STATUSES).fetch(conn)
+            else:
+                found = await self._reads(_Read.CHARGER_KEY_STATUSES).fetch(conn, identity=identity)
+        return [rows.key_status(row) for (row,) in found]
 
     async def forget_key_statuses(self, identity: str, keys: Collection[str]) -> None:
         if not keys:
             return
-        async with self._write() as conn:
-            for chunk in _chunks(sorted(set(keys))):
-                await conn.execute(
-                    _keys.delete().where(_keys.c.identity == identity, _keys.c.key.in_(chunk))
-                )
+        # Under the flush lock: no batch is being written meanwhile, so none can put the
+        # statuses back into the buffer, or write them after this delete.
+        async with self._flush_lock:
+            self._buffer.forget_key_statuses(identity, keys)
+            async with self._write() as conn:
+                for chunk in _chunks(sorted(set(keys))):
+                    await conn.execute(
+                        _keys.delete().where(_keys.c.identity == identity, _keys.c.key.in_(chunk))
+                    )
 
     async def record_conditions(self, conditions: Sequence[ChargerCondition]) -> None:
         self._check_open()
@@ -446,13 +473,9 @@ class SqlStore(Store):
         return None if row is None else rows.transaction(row)
 
     async def open_transactions(self, identity: str) -> list[Transaction]:
-        query = (
-            select(_tx)
-            .where(_tx.c.identity == identity, _tx.c.stopped_at.is_(None))
-            .order_by(_tx.c.started_at, _tx.c.id)
-        )
         async with self._read() as conn:
-            return [rows.transaction(row) for row in await conn.execute(query)]
+            found = await self._reads(_Read.OPEN_TRANSACTIONS).fetch(conn, identity=identity)
+        return [rows.transaction(row) for (row,) in found]
 
     async def transactions(
         self,
@@ -535,6 +558,11 @@ class SqlStore(Store):
         if len(self._buffer) >= self._flush_rows:
             self._wake.set()
 
+    def _waiting(self, holds: Callable[[Batch], bool]) -> bool:
+        """Whether the buffer, or a batch being written, holds rows a read must see."""
+        in_flight = self._in_flight
+        return holds(self._buffer.waiting) or (in_flight is not None and holds(in_flight))
+
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
         if self._writer is None:
@@ -546,6 +574,15 @@ class SqlStore(Store):
     async def _read(self) -> AsyncIterator[AsyncConnection]:
         async with self.engine.connect() as conn:
             yield conn
+
+    def _reads(self, read: _Read) -> ReadStatement:
+        """The statement of `read`, compiled once for the dialect."""
+        statement = self._read_statements.get(read)
+        if statement is None:
+            query, tables, params = _READS[read]
+            statement = ReadStatement(query, self.engine.dialect, tables, params)
+            self._read_statements[read] = statement
+        return statement
 
     def _upsert(self, table: Table, keys: list[str], columns: Iterable[str]) -> Insert:
         """INSERT ... ON CONFLICT (keys) DO UPDATE SET columns: same words in both dialects.
@@ -625,6 +662,16 @@ class SqlStore(Store):
             if batch.conditions:
                 conditions = [rows.condition_row(c) for c in batch.conditions.values()]
                 await self._condition_upsert(tuple(conditions[0])).execute(conn, conditions)
+            if batch.configuration:
+                await self._write_configuration(conn, batch.configuration)
+            if batch.key_statuses:
+                statuses = [
+                    rows.key_status_row(s)
+                    for keys in batch.key_statuses.values()
+                    for s in keys.values()
+                ]
+                bulk = self._bulk(_keys, tuple(statuses[0]), _KEY_STATUS_KEY)
+                await bulk.execute(conn, statuses)
             if batch.meter_values:
                 samples = [rows.meter_row(m) for m in batch.meter_values]
                 await self._bulk(schema.meter_values, tuple(samples[0])).execute(conn, samples)
@@ -637,6 +684,25 @@ class SqlStore(Store):
                 log, next_seq = log_rows(batch.log, first, self._ring)
                 await self._bulk(_log_table, tuple(log[0]), _LOG_KEY).execute(conn, log)
         self._next_seq.update(next_seq)
+
+    async def _write_configuration(
+        self, conn: AsyncConnection, pending: dict[str, PendingConfiguration]
+    ) -> None:
+        """Full reports delete the charger's stored keys first; then every value is upserted.
+
+        A charger's entry is already the net effect of its reports in this batch, in order.
+        """
+        replaced = [{"identity": i} for i, p in pending.items() if p.replace]
+        if replaced:
+            await conn.execute(_config_delete, replaced)
+        values = [
+            {"identity": identity, "key": key, "value": v.value, "readonly": v.readonly}
+            for identity, p in pending.items()
+            for key, v in p.values.items()
+        ]
+        if values:
+            bulk = self._bulk(_config, ("identity", "key", "value", "readonly"), _CONFIG_KEY)
+            await bulk.execute(conn, values)
 
     async def _log_sequences(self, conn: AsyncConnection, identities: set[str]) -> dict[str, int]:
         """The next log number of each charger: from memory, or (once) from the database."""
@@ -651,6 +717,43 @@ class SqlStore(Store):
             last: dict[str, int] = {identity: seq for identity, seq in result}
             known.update((i, (last.get(i) or 0) + 1) for i in chunk)
         return known
+
+
+class _Read(enum.Enum):
+    """The reads on the reconciler's path, run as `ReadStatement`s."""
+
+    CHARGER = enum.auto()
+    KEY_STATUSES = enum.auto()
+    CHARGER_KEY_STATUSES = enum.auto()
+    OPEN_TRANSACTIONS = enum.auto()
+
+
+_status = schema.connector_status
+_READS: dict[_Read, tuple[Select[Any], tuple[Table, ...], tuple[str, ...]]] = {
+    _Read.CHARGER: (
+        # The primary keys' indexes find the charger and its connectors: no other row is read.
+        select(schema.chargers, _status)
+        .select_from(
+            schema.chargers.outerjoin(_status, _status.c.identity == schema.chargers.c.identity)
+        )
+        .where(schema.chargers.c.identity == bindparam("identity")),
+        (schema.chargers, _status),
+        ("identity",),
+    ),
+    _Read.KEY_STATUSES: (select(_keys).order_by(_keys.c.identity, _keys.c.key), (_keys,), ()),
+    _Read.CHARGER_KEY_STATUSES: (
+        select(_keys).where(_keys.c.identity == bindparam("identity")).order_by(_keys.c.key),
+        (_keys,),
+        ("identity",),
+    ),
+    _Read.OPEN_TRANSACTIONS: (
+        select(_tx)
+        .where(_tx.c.identity == bindparam("identity"), _tx.c.stopped_at.is_(None))
+        .order_by(_tx.c.started_at, _tx.c.id),
+        (_tx,),
+        ("identity",),
+    ),
+}
 
 
 def _by_columns(chargers: dict[str, dict[str, Any]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:

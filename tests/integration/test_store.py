@@ -36,7 +36,7 @@ from controller.store import (
     schema,
 )
 from controller.store.buffer import Batch
-from controller.store.sql import SqlStore
+from controller.store.sql import SqlStore, _Read
 
 pytestmark = pytest.mark.asyncio
 
@@ -148,6 +148,97 @@ async def test_configuration_is_replaced_or_partially_updated(store: Store) -> N
     assert charger.configuration_at == at(2)
 
 
+async def test_configuration_is_buffered_and_reads_see_it(store_url: str) -> None:
+    async with SqlStore(store_url, flush_interval=3600) as store:
+        await store.record_configuration(
+            "CP-1", [ReportedKey("A", "1"), ReportedKey("B", "2", readonly=True)], at(0)
+        )
+        await store.record_configuration("CP-1", [ReportedKey("A", "10")], at(1), partial=True)
+        assert await count(store, schema.reported_config) == 0  # in the buffer
+
+        charger = await store.charger("CP-1")  # a read flushes first
+        assert charger is not None and charger.configuration_at == at(1)
+        assert charger.configuration == (ReportedKey("A", "10"), ReportedKey("B", "2", True))
+        assert await count(store, schema.reported_config) == 2
+
+        await store.record_configuration(
+            "CP-1", [ReportedKey("B", None, True)], at(2), partial=True
+        )
+        (listed,) = await store.chargers(configuration=True)
+        assert listed.configuration == (ReportedKey("A", "10"), ReportedKey("B", None, True))
+        (one,) = await store.chargers(identities=["CP-1"])
+        assert one.configuration is None and one.configuration_at == at(2)
+
+        await store.record_configuration("CP-1", [ReportedKey("C", "3")], at(3))  # on close
+
+    async with open_store(store_url) as reopened:
+        charger = await reopened.charger("CP-1")
+        assert charger is not None and charger.configuration_at == at(3)
+        assert charger.configuration == (ReportedKey("C", "3"),)
+
+
+async def test_full_and_partial_reports_in_one_batch_apply_in_order(store_url: str) -> None:
+    def keys(**values: str) -> list[ReportedKey]:
+        return [ReportedKey(key, value) for key, value in values.items()]
+
+    async with SqlStore(store_url, flush_interval=3600) as store:
+        for identity in ("CP-1", "CP-2", "CP-3", "CP-4"):
+            await store.record_configuration(identity, keys(A="1", B="2", C="3"), at(0))
+        await store.flush()
+
+        # CP-1: partial, full, partial: the full report drops B, C and the first partial's D.
+        await store.record_configuration("CP-1", keys(D="4"), at(1), partial=True)
+        await store.record_configuration("CP-1", keys(A="10", E="5"), at(2))
+        await store.record_configuration("CP-1", keys(E="50", F="6"), at(3), partial=True)
+        # CP-2: partial after partial; the same key twice in one report: the last counts.
+        await store.record_configuration("CP-2", keys(A="10"), at(1), partial=True)
+        await store.record_configuration(
+            "CP-2", [ReportedKey("B", "20"), ReportedKey("B", "21")], at(2), partial=True
+        )
+        # CP-3: a full report after a partial one: only the full one counts.
+        await store.record_configuration("CP-3", keys(D="4"), at(1), partial=True)
+        await store.record_configuration("CP-3", keys(C="30"), at(2))
+        # CP-4: an empty full report: it has no keys any more.
+        await store.record_configuration("CP-4", [], at(1))
+
+        found = {
+            c.identity: ({k.key: k.value for k in c.configuration or ()}, c.configuration_at)
+            for c in await store.chargers(configuration=True)
+        }
+
+    assert found == {
+        "CP-1": ({"A": "10", "E": "50", "F": "6"}, at(3)),
+        "CP-2": ({"A": "10", "B": "21", "C": "3"}, at(2)),
+        "CP-3": ({"C": "30"}, at(2)),
+        "CP-4": ({}, at(1)),
+    }
+
+
+async def test_one_charger_is_read_as_in_the_list(store: Store) -> None:
+    await store.record_connected("CP-1", at(0), "10.0.0.7:5123", "1.6")
+    await store.record_boot("CP-1", BootInfo("Alfen", "Eve", "SN-1"), at(0))
+    await store.record_status(ConnectorStatus("CP-1", 2, "Charging", at(1), "NoError"))
+    await store.record_status(ConnectorStatus("CP-1", 1, "Available", at(1)))
+    await store.record_status(ConnectorStatus("CP-2", 1, "Faulted", at(1)))
+    await store.record_heartbeat("CP-3", at(2))  # no connectors at all
+    await store.record_pending("CP-4", at(3), None)
+    await store.record_configuration("CP-1", [ReportedKey("A", "1")], at(4))
+
+    listed = {c.identity: c for c in await store.chargers()}
+
+    assert sorted(listed) == ["CP-1", "CP-3", "CP-4"]  # a connector status alone is no charger
+    for identity in ("CP-1", "CP-2", "CP-3", "CP-4"):
+        found = await store.chargers(identities=[identity])
+        assert found == ([listed[identity]] if identity in listed else [])
+    (one,) = await store.chargers(identities={"CP-1"})
+    assert [c.connector_id for c in one.connectors] == [1, 2]
+    assert one.boot == BootInfo("Alfen", "Eve", "SN-1") and one.configuration is None
+    assert one.configuration_at == at(4) and one.last_heartbeat is None
+    assert listed["CP-3"].connectors == () and listed["CP-4"].pending
+    assert await store.chargers(identities=["CP-unknown"]) == []
+    assert await store.chargers(identities=[]) == []
+
+
 async def test_pending_charger_is_listed_until_it_connects_as_known(store: Store) -> None:
     await store.record_connected("CP-1", at(0), None, "2.0.1")
     await store.record_pending("CP-new", at(1), "192.0.2.1")
@@ -198,7 +289,7 @@ async def test_key_statuses_round_trip_and_upsert_by_charger_and_key(store: Stor
     assert await count(store, schema.key_status) == 3
 
 
-async def test_key_statuses_are_committed_survive_a_restart_and_are_forgotten(
+async def test_key_statuses_are_buffered_survive_a_restart_and_are_forgotten(
     store_url: str,
 ) -> None:
     statuses = [
@@ -207,7 +298,12 @@ async def test_key_statuses_are_committed_survive_a_restart_and_are_forgotten(
     ] + [KeyStatus("CP-2", "A", KeyState.APPLIED, "1", at(5))]
     async with SqlStore(store_url, flush_interval=3600) as before:
         await before.record_key_statuses(statuses)
-        assert await count(before, schema.key_status) == 4  # on disk, not in a buffer
+        assert await count(before, schema.key_status) == 0  # in the buffer
+        assert await before.key_statuses("CP-2") == statuses[3:]  # a read flushes first
+        assert await count(before, schema.key_status) == 4
+        later = KeyStatus("CP-1", "A", KeyState.APPLIED, "2", at(9), attempts=4)
+        await before.record_key_statuses([later])
+        statuses[0] = later  # buffered, and written on close
 
     async with open_store(store_url) as after:
         assert await after.key_statuses() == statuses
@@ -223,6 +319,93 @@ async def test_key_statuses_are_committed_survive_a_restart_and_are_forgotten(
             ("CP-1", "B"),
             ("CP-2", "A"),
         ]
+
+
+async def test_forgetting_key_statuses_cancels_buffered_ones(store_url: str) -> None:
+    def status(identity: str, key: str, minutes: float) -> KeyStatus:
+        return KeyStatus(identity, key, KeyState.PENDING, "1", at(minutes))
+
+    async with SqlStore(store_url, flush_interval=3600) as store:
+        await store.record_key_statuses([status("CP-1", "A", 0), status("CP-1", "B", 0)])
+        await store.flush()
+        # A newer status of A waits in the buffer, C only exists there.
+        await store.record_key_statuses([status("CP-1", "A", 1), status("CP-1", "C", 1)])
+        await store.record_key_statuses([status("CP-2", "C", 1)])
+
+        await store.forget_key_statuses("CP-1", ["A", "C"])
+
+        assert await store.key_statuses() == [status("CP-1", "B", 0), status("CP-2", "C", 1)]
+        await store.record_key_statuses([status("CP-1", "C", 2)])  # declared again
+        assert await store.key_statuses("CP-1") == [
+            status("CP-1", "B", 0),
+            status("CP-1", "C", 2),
+        ]
+
+    async with open_store(store_url) as reopened:
+        assert [(s.identity, s.key) for s in await reopened.key_statuses()] == [
+            ("CP-1", "B"),
+            ("CP-1", "C"),
+            ("CP-2", "C"),
+        ]
+
+
+async def test_one_chargers_key_statuses_wait_for_a_batch_being_written(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with SqlStore(store_url, flush_interval=3600) as store:
+        status = KeyStatus("CP-1", "A", KeyState.APPLIED, "1", at(0))
+        await store.record_key_statuses([status])
+        gate = asyncio.Event()
+        write_batch = store._write_batch
+
+        async def slow(batch: Batch) -> None:
+            await gate.wait()
+            await write_batch(batch)
+
+        monkeypatch.setattr(store, "_write_batch", slow)
+        flushing = asyncio.create_task(store.flush())
+        for _ in range(10):
+            await asyncio.sleep(0)  # the flush takes the batch and waits at the gate
+        reading = asyncio.create_task(store.key_statuses("CP-1"))
+        other = await store.key_statuses("CP-2")  # nothing of its own waiting: not blocked
+        await asyncio.sleep(0.05)
+        assert other == [] and not reading.done()
+
+        gate.set()
+        assert await reading == [status]
+        await flushing
+
+
+async def test_concurrent_reads_share_one_flush(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with SqlStore(store_url, flush_interval=3600) as store:
+        batches: list[Batch] = []
+        write_batch = store._write_batch
+
+        async def counted(batch: Batch) -> None:
+            batches.append(batch)
+            await write_batch(batch)
+
+        monkeypatch.setattr(store, "_write_batch", counted)
+
+        async def reconciler_pass(n: int) -> list[str]:
+            identity = f"CP-{n}"
+            await store.record_configuration(identity, [ReportedKey("K", str(n))], at(n))
+            await store.record_key_statuses(
+                [KeyStatus(identity, "K", KeyState.APPLIED, str(n), at(n))]
+            )
+            found = await store.chargers(identities=[identity])
+            return [c.identity for c in found]
+
+        found = await asyncio.gather(*(reconciler_pass(n) for n in range(20)))
+
+        assert found == [[f"CP-{n}"] for n in range(20)]
+        assert len(batches) == 1 and len(batches[0].configuration) == 20
+        assert await store.chargers(identities=["CP-3"]) == [
+            c for c in await store.chargers() if c.identity == "CP-3"
+        ]  # nothing left to flush: no batch
+        assert len(batches) == 1
 
 
 def condition(
@@ -558,6 +741,30 @@ async def test_a_batch_that_can_never_be_written_is_dropped_not_retried_forever(
 
         assert [e.unique_id for e in await store.message_log("CP-1")] == ["CP-1-2"]
         assert "dropped 1 buffered rows" in caplog.text
+
+
+async def test_a_read_that_failed_leaves_the_store_working(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with SqlStore(store_url, flush_interval=3600) as store:
+        await store.record_heartbeat("CP-1", at(1))
+        await store.flush()
+        read = store._reads(_Read.CHARGER)
+        with monkeypatch.context() as patch:
+            patch.setattr(read, "sql", "SELECT * FROM no_such_table")
+            for _ in range(20):  # more than the pool holds: the failed connections are not reused
+                with pytest.raises(Exception, match="no_such_table"):
+                    await store.chargers(identities=["CP-1"])
+
+        for _ in range(20):
+            (charger,) = await store.chargers(identities=["CP-1"])
+            assert charger.last_heartbeat == at(1)
+        reading = asyncio.create_task(store.chargers(identities=["CP-1"]))
+        await asyncio.sleep(0)
+        reading.cancel()  # a pass of a charger that disconnected
+        with pytest.raises(asyncio.CancelledError):
+            await reading
+        assert [c.identity for c in await store.chargers(identities=["CP-1"])] == ["CP-1"]
 
 
 async def test_buffered_writes_need_an_open_store(store_url: str) -> None:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from controller.store.buffer import WriteBuffer, later_condition, log_rows
+from controller.store.buffer import PendingConfiguration, WriteBuffer, later_condition, log_rows
 from controller.store.models import (
     ChargerCondition,
     ConnectorStatus,
     Direction,
     Event,
+    KeyState,
+    KeyStatus,
     LogEntry,
     MeterSample,
+    ReportedKey,
 )
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -160,3 +163,97 @@ def test_log_rows_larger_than_the_ring_keep_the_newest_per_slot() -> None:
     assert sorted(r["seq"] for r in rows) == [5, 6, 7]
     assert len({r["slot"] for r in rows}) == 3
     assert after == {"CP-A": 8}
+
+
+def keys(**values: str) -> list[ReportedKey]:
+    return [ReportedKey(key, value) for key, value in values.items()]
+
+
+def pending(replace: bool, **values: str) -> PendingConfiguration:
+    return PendingConfiguration({k.key: k for k in keys(**values)}, replace)
+
+
+def test_configuration_keeps_the_net_effect_of_full_and_partial_reports() -> None:
+    buffer = WriteBuffer()
+    buffer.configuration("CP-1", keys(A="1", B="2"), at(1), partial=True)
+    buffer.configuration("CP-1", keys(B="20", C="3"), at(2), partial=True)
+    buffer.configuration("CP-2", keys(A="1"), at(1), partial=True)
+    buffer.configuration("CP-2", keys(B="2"), at(2))  # a full report: the partial one is moot
+    buffer.configuration("CP-3", keys(A="1", B="2"), at(1))
+    buffer.configuration("CP-3", keys(B="20"), at(3), partial=True)  # still a replacement
+
+    assert len(buffer) == 6  # 3 chargers' configuration and their configuration_at
+    batch = buffer.take()
+
+    assert batch.configuration == {
+        "CP-1": pending(False, A="1", B="20", C="3"),
+        "CP-2": pending(True, B="2"),
+        "CP-3": pending(True, A="1", B="20"),
+    }
+    assert batch.chargers == {
+        "CP-1": {"identity": "CP-1", "configuration_at": at(2)},
+        "CP-2": {"identity": "CP-2", "configuration_at": at(2)},
+        "CP-3": {"identity": "CP-3", "configuration_at": at(3)},
+    }
+
+
+def status(identity: str, key: str, seconds: int) -> KeyStatus:
+    return KeyStatus(identity, key, KeyState.PENDING, "1", at(seconds))
+
+
+def test_key_statuses_keep_the_latest_and_can_be_forgotten() -> None:
+    buffer = WriteBuffer()
+    buffer.key_statuses([status("CP-1", "A", 1), status("CP-1", "B", 1)])
+    buffer.key_statuses([status("CP-1", "A", 2), status("CP-2", "A", 1)])
+    buffer.key_statuses([status("CP-3", "A", 1)])
+    buffer.forget_key_statuses("CP-1", ["B", "never-recorded"])
+    buffer.forget_key_statuses("CP-3", ["A"])
+    buffer.forget_key_statuses("CP-unknown", ["A"])
+
+    assert len(buffer) == 2
+    assert buffer.take().key_statuses == {
+        "CP-1": {"A": status("CP-1", "A", 2)},
+        "CP-2": {"A": status("CP-2", "A", 1)},
+    }
+
+
+def test_configuration_and_key_statuses_put_back_go_before_what_came_since() -> None:
+    buffer = WriteBuffer()
+    buffer.configuration("CP-1", keys(A="1", B="2"), at(1))
+    buffer.configuration("CP-2", keys(A="1"), at(1), partial=True)
+    buffer.configuration("CP-3", keys(A="1"), at(1))
+    buffer.key_statuses([status("CP-1", "A", 1), status("CP-1", "B", 1)])
+    failed = buffer.take()
+    buffer.configuration("CP-1", keys(B="20"), at(2), partial=True)
+    buffer.configuration("CP-2", keys(C="3"), at(2))
+    buffer.configuration("CP-4", keys(D="4"), at(2), partial=True)
+    buffer.key_statuses([status("CP-1", "B", 2), status("CP-2", "A", 2)])
+
+    buffer.put_back(failed)
+    batch = buffer.take()
+
+    assert batch.configuration == {
+        "CP-1": pending(True, A="1", B="20"),
+        "CP-2": pending(True, C="3"),
+        "CP-3": pending(True, A="1"),
+        "CP-4": pending(False, D="4"),
+    }
+    assert batch.key_statuses == {
+        "CP-1": {"A": status("CP-1", "A", 1), "B": status("CP-1", "B", 2)},
+        "CP-2": {"A": status("CP-2", "A", 2)},
+    }
+    assert batch.chargers["CP-1"] == {"identity": "CP-1", "configuration_at": at(2)}
+
+
+def test_the_version_counts_what_was_added() -> None:
+    buffer = WriteBuffer()
+    assert buffer.version == 0
+    buffer.heartbeat("CP-1", at(1))
+    buffer.key_statuses([status("CP-1", "A", 1)])
+    buffer.log(entry("CP-1", 1))
+    after = buffer.version
+    assert after == 3
+
+    buffer.put_back(buffer.take())  # neither taking nor putting back adds anything
+    buffer.forget_key_statuses("CP-1", ["A"])
+    assert buffer.version == after
