@@ -72,6 +72,8 @@ def demo(args: list[str]) -> None:
             "--simulate",
             "--listen",
             "127.0.0.1:9000",
+            "--http",
+            "127.0.0.1:8080",
             "--store",
             f"sqlite:///{store}",
             *args,
