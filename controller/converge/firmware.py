@@ -464,6 +464,9 @@ class FirmwareStep(Step):
         self._loaded.add(status.identity)
         self._statuses[status.identity] = status
         await self.central.store.record_key_statuses([status])
+        # Key statuses are written behind; a rollout's "update sent" must survive a crash, or
+        # a restarted controller sends the image again and miscounts maxUnavailable.
+        await self.central.store.flush()
 
     def _restore(self, identity: str, previous: KeyStatus | None) -> None:
         if previous is None:
