@@ -499,6 +499,18 @@ def _details(want: dict[str, Any], have: dict[str, Any]) -> dict[str, str]:
     return details
 
 
+def reads_as_declared(version: OcppVersion, desired: DesiredValue, seen: str | None) -> bool:
+    """Whether a value read back from a charger is the declared one, compared exactly as
+    planning compares (catalogue type, or the type of the declared value for vendor keys), so
+    the reconciler never calls "not applied" what a plan would call in sync."""
+    if seen is None:
+        return False
+    item = _declare(version, desired)
+    if item.value is None:
+        return False
+    return bool(_reported_value(item.spec, seen) == item.value)
+
+
 def _same_value(item: _Declared, recorded: str) -> bool:
     """Whether a status was recorded for the value declared now (compared normalised)."""
     if item.wire == recorded:

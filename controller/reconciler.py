@@ -28,7 +28,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from controller.converge.base import PassContext, Step
-from controller.fleet import DesiredCharger, Fleet, Loaded, key_spec, key_version, resolve_charger
+from controller.fleet import DesiredCharger, Fleet, Loaded, resolve_charger
 from controller.maintenance import may_reboot
 from controller.ocpp.central import CentralSystem, Observer
 from controller.ocpp.commands import ChargerCommands, ConfigStatus, ConfigurationReport, Status
@@ -41,10 +41,11 @@ from controller.planning import (
     PlanStatus,
     desired_extras,
     plan_charger,
+    reads_as_declared,
 )
 from controller.resources import Charger
-from controller.resources.catalogue import parse_value
 from controller.resources.charger import ChargerSpec
+from controller.resources.settings import OcppVersion
 from controller.store.models import (
     ChargerCondition,
     ChargerRecord,
@@ -310,7 +311,9 @@ class Reconciler(Observer):
             elif action.kind is ActionKind.CHANGE_AVAILABILITY and action.wire_value:
                 updates.append(await self._availability(identity, commands, action))
         if changed:
-            verified = {v.key: v for v in await self._verify(identity, commands, changed)}
+            verified = {
+                v.key: v for v in await self._verify(identity, commands, plan.version, changed)
+            }
             updates = [verified.get(u.key, u) for u in updates]
         await self._save(identity, updates)
         if reboot_needed:
@@ -411,7 +414,11 @@ class Reconciler(Observer):
         return KeyStatus(identity, action.key, state, value, now, detail)
 
     async def _verify(
-        self, identity: str, commands: ChargerCommands, changed: Sequence[PlannedAction]
+        self,
+        identity: str,
+        commands: ChargerCommands,
+        version: OcppVersion,
+        changed: Sequence[PlannedAction],
     ) -> list[KeyStatus]:
         """Read back what the charger accepted: Accepted and still the old value is not done."""
         report = await self._call(commands.get_configuration([a.key for a in changed]))
@@ -423,7 +430,12 @@ class Reconciler(Observer):
         for action in changed:
             value = action.wire_value or ""
             seen = reported.get(action.key.lower())
-            if _same(action, seen):
+            applied = (
+                reads_as_declared(version, action.desired, seen)
+                if action.desired is not None
+                else seen == action.wire_value
+            )
+            if applied:
                 statuses.append(KeyStatus(identity, action.key, KeyState.APPLIED, value, now))
             else:
                 detail = f"accepted, but the charger still reports {seen!r}"
@@ -530,19 +542,6 @@ class Reconciler(Observer):
             message,
             extra={"charger": identity, "synced": synced, "plan": plan.status.value},
         )
-
-
-def _same(action: PlannedAction, seen: str | None) -> bool:
-    """Whether the read-back value is the one sent, compared by the key's type."""
-    if seen is None:
-        return False
-    spec = key_spec(key_version(action.key), action.key)
-    if spec is None:
-        return seen == action.wire_value
-    try:
-        return parse_value(spec, seen) == parse_value(spec, action.wire_value or "")
-    except ValueError:
-        return False
 
 
 def _accepted_cards(fleet: Fleet, charger: Loaded[Charger]) -> list[object]:
