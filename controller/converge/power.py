@@ -45,9 +45,35 @@ When to recompute
     open transactions of its fed chargers), rather than each reading them all again.
 
 Verification
-    By what the charger answered: Accepted means in force. (GetCompositeSchedule would show
-    the limit the charger computes from all its profiles, ours and others'; the commands do
-    not offer it yet.)
+    Accepted is not enough: some chargers accept a profile and do not apply it, or lose it.
+    After a charger accepts profiles, the step asks GetCompositeSchedule (in amperes, a minute
+    ahead) of each connector they apply to, connector 0 for the station maximum, and compares
+    the limit in force (a few seconds in: a charger's clock may lag ours) with the most ours
+    allow there: the station maximum, and the connector's Tx or TxDefault, the higher of the
+    two (a session may have begun or ended a moment ago). A lower composite limit is fine:
+    another limit binds (another party's profile, the hardware's); 0.1 A above is rounding.
+
+    Higher means ours are not in force. The pass is not synced and says so ("composite
+    schedule of connector 1 is 32 A, expected at most 16 A"), the profiles it exceeds are
+    forgotten so that the next pass sends them again, and the charger is woken once for that
+    pass (one that keeps ignoring them gets them again at each resync, not in a loop).
+    Meanwhile the charger may allow what it showed, so it holds up the raises at its location.
+    A decrease it accepted holds them up too until its composite schedule shows it in force,
+    which is asked in the same pass, before the charger itself raises anything: the safe
+    order holds for what is in force, not only for what was answered.
+
+    The composite schedule also settles what a reconnected charger has in force, where the
+    profiles we would send count as raises because we know none of its own: when another
+    charger holds those raises up, the step asks, and a profile no higher than the limit in
+    force is sent at once, as the decrease it is. Otherwise a charger that ignores its
+    profiles would keep every charger reconnecting at its location from being limited at all.
+
+    A connector is asked once per change (and each pass while ours are not in force): every
+    profile is sent again after a reconnect, so that is once per connection too. A charger that
+    answers Rejected, a CALLERROR NotImplemented or NotSupported, or a schedule in watts, or
+    whose reported configuration has no smart charging, is not asked again while it stays
+    connected: for it, Accepted means in force. Another CALLERROR trusts the answer for that
+    change; a timeout or disconnect aborts the pass like any other call.
 
 Refusals
     Rejected, NotSupported or a CALLERROR for a profile is remembered with the profile and not
@@ -60,10 +86,12 @@ Known limits
     up the others, although it may keep charging on its old profiles while offline. A charger
     that never accepted a profile from us holds up no one, as we know nothing of its limits:
     one that does not do smart charging cannot be limited, and its circuit should be declared
-    net of it. Profiles we sent to a charger that a fleet edit takes out of every circuit are
-    cleared while it stays connected; after a restart of chargectl they are not known and stay.
-    With several replicas, a transaction on a charger connected to another replica wakes no
-    one here: its location is recomputed at the next resync.
+    net of it. A charger that keeps ignoring the profiles it accepts holds up every raise at
+    its location until it applies them or disconnects: it may draw its connectors' maximum.
+    Profiles we sent to a charger that a fleet edit takes out of every circuit are cleared
+    while it stays connected; after a restart of chargectl they are not known and stay. With
+    several replicas, a transaction on a charger connected to another replica wakes no one
+    here: its location is recomputed at the next resync.
 """
 
 from __future__ import annotations
@@ -89,7 +117,7 @@ from controller.power import (
     next_change,
 )
 from controller.resources import Charger
-from controller.store.models import Transaction
+from controller.store.models import ChargerRecord, Transaction
 
 log = logging.getLogger("chargectl.power")
 
@@ -102,6 +130,17 @@ _TIMER_MARGIN_SECONDS = 0.05
 """Fire just after a schedule change, so the woken passes see the new limit in force."""
 _PLAN_MAX_AGE = 5.0
 """Seconds one allocation serves the passes of a location (see `PowerStep._plan`)."""
+_COMPOSITE_SECONDS = 60
+"""How far ahead the composite schedule is asked: our profiles hold from now on."""
+_CLOCK_SLACK_SECONDS = 5
+"""The composite limit compared is the one in force this far into it: a profile starting
+"now" by our clock starts a moment later by the clock of a charger that lags behind."""
+_ROUNDING_AMPERES = 0.1
+"""A composite limit this much above ours is rounding (one decimal), not another limit."""
+_UNSUPPORTED_ERRORS = frozenset({"NotImplemented", "NotSupported"})
+"""CALLERROR codes that mean the charger does not do GetCompositeSchedule at all."""
+_SMART_CHARGING_SWITCHES = frozenset({"smartchargingctrlr.available", "smartchargingctrlr.enabled"})
+"""2.0.1 variables that, reported false, say the charger does no smart charging."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +153,8 @@ class Refusal:
 
 @dataclass(slots=True)
 class ChargerProfiles:
-    """What the step knows of the profiles of one connected charger, by profile id."""
+    """What the step knows of the profiles of one connected charger, by profile id, and of
+    what its composite schedules showed, by connector (0: the whole charger)."""
 
     identity: str
     name: str
@@ -124,9 +164,72 @@ class ChargerProfiles:
     unconfirmed: dict[int, ChargingLimit] = field(default_factory=dict)
     """Raises sent without an answer (in flight, or lost with the connection)."""
     refused: dict[int, Refusal] = field(default_factory=dict)
+    unverified: set[int] = field(default_factory=set)
+    """Connectors with profiles accepted since their composite schedule was last asked."""
+    previous: dict[int, float] = field(default_factory=dict)
+    """The limit an accepted decrease replaced, until the composite schedule shows the
+    decrease in force: the charger may still allow it (see `lowers`)."""
+    observed: dict[int, float] = field(default_factory=dict)
+    """A composite limit seen where ours are not in force (above them, or where we know none
+    of ours yet); inf: no limit. The charger may allow this much until ours are seen in force."""
+    drifting: set[int] = field(default_factory=set)
+    """Connectors whose composite schedule showed ours not in force (reported once)."""
+    unverifiable: str | None = None
+    """Why the composite schedule is not asked (the charger refused it): answers are trusted."""
 
     def bound(self, limit: ChargingLimit) -> float | None:
         """The most the charger may allow now where `limit` would apply; None: unknown."""
+        known = self._accepted_bound(limit)
+        seen = self.observed.get(limit.connector)
+        if seen is None:
+            return known
+        return seen if known is None else max(known, seen)
+
+    def raises(self, limit: ChargingLimit) -> bool:
+        bound = self.bound(limit)
+        return bound is None or _amperes(limit) > bound
+
+    def lowers(self, limit: ChargingLimit) -> bool:
+        """Whether the charger may allow more than `limit` now (a decrease still to apply,
+        or one applied but not yet seen in force)."""
+        bound = self.bound(limit)
+        previous = self.previous.get(limit.connector)
+        if previous is not None:
+            bound = previous if bound is None else max(bound, previous)
+        return bound is not None and bound > _amperes(limit)
+
+    def expected(self, connector: int) -> float | None:
+        """The most the composite schedule of `connector` may show when the profiles of ours
+        it accepted are in force; None: none of them applies there.
+
+        The station maximum caps every connector; a connector's own limit is its Tx profile
+        during a session and its TxDefault otherwise. Which one the charger applies depends on
+        a transaction it may have started or ended a moment ago, so the higher of the two
+        counts: a connector drawing more than both has neither in force.
+        """
+        caps = [
+            max(_amperes(known) for known in group)
+            for group in (self._station(), self._own(connector))
+            if group
+        ]
+        return min(caps) if caps else None
+
+    def _station(self) -> list[ChargingLimit]:
+        return [k for k in self._all() if k.purpose is LimitPurpose.STATION_MAX]
+
+    def _own(self, connector: int) -> list[ChargingLimit]:
+        if connector == 0:
+            return []
+        return [
+            k
+            for k in self._all()
+            if k.connector == connector and k.purpose is not LimitPurpose.STATION_MAX
+        ]
+
+    def _all(self) -> list[ChargingLimit]:
+        return [*self.sent.values(), *self.unconfirmed.values()]
+
+    def _accepted_bound(self, limit: ChargingLimit) -> float | None:
         if limit.purpose is LimitPurpose.TX:
             same = [
                 known
@@ -137,21 +240,12 @@ class ChargerProfiles:
                 return max(_amperes(known) for known in same)
             defaults = [
                 known
-                for known in (*self.sent.values(), *self.unconfirmed.values())
+                for known in self._all()
                 if known.purpose is LimitPurpose.TX_DEFAULT and known.connector == limit.connector
             ]
             return max((_amperes(known) for known in defaults), default=None)
         known = self._known(limit.profile_id)
         return max((_amperes(k) for k in known), default=None)
-
-    def raises(self, limit: ChargingLimit) -> bool:
-        bound = self.bound(limit)
-        return bound is None or _amperes(limit) > bound
-
-    def lowers(self, limit: ChargingLimit) -> bool:
-        """Whether the charger may allow more than `limit` now (a decrease still to apply)."""
-        bound = self.bound(limit)
-        return bound is not None and bound > _amperes(limit)
 
     def _known(self, profile_id: int) -> list[ChargingLimit]:
         return [
@@ -323,6 +417,9 @@ class PowerStep(Step):
             self._chargers[ctx.identity] = state
             self._at.setdefault(location, set()).add(ctx.identity)
         self._forget_ended(state, plan)
+        if state.unverifiable is None:
+            state.unverifiable = _without_smart_charging(ctx.record)
+        state.unverified.update(state.observed)  # asked again each pass until in force
         targets = {limit.profile_id: limit for limit in charging_limits(plan, name)}
         changes, skipped = self._changes(state, targets)
 
@@ -340,26 +437,47 @@ class PowerStep(Step):
                 or ctx.central.fleet is not fleet
                 or (valid_until is not None and datetime.now(UTC) >= valid_until)
             )
-            held_by = [] if stale else self._holding_up(plan, location)
             if stale:
                 self._wake(ctx.identity)
                 notes.append(f"{_describe(raises)} on the next pass: the allocation changed")
-            elif held_by:
-                self._waiting.setdefault(location, set()).add(ctx.identity)
-                notes.append(f"{_describe(raises)} waits until {_lowered(held_by)}")
             else:
-                self._waiting.get(location, set()).discard(ctx.identity)
-                for change in raises:
-                    notes.append(await self._apply(ctx, state, change))
+                notes += await self._raise(ctx, state, plan, raises)
+        notes += await self._verify(ctx, state)
         if self._waiting.get(location) and not self._holding_up(plan, location):
             self._wake_waiting(location, besides=ctx.identity)
 
-        synced = not skipped and _converged(state, targets)
+        synced = not skipped and not state.observed and _converged(state, targets)
         if synced:
             text = _summary(plan, name) if changes else ""
         else:
             text = "; ".join(note for note in notes if note)
         return StepResult(synced=synced, message=f"power: {text}" if text else "")
+
+    async def _raise(
+        self, ctx: PassContext, state: ChargerProfiles, plan: PowerPlan, raises: list[_Change]
+    ) -> list[str]:
+        """Send the raises, unless a charger at the location may still allow more than the
+        plan gives it: then they wait (see the module docstring)."""
+        location = state.location
+        # Nothing here rises before the decreases just sent are seen in force.
+        notes = await self._verify(ctx, state)
+        held_by = self._holding_up(plan, location)
+        if held_by and await self._observe(ctx, state, raises):
+            lowering = [c for c in raises if c.limit is not None and not state.raises(c.limit)]
+            raises = [c for c in raises if c not in lowering]
+            for change in lowering:
+                change = _Change(change.profile_id, change.limit, raises=False)
+                notes.append(await self._apply(ctx, state, change))
+            notes += await self._verify(ctx, state)
+            held_by = self._holding_up(plan, location)
+        if raises and held_by:
+            self._waiting.setdefault(location, set()).add(ctx.identity)
+            notes.append(f"{_describe(raises)} waits until {_lowered(held_by)}")
+            return notes
+        self._waiting.get(location, set()).discard(ctx.identity)
+        for change in raises:
+            notes.append(await self._apply(ctx, state, change))
+        return notes
 
     async def _unmanaged(self, ctx: PassContext) -> StepResult:
         """No circuit feeds the charger (any more): clear what we sent it, if anything."""
@@ -491,12 +609,18 @@ class PowerStep(Step):
                 state.unconfirmed.pop(pid, None)
                 return ""
             return await self._refused(ctx, state, change, answer)
+        before = None if change.raises else state.bound(limit)
         if change.raises:
             state.unconfirmed[pid] = limit  # from now on the charger may apply it
         answer = await ctx.call(ctx.commands.set_charging_profile(limit))
         if answer is Status.ACCEPTED:
             state.sent[pid] = limit
             state.unconfirmed.pop(pid, None)
+            if state.unverifiable is None:
+                connector = limit.connector
+                state.unverified.add(connector)
+                if before is not None and before > _amperes(limit):
+                    state.previous[connector] = max(state.previous.get(connector, 0.0), before)
             log.info(
                 "%s: %s",
                 ctx.identity,
@@ -524,6 +648,141 @@ class PowerStep(Step):
             {"profile": change.profile_id, "answer": text},
         )
         return f"{what}: {text}"
+
+    # --- verification --------------------------------------------------------------------------
+
+    async def _verify(self, ctx: PassContext, state: ChargerProfiles) -> list[str]:
+        """Ask the composite schedule of every connector whose profiles changed, or are not in
+        force: the limit there must not exceed what the charger accepted from us. Returns
+        what to say about those that do."""
+        notes: list[str] = []
+        for connector in sorted(state.unverified):
+            if state.unverifiable is not None:
+                break
+            expected = state.expected(connector)
+            if expected is None:  # nothing of ours applies there (any more)
+                _settled(state, connector)
+                continue
+            seen = await self._in_force(ctx, state, connector)
+            if seen is None or not _exceeds(seen, expected):
+                if seen is not None and expected - seen > _ROUNDING_AMPERES:
+                    log.debug(
+                        "%s: composite schedule of %s is %g A, below the %g A of ours",
+                        ctx.identity,
+                        _where(connector),
+                        seen,
+                        expected,
+                    )
+                _settled(state, connector)
+                continue
+            notes.append(await self._drifted(ctx, state, connector, seen, expected))
+        return notes
+
+    async def _observe(
+        self, ctx: PassContext, state: ChargerProfiles, raises: list[_Change]
+    ) -> bool:
+        """Ask what is in force where raises wait only because we know nothing of the
+        charger's profiles there (it reconnected): sending a limit no higher than that lowers
+        what it may draw. Returns whether anything was learnt."""
+        connectors = {
+            change.limit.connector
+            for change in raises
+            if change.limit is not None and state.bound(change.limit) is None
+        }
+        learnt = False
+        for connector in sorted(connectors):
+            if state.unverifiable is not None:
+                break
+            seen = await self._in_force(ctx, state, connector)
+            if seen is not None:
+                state.observed[connector] = max(state.observed.get(connector, 0.0), seen)
+                learnt = True
+        return learnt
+
+    async def _in_force(
+        self, ctx: PassContext, state: ChargerProfiles, connector: int
+    ) -> float | None:
+        """The limit in force on `connector` by its composite schedule (inf: none); None when
+        the charger does not say (`state.unverifiable` tells if it never will)."""
+        answer = await ctx.call(ctx.commands.get_composite_schedule(connector, _COMPOSITE_SECONDS))
+        if isinstance(answer, CallFailed):  # a CALLERROR: a timeout aborted the pass
+            if answer.code in _UNSUPPORTED_ERRORS:
+                self._unverifiable(ctx, state, f"CALLERROR {answer.code}")
+            else:
+                log.info(
+                    "%s: GetCompositeSchedule of %s: %s; trusting the charger's answers",
+                    ctx.identity,
+                    _where(connector),
+                    answer,
+                    extra={"charger": ctx.identity},
+                )
+            return None
+        if answer.status is not Status.ACCEPTED:
+            self._unverifiable(ctx, state, answer.status.value)
+            return None
+        seen = answer.amperes_at(_CLOCK_SLACK_SECONDS)
+        return math.inf if seen is None else seen
+
+    async def _drifted(
+        self,
+        ctx: PassContext,
+        state: ChargerProfiles,
+        connector: int,
+        seen: float,
+        expected: float,
+    ) -> str:
+        """The composite limit of `connector` exceeds ours: forget the profiles of ours that
+        it exceeds, so the next pass sends them again, and remember what the charger may
+        allow there meanwhile (it holds up raises at the location)."""
+        shown = "has no limit" if math.isinf(seen) else f"is {seen:g} A"
+        text = (
+            f"composite schedule of {_where(connector)} {shown}, expected at most "
+            f"{expected:g} A: profiles not in force, sent again"
+        )
+        forgotten = [
+            (known, pid)
+            for known in (state.sent, state.unconfirmed)
+            for pid, limit in known.items()
+            if (limit.purpose is LimitPurpose.STATION_MAX or limit.connector == connector)
+            and _exceeds(seen, _amperes(limit))
+        ]
+        connectors = {known[pid].connector for known, pid in forgotten} | {connector}
+        first = connector not in state.drifting
+        state.drifting.add(connector)
+        for known, pid in forgotten:
+            del known[pid]
+        for where in connectors:
+            state.observed[where] = max(state.observed.get(where, 0.0), seen)
+            state.previous.pop(where, None)
+        state.unverified.discard(connector)
+        if first:  # once per episode: a charger that keeps ignoring them waits for a resync
+            self._wake(ctx.identity)
+            await ctx.central.event(
+                ctx.identity,
+                "ChargingLimitNotInForce",
+                text,
+                {
+                    "connector": connector,
+                    "composite": None if math.isinf(seen) else seen,
+                    "expected": expected,
+                },
+            )
+        return text
+
+    def _unverifiable(self, ctx: PassContext, state: ChargerProfiles, answer: str) -> None:
+        """The charger does not give its composite schedule: trust its answers from now on."""
+        log.info(
+            "%s: GetCompositeSchedule %s: charging profiles are verified by the charger's "
+            "answers only",
+            ctx.identity,
+            answer,
+            extra={"charger": ctx.identity},
+        )
+        state.unverifiable = answer
+        state.unverified.clear()
+        state.previous.clear()
+        state.observed.clear()
+        state.drifting.clear()
 
     # --- the safe order --------------------------------------------------------------------------
 
@@ -623,6 +882,37 @@ def _describe(changes: Iterable[_Change]) -> str:
         where = "the charger" if limit.connector == 0 else f"connector {limit.connector}"
         words.append(f"{limit.purpose.value} {_amperes(limit):g} A on {where}")
     return ", ".join(words)
+
+
+def _where(connector: int) -> str:
+    return "the charger" if connector == 0 else f"connector {connector}"
+
+
+def _exceeds(seen: float, expected: float) -> bool:
+    """Whether a composite limit (inf: none) is above ours by more than rounding."""
+    return round(seen - expected, 3) > _ROUNDING_AMPERES
+
+
+def _settled(state: ChargerProfiles, connector: int) -> None:
+    """The composite schedule of `connector` was asked (or will not be): nothing pending."""
+    state.unverified.discard(connector)
+    state.previous.pop(connector, None)
+    state.observed.pop(connector, None)
+    state.drifting.discard(connector)
+
+
+def _without_smart_charging(record: ChargerRecord) -> str | None:
+    """Why the charger has no composite schedules to give, from its reported configuration
+    (the keys the fleet declares); None when it may have them."""
+    for key in record.configuration or ():
+        value = (key.value or "").strip()
+        if key.key.casefold() == "supportedfeatureprofiles" and value:
+            profiles = {item.strip().casefold() for item in value.split(",")}
+            if "smartcharging" not in profiles:
+                return "SupportedFeatureProfiles without SmartCharging"
+        if key.key.casefold() in _SMART_CHARGING_SWITCHES and value.casefold() == "false":
+            return f"{key.key} false"
+    return None
 
 
 def _lowered(names: list[str]) -> str:

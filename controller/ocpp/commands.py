@@ -96,6 +96,29 @@ class ChargingLimit:
     recurring_daily: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class CompositeSchedule:
+    """What GetCompositeSchedule answered for one connector (0: the whole charger): the limit
+    the charger computes from every profile it holds, ours and others', in amperes per phase.
+
+    `status` is Accepted, Rejected, or NotSupported when the charger answered in another unit
+    than the amperes asked (there is no voltage to convert with). `periods` count from when the
+    charger answered; an Accepted answer without periods means no limit is in force.
+    """
+
+    status: Status
+    periods: tuple[LimitPeriod, ...] = ()
+
+    def amperes_at(self, seconds: int = 0) -> float | None:
+        """The limit in force `seconds` after the schedule starts; None: no limit then."""
+        current: float | None = None
+        for period in sorted(self.periods, key=lambda p: p.start_seconds):
+            if period.start_seconds > seconds:
+                break
+            current = period.amperes
+        return current
+
+
 class TriggerKind(StrEnum):
     BOOT_NOTIFICATION = "BootNotification"
     HEARTBEAT = "Heartbeat"
@@ -151,6 +174,13 @@ class ChargerCommands(Protocol):
         connector: int | None = None,
         purpose: LimitPurpose | None = None,
     ) -> Status | CallFailed: ...
+
+    async def get_composite_schedule(
+        self, connector: int, duration: int
+    ) -> CompositeSchedule | CallFailed:
+        """The limit in force on `connector` (0: the charger) over the next `duration` seconds,
+        asked in amperes."""
+        ...
 
     async def send_local_list(
         self, version: int, entries: Sequence[LocalListEntry], full: bool

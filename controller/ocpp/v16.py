@@ -15,9 +15,11 @@ from controller.authorization import AuthDecision
 from controller.ocpp.central import CentralSystem
 from controller.ocpp.commands import (
     ChargingLimit,
+    CompositeSchedule,
     ConfigStatus,
     ConfigurationReport,
     DataTransferResult,
+    LimitPeriod,
     LimitPurpose,
     LocalListEntry,
     Status,
@@ -317,6 +319,22 @@ class V16Charger:
             payload["chargingProfilePurpose"] = _PURPOSES[purpose]
         return await self._status("ClearChargingProfile", payload)
 
+    async def get_composite_schedule(
+        self, connector: int, duration: int
+    ) -> CompositeSchedule | CallFailed:
+        answer = await self.session.call(
+            "GetCompositeSchedule",
+            {"connectorId": connector, "duration": duration, "chargingRateUnit": "A"},
+        )
+        if isinstance(answer, CallFailed):
+            return answer
+        status = _as_status("GetCompositeSchedule", answer.get("status"))
+        if isinstance(status, CallFailed):
+            return status
+        if status is not Status.ACCEPTED:
+            return CompositeSchedule(status)
+        return _composite_schedule(answer.get("chargingSchedule"))
+
     async def send_local_list(
         self, version: int, entries: Sequence[LocalListEntry], full: bool
     ) -> Status | CallFailed:
@@ -404,6 +422,21 @@ def _schedule_start(limit: ChargingLimit) -> datetime:
     if limit.recurring_daily:
         return now.replace(hour=0, minute=0, second=0, microsecond=0)
     return now
+
+
+def _composite_schedule(schedule: dict[str, Any] | None) -> CompositeSchedule:
+    """An Accepted GetCompositeSchedule.conf's chargingSchedule (absent: no limit in force)."""
+    if schedule is None:
+        return CompositeSchedule(Status.ACCEPTED)
+    if schedule["chargingRateUnit"] != "A":
+        return CompositeSchedule(Status.NOT_SUPPORTED)
+    return CompositeSchedule(
+        Status.ACCEPTED,
+        tuple(
+            LimitPeriod(int(p["startPeriod"]), float(p["limit"]), p.get("numberPhases"))
+            for p in schedule["chargingSchedulePeriod"]
+        ),
+    )
 
 
 def _as_status(action: str, value: object) -> Status | CallFailed:

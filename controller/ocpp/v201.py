@@ -38,9 +38,11 @@ from controller.authorization import AuthDecision
 from controller.ocpp.central import CentralSystem
 from controller.ocpp.commands import (
     ChargingLimit,
+    CompositeSchedule,
     ConfigStatus,
     ConfigurationReport,
     DataTransferResult,
+    LimitPeriod,
     LimitPurpose,
     LocalListEntry,
     Status,
@@ -97,6 +99,7 @@ STATUSES: Final[Mapping[str, Mapping[str, Status]]] = {
     "Reset": {"Accepted": _A, "Rejected": _R, "Scheduled": Status.SCHEDULED},
     "ChangeAvailability": {"Accepted": _A, "Rejected": _R, "Scheduled": Status.SCHEDULED},
     "SetChargingProfile": {"Accepted": _A, "Rejected": _R},
+    "GetCompositeSchedule": {"Accepted": _A, "Rejected": _R},
     "ClearChargingProfile": {"Accepted": _A, "Unknown": Status.UNKNOWN},
     "SendLocalList": {
         "Accepted": _A,
@@ -811,6 +814,22 @@ class V201Charger:
             payload["chargingProfileCriteria"] = criteria
         return await self._status("ClearChargingProfile", payload)
 
+    async def get_composite_schedule(
+        self, connector: int, duration: int
+    ) -> CompositeSchedule | CallFailed:
+        answer = await self.session.call(
+            "GetCompositeSchedule",
+            {"evseId": connector, "duration": duration, "chargingRateUnit": "A"},
+        )
+        if isinstance(answer, CallFailed):
+            return answer
+        status = self._as_status("GetCompositeSchedule", answer)
+        if isinstance(status, CallFailed):
+            return status
+        if status is not Status.ACCEPTED:
+            return CompositeSchedule(status)
+        return _composite_schedule(answer.get("schedule"))
+
     async def send_local_list(
         self, version: int, entries: Sequence[LocalListEntry], full: bool
     ) -> Status | CallFailed:
@@ -931,6 +950,21 @@ class V201Charger:
         if returned is not None and not isinstance(returned, str):
             returned = orjson.dumps(returned).decode()
         return DataTransferResult(status, returned)
+
+
+def _composite_schedule(schedule: Mapping[str, Any] | None) -> CompositeSchedule:
+    """An Accepted GetCompositeScheduleResponse's CompositeScheduleType (absent: no limit)."""
+    if schedule is None:
+        return CompositeSchedule(Status.ACCEPTED)
+    if schedule["chargingRateUnit"] != "A":
+        return CompositeSchedule(Status.NOT_SUPPORTED)
+    return CompositeSchedule(
+        Status.ACCEPTED,
+        tuple(
+            LimitPeriod(int(p["startPeriod"]), float(p["limit"]), p.get("numberPhases"))
+            for p in schedule["chargingSchedulePeriod"]
+        ),
+    )
 
 
 def _reported_keys(report_data: Iterable[Mapping[str, Any]]) -> list[ReportedKey]:

@@ -94,6 +94,12 @@ class SimProfile:
     boot_on_reconnect: bool = False
     """Send BootNotification after a dropped connection too, not only after a reboot."""
 
+    accepts_profiles_without_applying: bool = False
+    """SetChargingProfile answers Accepted and installs nothing: a firmware bug that only
+    GetCompositeSchedule shows (it answers the limit really in force)."""
+    rejects_composite_schedule: bool = False
+    """GetCompositeSchedule is Rejected, as by chargers that do not compute it."""
+
     known_vendors: frozenset[str] = frozenset()
     """DataTransfer vendor ids this charger understands; others get UnknownVendorId."""
 

@@ -344,6 +344,8 @@ class Charger16(SimulatedCharger):
             tx = self.connectors[connector_id].transaction if connector_id else None
             if tx is None or profile.transaction_id not in (None, tx.id):
                 return result16.SetChargingProfile(status="Rejected")
+        if self.profile.accepts_profiles_without_applying:
+            return result16.SetChargingProfile(status="Accepted")
         for c in self.connectors.values():
             self._advance(c)
         accepted = self.profiles.install(profile, self.limits())
@@ -371,7 +373,9 @@ class Charger16(SimulatedCharger):
         return result16.ClearChargingProfile(status="Accepted" if cleared else "Unknown")
 
     def composite_schedule(self, connector_id: int, duration: int, unit: str | None) -> Any:
-        if connector_id != 0 and connector_id not in self.connectors:
+        if self.profile.rejects_composite_schedule or (
+            connector_id != 0 and connector_id not in self.connectors
+        ):
             return result16.GetCompositeSchedule(status="Rejected")
         now = self.clock.now()
         if connector_id == 0:

@@ -565,6 +565,8 @@ class Charger201(SimulatedCharger):
             tx = self.connectors[evse_id].transaction if evse_id else None
             if tx is None or profile.transaction_id not in (None, tx.id):
                 return result201.SetChargingProfile(status="Rejected")
+        if self.profile.accepts_profiles_without_applying:
+            return result201.SetChargingProfile(status="Accepted")
         for c in self.connectors.values():
             self._advance(c)
         accepted = self.profiles.install(profile, self.limits())
@@ -590,7 +592,9 @@ class Charger201(SimulatedCharger):
         return result201.ClearChargingProfile(status="Accepted" if cleared else "Unknown")
 
     def composite_schedule(self, duration: int, evse_id: int, unit: str | None) -> Any:
-        if evse_id != 0 and evse_id not in self.connectors:
+        if self.profile.rejects_composite_schedule or (
+            evse_id != 0 and evse_id not in self.connectors
+        ):
             return result201.GetCompositeSchedule(status="Rejected")
         now = self.clock.now()
         if evse_id == 0:

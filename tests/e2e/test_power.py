@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -26,6 +26,9 @@ from controller.serve import Running, ServeOptions, running
 from controller.simulator import SimClock, SimulatedCharger, chargers_from_fleet
 from controller.simulator.profile import DEFAULT_PROFILE
 from controller.simulator.smart import ChargingProfile, ChargingProfiles, Limits, Purpose
+from controller.store.models import Direction
+
+SENT = Direction.SENT
 
 CIRCUIT_AMPERES = 40
 CONNECTOR_AMPERES = 32
@@ -141,7 +144,10 @@ class PowerRig:
 
 
 @contextlib.asynccontextmanager
-async def power_rig(fleet: Path) -> AsyncIterator[PowerRig]:
+async def power_rig(
+    fleet: Path, quirks: Mapping[str, Mapping[str, bool]] | None = None
+) -> AsyncIterator[PowerRig]:
+    """`serve` and the fleet's chargers, simulated; `quirks` are SimProfile fields by charger."""
     options = ServeOptions(
         paths=[fleet],
         store_url=f"sqlite:///{fleet.parent / 'state.db'}",
@@ -163,6 +169,7 @@ async def power_rig(fleet: Path) -> AsyncIterator[PowerRig]:
         sampler = Sampler(chargers)
         for sim in sims:
             sim.profiles = Watched(sampler.sample)
+            sim.profile = replace(sim.profile, **(quirks or {}).get(sim.identity, {}))
         tasks = [asyncio.create_task(sim.run()) for sim in sims]
         sampling = asyncio.create_task(sampler.run())
         try:
@@ -178,10 +185,15 @@ async def power_rig(fleet: Path) -> AsyncIterator[PowerRig]:
             step.close()
 
 
-async def until(condition: Callable[[], bool], what: Callable[[], str]) -> None:
+async def until(condition: Callable[[], bool | Awaitable[bool]], what: Callable[[], str]) -> None:
     loop = asyncio.get_running_loop()
     end = loop.time() + DEADLINE
-    while not condition():
+    while True:
+        value = condition()
+        if not isinstance(value, bool):
+            value = await value
+        if value:
+            return
         if loop.time() > end:
             pytest.fail(f"gave up waiting: {what()}")
         await asyncio.sleep(0.1)
@@ -263,3 +275,126 @@ async def test_sessions_share_the_circuit_and_never_overload_it(tmp_path: Path) 
         assert not sampler.over, f"the circuit was overloaded: {sampler.over[:5]}"
         assert sampler.samples > 10, "the sampler ran throughout"
         assert sampler.highest == CIRCUIT_AMPERES, "two sessions at 20 A were seen"
+
+
+# --- verification: what the chargers' composite schedules show -----------------------------------
+
+
+async def calls_to(rig: PowerRig, identity: str, action: str) -> int:
+    """How many `action` CALLs the central system sent the charger (from the message log)."""
+    store = rig.server.central.store
+    await store.flush()
+    log = await store.message_log(identity, limit=10_000)
+    return sum(1 for e in log if e.action == action and e.message_type == 2 and e.direction is SENT)
+
+
+async def synced_message(rig: PowerRig, identity: str) -> tuple[str, str]:
+    """The charger's Synced condition: its status and message."""
+    store = rig.server.central.store
+    await store.flush()
+    for condition in await store.conditions(identity):
+        if condition.type == "Synced":
+            return condition.status, condition.message
+    return "Unknown", ""
+
+
+async def test_profiles_accepted_but_not_applied_are_resent_and_hold_up_raises(
+    tmp_path: Path,
+) -> None:
+    """CP-A says Accepted to every profile and applies none: it may draw its whole 32 A."""
+    quirks = {"CP-A": {"accepts_profiles_without_applying": True}}
+    async with power_rig(write_fleet(tmp_path), quirks) as rig:
+        cp_a, cp_b = rig.chargers["CP-A"], rig.chargers["CP-B"]
+        drift = "composite schedule of connector 1 is 32 A, expected at most 6 A"
+
+        async def drifted() -> bool:
+            status, message = await synced_message(rig, "CP-A")
+            return status == "False" and drift in message
+
+        await until(drifted, lambda: f"CP-A not synced: {drift}")
+        await until(
+            lambda: _sent_at_least(rig, "CP-A", "SetChargingProfile", 3),
+            lambda: "CP-A's station maximum and default, and the default again after the drift",
+        )
+        assert cp_a.profiles.installed == []
+        events = await rig.server.central.store.events(identity="CP-A")
+        assert [e.kind for e in events].count("ChargingLimitNotInForce") == 1
+
+        # A session at CP-B may not rise to its share while CP-A may draw 32 A.
+        await cp_b.plug_in(1, ID_TAG)
+
+        async def b_waits() -> bool:
+            status, message = await synced_message(rig, "CP-B")
+            # (cp-a first: the others' defaults fall for the session too, and may be named)
+            return status == "False" and "Tx 32 A on connector 1 waits until cp-a" in message
+
+        await until(b_waits, lambda: "CP-B's raise waits for CP-A")
+        assert cp_b.offered_current(1) == 6, "CP-B's session stays on its 6 A default"
+        assert tx_limit(cp_b) is None
+        assert installed(cp_b, Purpose.TX_DEFAULT) == 6.0, (
+            "CP-B got its default all the same: it lowers what CP-B may draw"
+        )
+
+        # The charger applies profiles again (say, after a firmware fix): all converge.
+        cp_a.profile = replace(cp_a.profile, accepts_profiles_without_applying=False)
+        assert rig.server.reconciler is not None
+        rig.server.reconciler.wake("CP-A")
+        await converged_to_share(rig, ["CP-B"])
+        await until(
+            lambda: installed(cp_a, Purpose.TX_DEFAULT) is not None,
+            lambda: "CP-A's default installed",
+        )
+        await until(lambda: _status_is(rig, "CP-A", "True"), lambda: "CP-A Synced once in force")
+        assert not rig.sampler.over, f"the circuit was overloaded: {rig.sampler.over[:5]}"
+
+
+async def test_a_charger_refusing_composite_schedules_converges_and_is_asked_once_a_connection(
+    tmp_path: Path,
+) -> None:
+    quirks = {"CP-A": {"rejects_composite_schedule": True}}
+    async with power_rig(write_fleet(tmp_path), quirks) as rig:
+        cp_a = rig.chargers["CP-A"]
+        await asyncio.wait_for(cp_a.booted.wait(), DEADLINE)
+        await idle_offers(rig)
+        await cp_a.plug_in(1, ID_TAG)
+        await converged_to_share(rig, ["CP-A"])
+        await until(lambda: _status_is(rig, "CP-A", "True"), lambda: "CP-A Synced")
+
+        assert await calls_to(rig, "CP-A", "GetCompositeSchedule") == 1
+        assert await calls_to(rig, "CP-B", "GetCompositeSchedule") >= 2, (
+            "a charger that answers is asked: the charger and its connector"
+        )
+        await _more_passes(rig, "CP-A")
+        assert await calls_to(rig, "CP-A", "GetCompositeSchedule") == 1, "not asked each pass"
+
+        sent = await calls_to(rig, "CP-A", "SetChargingProfile")
+        await cp_a.drop()  # it reconnects: everything is sent again, and it is asked again
+        await until(
+            lambda: _sent_at_least(rig, "CP-A", "SetChargingProfile", sent + 3),
+            lambda: "CP-A's station maximum, default and Tx profile sent again",
+        )
+        await until(lambda: _status_is(rig, "CP-A", "True"), lambda: "CP-A Synced again")
+        await _more_passes(rig, "CP-A")
+        assert await calls_to(rig, "CP-A", "GetCompositeSchedule") == 2
+        assert cp_a.offered_current(1) == CONNECTOR_AMPERES
+
+
+async def _sent_at_least(rig: PowerRig, identity: str, action: str, count: int) -> bool:
+    return await calls_to(rig, identity, action) >= count
+
+
+async def _status_is(rig: PowerRig, identity: str, status: str) -> bool:
+    return (await synced_message(rig, identity))[0] == status
+
+
+async def _more_passes(rig: PowerRig, identity: str, passes: int = 2) -> None:
+    """Wake the charger's reconcile worker and wait for `passes` more passes to end."""
+    reconciler = rig.server.reconciler
+    assert reconciler is not None
+    for _ in range(passes):
+        before = reconciler.stats.passes
+        reconciler.wake(identity)
+        await until(
+            lambda before=before: reconciler.stats.passes > before,
+            lambda: f"a pass over {identity}",
+        )

@@ -34,6 +34,7 @@ from controller.ocpp.commands import (
     AuthListStatus,
     ChargerCommands,
     ChargingLimit,
+    CompositeSchedule,
     ConfigStatus,
     ConfigurationReport,
     DataTransferResult,
@@ -536,6 +537,29 @@ async def test_clear_charging_profile_maps_accepted_and_unknown(charger: StrictC
         {"connectorId": 2, "chargingProfilePurpose": "TxProfile"},
         {"chargingProfileCriteria": {"evseId": 2, "chargingProfilePurpose": "TxProfile"}},
     )
+
+
+async def test_the_composite_schedule_is_asked_in_amperes_and_read_as_periods(
+    charger: StrictCharger,
+) -> None:
+    commands = commands_of(charger)
+    answer, received = await charger.command(
+        commands.get_composite_schedule(1, 60), "GetCompositeSchedule"
+    )
+    assert received == {
+        charger.pick("connectorId", "evseId"): 1,
+        "duration": 60,
+        "chargingRateUnit": "A",
+    }
+    assert answer == CompositeSchedule(
+        Status.ACCEPTED, (LimitPeriod(0, 16.0, phases=3), LimitPeriod(30, 10.0))
+    )
+    assert isinstance(answer, CompositeSchedule)
+    assert (answer.amperes_at(0), answer.amperes_at(45)) == (16.0, 10.0)
+    unknown, _ = await charger.command(
+        commands.get_composite_schedule(3, 60), "GetCompositeSchedule"
+    )
+    assert unknown == CompositeSchedule(Status.REJECTED)
 
 
 async def test_a_local_list_is_sent_and_its_version_reads_back(charger: StrictCharger) -> None:

@@ -31,6 +31,8 @@ if (!['ocpp1.6', 'ocpp2.0.1'].includes(protocol) || !endpoint || !identity) {
 }
 
 const CARDS = ['04AABBCC', '04BLOCKED', '04EXPIRED', '04FOREIGN'];
+/** The composite schedule of every connector: 16 A on three phases, 10 A from 30 s on. */
+const COMPOSITE_PERIODS = [{ startPeriod: 0, limit: 16.0, numberPhases: 3 }, { startPeriod: 30, limit: 10.0 }];
 const METER_START_WH = 1000;
 const METER_MID_WH = 5000;
 const METER_STOP_WH = 13300;
@@ -230,6 +232,15 @@ function handlers16() {
             }
             return { status: cleared ? 'Accepted' : 'Unknown' };
         },
+        GetCompositeSchedule: ({ connectorId, duration, chargingRateUnit }) => {
+            if (connectorId > 2) return { status: 'Rejected' };
+            return {
+                status: 'Accepted',
+                connectorId,
+                scheduleStart: now(),
+                chargingSchedule: { duration, chargingRateUnit: chargingRateUnit ?? 'A', chargingSchedulePeriod: COMPOSITE_PERIODS },
+            };
+        },
         SendLocalList: ({ listVersion }) => {
             state16.listVersion = listVersion;
             return { status: 'Accepted' };
@@ -413,6 +424,13 @@ function handlers201() {
                 }
             }
             return { status: cleared ? 'Accepted' : 'Unknown' };
+        },
+        GetCompositeSchedule: ({ evseId, duration, chargingRateUnit }) => {
+            if (evseId > 2) return { status: 'Rejected' };
+            return {
+                status: 'Accepted',
+                schedule: { evseId, duration, scheduleStart: now(), chargingRateUnit, chargingSchedulePeriod: COMPOSITE_PERIODS },
+            };
         },
         SendLocalList: ({ versionNumber }) => {
             state201.listVersion = versionNumber;

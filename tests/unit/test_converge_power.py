@@ -24,10 +24,17 @@ from controller.converge.base import PassContext, StepResult
 from controller.converge.power import PowerStep
 from controller.fleet import Fleet, resolve_charger
 from controller.ocpp.central import CentralSystem
-from controller.ocpp.commands import ChargerCommands, ChargingLimit, LimitPurpose, Status
+from controller.ocpp.commands import (
+    ChargerCommands,
+    ChargingLimit,
+    CompositeSchedule,
+    LimitPeriod,
+    LimitPurpose,
+    Status,
+)
 from controller.ocpp.session import CallFailed, FailureKind
 from controller.store.base import Store
-from controller.store.models import ChargerRecord, Event, Transaction
+from controller.store.models import ChargerRecord, Event, ReportedKey, Transaction
 
 FLEET = """apiVersion: chargectl.io/v1alpha1
 kind: Team
@@ -131,24 +138,43 @@ class FakeStore:
 
 
 Answer = Callable[[ChargingLimit], Status | CallFailed]
+Composite = Callable[[int], CompositeSchedule | CallFailed]
 
 
 def accept(limit: ChargingLimit) -> Status | CallFailed:
     return Status.ACCEPTED
 
 
+def flat(amperes: float) -> CompositeSchedule:
+    return CompositeSchedule(Status.ACCEPTED, (LimitPeriod(0, amperes),))
+
+
 @dataclass
 class FakeCharger:
     """Answers SetChargingProfile with `answer` and ClearChargingProfile with Accepted;
-    every call goes to the shared `log` as (identity, purpose or 'clear', amperes or id)."""
+    every such call goes to the shared `log` as (identity, purpose or 'clear', amperes or id).
+
+    The profiles it accepts are in force (unless `applies` is off): GetCompositeSchedule
+    answers the lowest of the station maximum, the connector's Tx profile (or else its
+    TxDefault) and the connector's own 32 A, unless `composite` answers instead. The
+    connectors asked go to `asked`; with a `gate`, the answer waits for it to open.
+    """
 
     identity: str
     log: list[tuple[str, str, float]]
     answer: Answer = accept
+    applies: bool = True
+    composite: Composite | None = None
+    gate: asyncio.Event | None = None
+    installed: dict[int, ChargingLimit] = field(default_factory=dict)
+    asked: list[int] = field(default_factory=list)
 
     async def set_charging_profile(self, limit: ChargingLimit) -> Status | CallFailed:
         self.log.append((self.identity, limit.purpose.value, limit.periods[0].amperes))
-        return self.answer(limit)
+        answer = self.answer(limit)
+        if answer is Status.ACCEPTED and self.applies:
+            self.installed[limit.profile_id] = limit
+        return answer
 
     async def clear_charging_profile(
         self,
@@ -157,7 +183,38 @@ class FakeCharger:
         purpose: LimitPurpose | None = None,
     ) -> Status | CallFailed:
         self.log.append((self.identity, "clear", float(profile_id or 0)))
+        self.installed.pop(profile_id or 0, None)
         return Status.ACCEPTED
+
+    async def get_composite_schedule(
+        self, connector: int, duration: int
+    ) -> CompositeSchedule | CallFailed:
+        self.asked.append(connector)
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.composite is not None:
+            return self.composite(connector)
+        return flat(self.in_force(connector))
+
+    def in_force(self, connector: int) -> float:
+        def limits(purpose: LimitPurpose, where: int) -> list[float]:
+            return [
+                limit.periods[0].amperes
+                for limit in self.installed.values()
+                if limit.purpose is purpose and limit.connector == where
+            ]
+
+        found = [32.0, *limits(LimitPurpose.STATION_MAX, 0)]
+        if connector:
+            found += limits(LimitPurpose.TX, connector) or limits(
+                LimitPurpose.TX_DEFAULT, connector
+            )
+        return min(found)
+
+    def transaction_ended(self) -> None:
+        for pid, limit in list(self.installed.items()):
+            if limit.purpose is LimitPurpose.TX:
+                del self.installed[pid]
 
 
 class Rig:
@@ -170,6 +227,7 @@ class Rig:
         self.step = PowerStep(wake=self.woken.append)
         self.log: list[tuple[str, str, float]] = []
         self.chargers = {i: FakeCharger(i, self.log) for i in ("CP-A", "CP-B", "CP-HOME")}
+        self.records = {i: ChargerRecord(i, pending=False) for i in self.chargers}
 
     async def run(self, identity: str) -> StepResult:
         fleet = self.central.fleet
@@ -181,7 +239,7 @@ class Rig:
             fleet,
             loaded,
             resolve_charger(fleet, loaded),
-            ChargerRecord(identity, pending=False),
+            self.records[identity],
             self.central,
             _call,
         )
@@ -197,8 +255,15 @@ class Rig:
         transaction = self.store.start(identity)
         self.woken += self.step.wake_on_transaction(self.central.fleet, identity, transaction)
 
+    def asked(self, identity: str) -> list[int]:
+        """The connectors whose composite schedule the charger was asked since the last look."""
+        asked = list(self.chargers[identity].asked)
+        self.chargers[identity].asked.clear()
+        return asked
+
     def stop(self, identity: str) -> None:
         transaction = self.store.stop(identity)
+        self.chargers[identity].transaction_ended()
         self.woken += self.step.wake_on_transaction(self.central.fleet, identity, transaction)
 
     async def converge(self, *identities: str) -> None:
@@ -206,6 +271,8 @@ class Rig:
             assert (await self.run(identity)).synced
         self.sent()
         self.woken.clear()
+        for charger in self.chargers.values():
+            charger.asked.clear()
 
 
 async def _call(awaitable: Awaitable[Any]) -> Any:
@@ -453,3 +520,191 @@ async def test_a_schedule_change_wakes_the_location_on_time(
         await asyncio.sleep(0.05)
     assert sorted(rig.woken) == ["CP-A", "CP-B"], "the fed chargers of the scheduled location"
     rig.step.close()
+
+
+# --- verification by the composite schedule ------------------------------------------------------
+
+
+async def test_accepted_limits_are_verified_once_per_change(rig: Rig) -> None:
+    assert (await rig.run("CP-A")).synced
+    assert rig.sent() == [("CP-A", "StationMax", 32.0), ("CP-A", "TxDefault", 6.0)]
+    assert rig.asked("CP-A") == [0, 1], "the station maximum on 0, the default on connector 1"
+
+    for _ in range(3):
+        assert await rig.run("CP-A") == StepResult(synced=True)
+    assert rig.asked("CP-A") == [], "nothing changed: not asked again"
+
+    rig.start("CP-A")
+    assert (await rig.run("CP-A")).synced
+    assert rig.sent() == [("CP-A", "Tx", 32.0)]
+    assert rig.asked("CP-A") == [1], "only the connector whose profile changed"
+
+    rig.step.forget("CP-A")  # a reconnect: everything is sent, and asked, again
+    assert (await rig.run("CP-A")).synced
+    assert rig.asked("CP-A") == [0, 1]
+
+
+async def test_a_limit_accepted_but_not_in_force_is_sent_again_and_holds_up_raises(
+    rig: Rig,
+) -> None:
+    await rig.converge("CP-B")
+    cp_a = rig.chargers["CP-A"]
+    cp_a.applies = False  # says Accepted, keeps offering its whole 32 A
+
+    result = await rig.run("CP-A")
+    assert not result.synced
+    assert (
+        "composite schedule of connector 1 is 32 A, expected at most 6 A: "
+        "profiles not in force, sent again"
+    ) in result.message
+    assert rig.woken == ["CP-A"], "woken once, to send them again at once"
+    assert [e.kind for e in rig.store.events] == ["ChargingLimitNotInForce"]
+    rig.sent()
+
+    again = await rig.run("CP-A")
+    assert not again.synced
+    assert rig.sent() == [("CP-A", "TxDefault", 6.0)], "the default is sent again"
+    assert "composite schedule of connector 1 is 32 A" in again.message
+    assert rig.woken == ["CP-A"], "not woken again: a charger that keeps ignoring them waits"
+    assert len(rig.store.events) == 1
+
+    rig.start("CP-B")  # cp-a may draw 32 A: cp-b's session stays on its 6 A default
+    rig.woken.clear()
+    held = await rig.run("CP-B")
+    assert "Tx 32 A on connector 1 waits until cp-a has lowered its limits" in held.message
+    assert rig.sent() == []
+
+    cp_a.applies = True
+    assert (await rig.run("CP-A")).synced
+    assert rig.sent() == [("CP-A", "TxDefault", 6.0)]
+    assert rig.woken == ["CP-B"], "once seen in force, the raises it held up go"
+    assert (await rig.run("CP-B")).synced
+    assert rig.sent() == [("CP-B", "Tx", 32.0)]
+
+
+@pytest.mark.parametrize(
+    ("composite", "synced"),
+    [
+        (flat(0.0), True),  # another limit binds: the charger's own, another party's profile
+        (flat(6.1), True),  # rounding
+        (CompositeSchedule(Status.ACCEPTED, (LimitPeriod(0, 32.0), LimitPeriod(2, 6.0))), True),
+        (flat(6.2), False),
+        (CompositeSchedule(Status.ACCEPTED), False),  # no limit in force at all
+    ],
+    ids=["lower", "rounding", "clock-lag", "above", "none"],
+)
+async def test_the_composite_limit_may_be_below_ours_but_not_above(
+    rig: Rig, composite: CompositeSchedule, synced: bool
+) -> None:
+    """Connector 1 answers `composite` (the charger, 32 A); its default is 6 A. A charger whose
+    clock lags ours starts a profile sent "now" a moment later: that is not drift."""
+    rig.chargers["CP-A"].composite = lambda c: composite if c == 1 else flat(32.0)
+    result = await rig.run("CP-A")
+    assert result.synced is synced
+    assert ("expected at most 6 A" in result.message) is not synced
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        CompositeSchedule(Status.REJECTED),
+        CompositeSchedule(Status.NOT_SUPPORTED),  # answered in watts
+        CallFailed(FailureKind.CALL_ERROR, "GetCompositeSchedule", "no", "NotImplemented"),
+        CallFailed(FailureKind.CALL_ERROR, "GetCompositeSchedule", "no", "NotSupported"),
+    ],
+    ids=["Rejected", "watts", "NotImplemented", "NotSupported"],
+)
+async def test_a_charger_without_composite_schedules_is_trusted_and_asked_once(
+    rig: Rig, refusal: CompositeSchedule | CallFailed
+) -> None:
+    rig.chargers["CP-A"].composite = lambda connector: refusal
+    assert (await rig.run("CP-A")).synced
+    assert rig.asked("CP-A") == [0]
+
+    rig.start("CP-A")
+    assert (await rig.run("CP-A")).synced
+    assert rig.sent()[-1] == ("CP-A", "Tx", 32.0)
+    assert rig.asked("CP-A") == [], "its answers are trusted while it stays connected"
+
+    rig.step.forget("CP-A")
+    assert (await rig.run("CP-A")).synced
+    assert rig.asked("CP-A") == [0], "asked again once after a reconnect"
+
+
+async def test_a_charger_without_smart_charging_is_not_asked(rig: Rig) -> None:
+    rig.records["CP-A"] = ChargerRecord(
+        "CP-A",
+        pending=False,
+        configuration=(ReportedKey("SupportedFeatureProfiles", "Core,RemoteTrigger", True),),
+    )
+    assert (await rig.run("CP-A")).synced
+    assert rig.asked("CP-A") == []
+
+
+async def test_another_callerror_trusts_the_answer_for_that_change(rig: Rig) -> None:
+    failed = CallFailed(FailureKind.CALL_ERROR, "GetCompositeSchedule", "oops", "InternalError")
+    rig.chargers["CP-A"].composite = lambda connector: failed
+    assert (await rig.run("CP-A")).synced
+    assert rig.asked("CP-A") == [0, 1]
+    assert (await rig.run("CP-A")).synced
+    assert rig.asked("CP-A") == []
+
+    rig.start("CP-A")
+    assert (await rig.run("CP-A")).synced
+    assert rig.asked("CP-A") == [1], "asked again after the next change"
+
+
+async def test_a_timeout_asking_aborts_the_pass_and_the_next_one_asks_again(rig: Rig) -> None:
+    def lost(connector: int) -> CompositeSchedule | CallFailed:
+        raise TimeoutError("no answer")  # what the reconciler's call raises
+
+    rig.chargers["CP-A"].composite = lost
+    with pytest.raises(TimeoutError):
+        await rig.run("CP-A")
+    rig.chargers["CP-A"].composite = None
+    assert (await rig.run("CP-A")).synced
+    assert rig.asked("CP-A") == [0, 0, 1]
+    assert rig.sent() == [("CP-A", "StationMax", 32.0), ("CP-A", "TxDefault", 6.0)]
+
+
+async def test_raises_wait_until_a_decrease_is_seen_in_force(rig: Rig) -> None:
+    await rig.converge("CP-A", "CP-B")
+    rig.start("CP-A")
+    await rig.converge("CP-A", "CP-B")
+    rig.start("CP-B")
+    rig.woken.clear()
+
+    gate = asyncio.Event()
+    rig.chargers["CP-A"].gate = gate
+    lowering = asyncio.create_task(rig.run("CP-A"))
+    while not rig.chargers["CP-A"].asked:  # cp-a accepted 20 A, is being asked if in force
+        await asyncio.sleep(0)
+    assert rig.sent() == [("CP-A", "Tx", 20.0)]
+
+    held = await rig.run("CP-B")
+    assert "Tx 20 A on connector 1 waits until cp-a has lowered its limits" in held.message
+    assert rig.sent() == [], "accepted is not yet in force: cp-a may still offer 32 A"
+
+    gate.set()
+    assert (await lowering).synced
+    assert rig.woken == ["CP-B"]
+    assert (await rig.run("CP-B")).synced
+    assert rig.sent() == [("CP-B", "Tx", 20.0)]
+
+
+async def test_a_reconnecting_charger_is_limited_while_another_holds_up_raises(rig: Rig) -> None:
+    await rig.converge("CP-A", "CP-B")
+    rig.chargers["CP-A"].applies = False
+    rig.chargers["CP-A"].installed.clear()
+    rig.step.forget("CP-A")  # reconnects having lost its profiles, and ignores new ones
+    assert not (await rig.run("CP-A")).synced
+
+    rig.chargers["CP-B"].installed.clear()
+    rig.step.forget("CP-B")  # reconnects without profiles: it may draw its 32 A
+    rig.sent()
+    result = await rig.run("CP-B")
+    assert result.synced, result.message
+    assert rig.asked("CP-B") == [0, 1, 0, 1], "what is in force, then whether ours are"
+    assert rig.sent() == [("CP-B", "StationMax", 32.0), ("CP-B", "TxDefault", 6.0)], (
+        "no higher than what it has in force: sent although cp-a holds up raises"
+    )
