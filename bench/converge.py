@@ -23,15 +23,19 @@ import contextlib
 import dataclasses
 import os
 import resource
+import signal
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 from harness import free_port, wait_listening, write_fleet
+from lean_charger import LeanCharger, run_lean
 
 CALLS_PER_CHARGER = 12
 """What the plan needs: GetConfiguration, 6 changes, the read-back, Reset, GetConfiguration
@@ -46,6 +50,8 @@ DECLARED = {
     "WebSocketPingInterval": ("45", "60"),
 }
 """Declared value, and the value the simulated chargers start with."""
+REBOOT_KEYS = frozenset({"WebSocketPingInterval"})
+"""Keys the chargers answer RebootRequired for (the full simulator's profile says the same)."""
 
 
 def _synced(db: Path) -> int:
@@ -71,6 +77,21 @@ def _calls_sent(metrics_url: str) -> dict[str, int]:
     return calls
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used (from /proc, so it works for a child still running)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _profile(pid: int) -> subprocess.Popen[bytes] | None:
+    """With BENCH_PROFILE=FILE, py-spy samples the server into FILE (collapsed stacks)."""
+    out = os.environ.get("BENCH_PROFILE")
+    if not out:
+        return None
+    command = ["py-spy", "record", "--pid", str(pid), "--format", "raw", "-o", out, "-r", "100"]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL)
+
+
 def _peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -78,11 +99,27 @@ def _peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-async def run(chargers: int, deadline: float) -> dict[str, float]:
+def _full_simulation(fleet: Path, port: int, stagger: float) -> Coroutine[Any, Any, None]:
+    """The demo's simulator (controller.simulator) as the chargers, ready to start."""
     from controller.checking import check_paths
     from controller.simulator import SimClock, chargers_from_fleet, run_simulation
     from controller.simulator.profile import DEFAULT_PROFILE
 
+    loaded = check_paths([fleet]).fleet
+    profile = dataclasses.replace(
+        DEFAULT_PROFILE,
+        overrides={key: start for key, (_, start) in DECLARED.items()},
+        reboot_seconds=1.0,
+        validate_messages=False,
+        ignored=frozenset(),
+    )
+    sims = chargers_from_fleet(
+        loaded, f"ws://127.0.0.1:{port}/ocpp", profile=profile, clock=SimClock(1.0)
+    )
+    return run_simulation(sims, stagger=stagger)
+
+
+async def run(chargers: int, deadline: float, simulator: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         keys = "".join(f"    {key}: {value}\n" for key, (value, _) in DECLARED.items())
@@ -108,21 +145,25 @@ async def run(chargers: int, deadline: float) -> dict[str, float]:
         )
         try:
             await wait_listening(port, server)
-            loaded = check_paths([fleet]).fleet
-            profile = dataclasses.replace(
-                DEFAULT_PROFILE,
-                overrides={key: start for key, (_, start) in DECLARED.items()},
-                reboot_seconds=1.0,
-                validate_messages=False,
-                ignored=frozenset(),
-            )
-            sims = chargers_from_fleet(
-                loaded, f"ws://127.0.0.1:{port}/ocpp", profile=profile, clock=SimClock(1.0)
-            )
+            profiler = _profile(server.pid)
+            stagger = min(20.0, chargers / 500)
+            if simulator == "lean":
+                lean = [
+                    LeanCharger(
+                        identity=f"CP-{i:05d}",
+                        url=f"ws://127.0.0.1:{port}/ocpp",
+                        configuration={key: start for key, (_, start) in DECLARED.items()},
+                        reboot_keys=REBOOT_KEYS,
+                    )
+                    for i in range(chargers)
+                ]
+                work = run_lean(lean, stagger)
+            else:
+                work = _full_simulation(fleet, port, stagger)
             started = time.perf_counter()
-            simulation = asyncio.create_task(
-                run_simulation(sims, stagger=min(20.0, chargers / 500))
-            )
+            server_cpu_before = _cpu_seconds(server.pid)
+            sim_cpu_before = time.process_time()
+            simulation = asyncio.create_task(work)
             converged = None
             while time.perf_counter() - started < deadline:
                 await asyncio.sleep(1.0)
@@ -133,6 +174,11 @@ async def run(chargers: int, deadline: float) -> dict[str, float]:
             calls = sum(by_action.values())
             print(f"{chargers} chargers, calls by action: {by_action}", flush=True)
             peak = _peak_rss_mb(server.pid)
+            server_cpu = _cpu_seconds(server.pid) - server_cpu_before
+            if profiler is not None:
+                profiler.send_signal(signal.SIGINT)
+                profiler.wait(60)
+            sim_cpu = time.process_time() - sim_cpu_before
             simulation.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await simulation
@@ -146,26 +192,35 @@ async def run(chargers: int, deadline: float) -> dict[str, float]:
         "calls": calls,
         "minimum": CALLS_PER_CHARGER * chargers,
         "peak_mb": peak,
+        "server_cpu": server_cpu,
+        "sim_cpu": sim_cpu,
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--chargers", type=int, nargs="*", default=[1000, 10_000])
+    parser.add_argument(
+        "--simulator",
+        choices=["lean", "full"],
+        default="lean",
+        help="lean: bench/lean_charger.py (cheap load); full: the demo's simulator",
+    )
     parser.add_argument("--deadline", type=float, default=600.0, help="give up after seconds")
     args = parser.parse_args()
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    rows = [asyncio.run(run(n, args.deadline)) for n in args.chargers]
+    rows = [asyncio.run(run(n, args.deadline, args.simulator)) for n in args.chargers]
     print(
         f"\n{'chargers':>9} {'converged s':>12} {'OCPP calls':>11} {'minimum':>8} "
-        f"{'ratio':>6} {'server peak MB':>15}"
+        f"{'ratio':>6} {'server peak MB':>15} {'server CPU s':>13} {'sim CPU s':>10}"
     )
     for r in rows:
         print(
             f"{r['chargers']:9.0f} {r['seconds']:12.1f} {r['calls']:11.0f} {r['minimum']:8.0f}"
             f" {r['calls'] / r['minimum']:6.2f} {r['peak_mb']:15.0f}"
+            f" {r['server_cpu']:13.1f} {r['sim_cpu']:10.1f}"
         )
     print("\ngoal: 10,000 chargers converged in under 60 s; calls no more than the minimum")
 

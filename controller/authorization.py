@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from controller.fleet import Fleet, resolve_charger
+from controller.fleet import Fleet
 from controller.resources.card import CardStatus
 
 
@@ -40,7 +40,7 @@ def authorize(fleet: Fleet, identity: str, id_tag: str, now: datetime) -> AuthDe
     if charger is None:
         return AuthDecision(AuthStatus.INVALID, "the charger is not in the fleet")
     card = fleet.card_by_id_tag(id_tag)
-    if resolve_charger(fleet, charger).free_charging:
+    if fleet.desired(charger).free_charging:
         return AuthDecision(
             AuthStatus.ACCEPTED, "free charging", card.name if card is not None else None
         )

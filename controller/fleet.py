@@ -168,6 +168,24 @@ class Fleet:
     # Indexes, built on first use: a fleet of ten thousand chargers is validated on every pull
     # request, and scanning every card for every location does not scale.
 
+    def desired(self, charger: Loaded[Charger]) -> DesiredCharger:
+        """`resolve_charger` for one of this fleet's chargers, computed once per fleet.
+
+        A fleet never changes, so neither does what it declares for a charger; the endpoint
+        (heartbeat interval at boot, free charging at Authorize) and the reconciler (every
+        pass) ask for it thousands of times between two edits."""
+        if self.chargers.get(charger.name) is not charger:
+            return resolve_charger(self, charger)  # not ours: nothing to cache it by
+        cache = self._desired
+        desired = cache.get(charger.name)
+        if desired is None:
+            desired = cache[charger.name] = resolve_charger(self, charger)
+        return desired
+
+    @cached_property
+    def _desired(self) -> dict[str, DesiredCharger]:
+        return {}
+
     @cached_property
     def _chargers_by_location(self) -> dict[str, list[Loaded[Charger]]]:
         index: dict[str, list[Loaded[Charger]]] = {}

@@ -28,7 +28,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from controller.converge.base import PassContext, Step
-from controller.fleet import DesiredCharger, Fleet, Loaded, resolve_charger
+from controller.fleet import DesiredCharger, Fleet, Loaded
 from controller.maintenance import may_reboot
 from controller.ocpp.central import CentralSystem, Observer
 from controller.ocpp.commands import ChargerCommands, ConfigStatus, ConfigurationReport, Status
@@ -180,7 +180,7 @@ class Reconciler(Observer):
                 worker.wake.set()
                 continue
             if (
-                resolve_charger(old, before) != resolve_charger(new, after)
+                old.desired(before) != new.desired(after)
                 or desired_extras(old, before) != desired_extras(new, after)
                 or _accepted_cards(old, before) != _accepted_cards(new, after)
             ):
@@ -260,7 +260,7 @@ class Reconciler(Observer):
         commands = self.central.connections.get(identity)
         if loaded is None or commands is None:
             return Outcome.SKIPPED
-        desired = resolve_charger(fleet, loaded)
+        desired = fleet.desired(loaded)
         extras = desired_extras(fleet, loaded)
         statuses = await self._statuses_of(identity)
         await self._forget_undeclared(identity, statuses, desired)

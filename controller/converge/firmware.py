@@ -29,6 +29,7 @@ those of chargers that are offline too (rebooting into the new firmware, for ins
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, replace
@@ -442,8 +443,10 @@ class FirmwareStep(Step):
     async def _load(self, identities: Iterable[str]) -> None:
         """Read the stored statuses of chargers this step has not seen yet, once each."""
         missing = [i for i in dict.fromkeys(identities) if i not in self._loaded]
-        for identity in missing:
-            stored = await self.central.store.key_statuses(identity)
+        # Asked at once, the store fetches them in a few batched reads (a location of
+        # thousands of chargers is loaded by the first pass of a rollout).
+        found = await asyncio.gather(*(self.central.store.key_statuses(i) for i in missing))
+        for identity, stored in zip(missing, found, strict=True):
             if identity in self._loaded:
                 continue  # a notification got here first, and what it knows is newer
             self._loaded.add(identity)

@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from controller.authorization import AuthDecision, authorize
-from controller.fleet import Fleet, resolve_charger
+from controller.fleet import Fleet
 from controller.ocpp.commands import ChargerCommands
 from controller.resources.settings import OcppVersion
 from controller.store.base import Store
@@ -118,7 +118,7 @@ class CentralSystem:
         charger = self._fleet.charger_by_identity(identity)
         if charger is None:
             return DEFAULT_HEARTBEAT_INTERVAL
-        desired = resolve_charger(self._fleet, charger)
+        desired = self._fleet.desired(charger)
         for key in ("HeartbeatInterval", "OCPPCommCtrlr.HeartbeatInterval"):
             value = desired.configuration.get(key)
             if value is not None and isinstance(value.value, int):

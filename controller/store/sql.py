@@ -24,9 +24,20 @@ import logging
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext, suppress
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Row, Select, Table, and_, bindparam, case, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    select,
+    true,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -34,6 +45,7 @@ from sqlalchemy.sql.dml import Insert
 
 from controller.store import rows, schema
 from controller.store.base import Store
+from controller.store.batching import Fetch, ReadBatcher
 from controller.store.buffer import Batch, PendingConfiguration, WriteBuffer, log_rows
 from controller.store.bulk import BulkStatement, ReadStatement
 from controller.store.engine import WRITE, create_engine, is_transient
@@ -111,6 +123,11 @@ class SqlStore(Store):
         self._bulks: dict[tuple[str, tuple[str, ...], tuple[str, ...]], BulkStatement] = {}
         self._conditions_bulk: BulkStatement | None = None
         self._read_statements: dict[_Read, ReadStatement] = {}
+        self._batched_statements: dict[tuple[_Read, int], ReadStatement] = {}
+        self._batchers = {
+            read: ReadBatcher(self._fetcher(read), _BATCH_SIZES[-1]) for read in _Read
+        }
+        """Per-charger reads of the reconciler's path, asked together, fetched together."""
         self._next_seq: dict[str, int] = {}
         """Next message log number per charger, once read from the database."""
 
@@ -146,6 +163,8 @@ class SqlStore(Store):
     async def close(self) -> None:
         if self._engine is None:
             return
+        for batcher in self._batchers.values():
+            await batcher.close()
         if self._flusher is not None:
             self._flusher.cancel()
             await asyncio.gather(self._flusher, return_exceptions=True)
@@ -327,8 +346,7 @@ class SqlStore(Store):
 
     async def _one_charger(self, identity: str) -> list[ChargerRecord]:
         """The reconciler's read on every pass: one statement, one round trip."""
-        async with self._read() as conn:
-            found = await self._reads(_Read.CHARGER).fetch(conn, identity=identity)
+        found = await self._batchers[_Read.CHARGER].get(identity)
         if not found:
             return []
         connectors = [rows.connector_status(status) for _, status in found if status is not None]
@@ -349,11 +367,11 @@ class SqlStore(Store):
     async def key_statuses(self, identity: str | None = None) -> list[KeyStatus]:
         if identity is None or self._waiting(lambda batch: identity in batch.key_statuses):
             await self.flush()
-        async with self._read() as conn:
-            if identity is None:
+        if identity is None:
+            async with self._read() as conn:
                 found = await self._reads(_Read.KEY_STATUSES).fetch(conn)
-            else:
-                found = await self._reads(_Read.CHARGER_KEY_STATUSES).fetch(conn, identity=identity)
+        else:
+            found = await self._batchers[_Read.KEY_STATUSES].get(identity)
         return [rows.key_status(row) for (row,) in found]
 
     async def forget_key_statuses(self, identity: str, keys: Collection[str]) -> None:
@@ -473,8 +491,7 @@ class SqlStore(Store):
         return None if row is None else rows.transaction(row)
 
     async def open_transactions(self, identity: str) -> list[Transaction]:
-        async with self._read() as conn:
-            found = await self._reads(_Read.OPEN_TRANSACTIONS).fetch(conn, identity=identity)
+        found = await self._batchers[_Read.OPEN_TRANSACTIONS].get(identity)
         return [rows.transaction(row) for (row,) in found]
 
     async def transactions(
@@ -576,13 +593,39 @@ class SqlStore(Store):
             yield conn
 
     def _reads(self, read: _Read) -> ReadStatement:
-        """The statement of `read`, compiled once for the dialect."""
+        """The statement of `read` for every charger, compiled once for the dialect."""
         statement = self._read_statements.get(read)
         if statement is None:
-            query, tables, params = _READS[read]
-            statement = ReadStatement(query, self.engine.dialect, tables, params)
+            query, tables = _READS[read](None)
+            statement = ReadStatement(query, self.engine.dialect, tables, ())
             self._read_statements[read] = statement
         return statement
+
+    def _fetcher(self, read: _Read) -> Fetch[tuple[Any, ...]]:
+        """Reads `read` for a batch of chargers in one statement: rows by identity.
+
+        The statement is compiled once per size in `_BATCH_SIZES` (`identity IN (?, ?, ...)`,
+        the same words in both dialects); a batch between two sizes repeats its last identity,
+        which IN ignores."""
+
+        async def fetch(identities: Sequence[str]) -> dict[str, list[tuple[Any, ...]]]:
+            size = next(n for n in _BATCH_SIZES if n >= len(identities))
+            statement = self._batched_statements.get((read, size))
+            if statement is None:
+                query, tables = _READS[read](size)
+                params = tuple(f"i{n}" for n in range(size))
+                statement = ReadStatement(query, self.engine.dialect, tables, params)
+                self._batched_statements[read, size] = statement
+            last = len(identities) - 1
+            args = {f"i{n}": identities[min(n, last)] for n in range(size)}
+            async with self._read() as conn:
+                found = await statement.fetch(conn, **args)
+            by_identity: dict[str, list[tuple[Any, ...]]] = {}
+            for row in found:
+                by_identity.setdefault(row[0].identity, []).append(row)
+            return by_identity
+
+        return fetch
 
     def _upsert(self, table: Table, keys: list[str], columns: Iterable[str]) -> Insert:
         """INSERT ... ON CONFLICT (keys) DO UPDATE SET columns: same words in both dialects.
@@ -720,38 +763,47 @@ class SqlStore(Store):
 
 
 class _Read(enum.Enum):
-    """The reads on the reconciler's path, run as `ReadStatement`s."""
+    """The reads on the reconciler's path, run as `ReadStatement`s: for every charger, or
+    batched for some (see `_fetcher`)."""
 
     CHARGER = enum.auto()
     KEY_STATUSES = enum.auto()
-    CHARGER_KEY_STATUSES = enum.auto()
     OPEN_TRANSACTIONS = enum.auto()
 
 
+_BATCH_SIZES = (1, 4, 16, 64, 256)
+"""Batch sizes a statement is compiled for; the last is the most identities one read asks."""
+
 _status = schema.connector_status
-_READS: dict[_Read, tuple[Select[Any], tuple[Table, ...], tuple[str, ...]]] = {
-    _Read.CHARGER: (
-        # The primary keys' indexes find the charger and its connectors: no other row is read.
+
+
+def _of(column: Any, size: int | None) -> ColumnElement[bool]:
+    """`column` IN (:i0, ..., :i<size-1>), or true for every charger (`size` None)."""
+    if size is None:
+        return true()
+    return cast(ColumnElement[bool], column.in_([bindparam(f"i{n}") for n in range(size)]))
+
+
+_READS: dict[_Read, Callable[[int | None], tuple[Select[Any], tuple[Table, ...]]]] = {
+    # The primary keys' indexes find the chargers and their connectors: no other row is read.
+    _Read.CHARGER: lambda size: (
         select(schema.chargers, _status)
         .select_from(
             schema.chargers.outerjoin(_status, _status.c.identity == schema.chargers.c.identity)
         )
-        .where(schema.chargers.c.identity == bindparam("identity")),
+        .where(_of(schema.chargers.c.identity, size))
+        .order_by(schema.chargers.c.identity, _status.c.connector_id),
         (schema.chargers, _status),
-        ("identity",),
     ),
-    _Read.KEY_STATUSES: (select(_keys).order_by(_keys.c.identity, _keys.c.key), (_keys,), ()),
-    _Read.CHARGER_KEY_STATUSES: (
-        select(_keys).where(_keys.c.identity == bindparam("identity")).order_by(_keys.c.key),
+    _Read.KEY_STATUSES: lambda size: (
+        select(_keys).where(_of(_keys.c.identity, size)).order_by(_keys.c.identity, _keys.c.key),
         (_keys,),
-        ("identity",),
     ),
-    _Read.OPEN_TRANSACTIONS: (
+    _Read.OPEN_TRANSACTIONS: lambda size: (
         select(_tx)
-        .where(_tx.c.identity == bindparam("identity"), _tx.c.stopped_at.is_(None))
+        .where(_of(_tx.c.identity, size), _tx.c.stopped_at.is_(None))
         .order_by(_tx.c.started_at, _tx.c.id),
         (_tx,),
-        ("identity",),
     ),
 }
 

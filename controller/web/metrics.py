@@ -66,6 +66,7 @@ class Metrics:
             RpcVersion.V201
         )
         self._live: _Live | None = None
+        self._message_counters: dict[tuple[str | None, Direction, int], Counter] = {}
         self.messages = Counter(
             "chargectl_ocpp_messages",
             "OCPP frames by action, direction (received from or sent to chargers) and type.",
@@ -130,10 +131,20 @@ class Metrics:
     # --- fed by the OCPP side (see `attach`) -------------------------------------------------
 
     def frame(self, entry: LogEntry) -> None:
-        """Count one OCPP frame; CALLERRORs we sent are counted by their code too."""
-        action = entry.action if entry.action in self._actions else UNKNOWN_ACTION
-        kind = _MESSAGE_TYPES.get(entry.message_type, "invalid")
-        self.messages.labels(action, entry.direction.value, kind).inc()
+        """Count one OCPP frame; CALLERRORs we sent are counted by their code too.
+
+        Each frame's counter is looked up once per (action, direction, type) and kept:
+        `labels()` costs more than the increment, and the set is small and fixed (known
+        actions only)."""
+        labels = (entry.action, entry.direction, entry.message_type)
+        counter = self._message_counters.get(labels)
+        if counter is None:
+            action = entry.action if entry.action in self._actions else UNKNOWN_ACTION
+            kind = _MESSAGE_TYPES.get(entry.message_type, "invalid")
+            counter = self.messages.labels(action, entry.direction.value, kind)
+            if action != UNKNOWN_ACTION:
+                self._message_counters[labels] = counter
+        counter.inc()
         if entry.direction is Direction.SENT and entry.message_type == MessageType.CALL_ERROR:
             self.callerrors_sent.labels(_error_code(entry.frame)).inc()
 

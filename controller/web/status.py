@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from controller.fleet import Fleet, Loaded, resolve_charger
+from controller.fleet import Fleet, Loaded
 from controller.ocpp.central import CentralSystem
 from controller.ocpp.commands import ChargerCommands
 from controller.resources import Charger, Location, PowerLimit
@@ -387,7 +387,7 @@ def log_entry(entry: LogEntry) -> Document:
 def _declared_configuration(fleet: Fleet, declared: Loaded[Charger] | None) -> list[Document]:
     if declared is None:
         return []
-    desired = resolve_charger(fleet, declared)
+    desired = fleet.desired(declared)
     items: list[Document] = []
     for values, vendor in ((desired.configuration, False), (desired.vendor_configuration, True)):
         for key in sorted(values):

@@ -749,7 +749,8 @@ async def test_a_read_that_failed_leaves_the_store_working(
     async with SqlStore(store_url, flush_interval=3600) as store:
         await store.record_heartbeat("CP-1", at(1))
         await store.flush()
-        read = store._reads(_Read.CHARGER)
+        await store.chargers(identities=["CP-1"])  # compiles the one-charger read
+        read = store._batched_statements[_Read.CHARGER, 1]
         with monkeypatch.context() as patch:
             patch.setattr(read, "sql", "SELECT * FROM no_such_table")
             for _ in range(20):  # more than the pool holds: the failed connections are not reused
