@@ -37,9 +37,10 @@ class Report:
         return self.errors == 0
 
 
-def check_paths(paths: Sequence[str | Path]) -> Report:
-    """Load and check a fleet; problems come back sorted by file and line, with positions."""
-    loaded = load_paths(paths)
+def check_paths(paths: Sequence[str | Path], *, freeze: bool = True) -> Report:
+    """Load and check a fleet; problems come back sorted by file and line, with positions.
+    `freeze`: see `load_paths`."""
+    loaded = load_paths(paths, freeze=freeze)
     fleet, duplicates = Fleet.build(loaded.resources)
     problems = [*loaded.problems, *duplicates, *check_fleet(fleet)]
     located = Locator().locate_all(problems) if problems else []

@@ -115,15 +115,21 @@ except ImportError:  # pragma: no cover - yaml-rs is a declared dependency
     _yaml_rs = None
 
 
-def load_paths(paths: Sequence[str | Path]) -> LoadResult:
-    """Read and schema-check every resource under `paths`."""
+def load_paths(paths: Sequence[str | Path], *, freeze: bool = True) -> LoadResult:
+    """Read and schema-check every resource under `paths`.
+
+    With `freeze`, everything alive afterwards is frozen out of the cyclic collector (see
+    `gc.freeze`): right for a command that loads once and then works on the fleet. A running
+    server re-reading its directory passes False: freezing then would also freeze its
+    connections' objects, and cyclic garbage among them would never be collected."""
     files, problems = discover(paths)
     resources: list[Loaded[Resource]] = []
     yaml = _fast_yaml()
     with _no_gc_pauses():
         for file in files:
             _load_file(file, yaml, resources, problems)
-        gc.freeze()  # the fleet lives long: keep the collector from rescanning it
+        if freeze:
+            gc.freeze()  # the fleet lives long: keep the collector from rescanning it
     return LoadResult(tuple(resources), tuple(problems), tuple(str(f) for f in files))
 
 

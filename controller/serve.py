@@ -24,6 +24,7 @@ from controller.converge.base import Step
 from controller.credentials import DemoSecrets, SecretResolver
 from controller.devcerts import DevPki, make_dev_pki
 from controller.fleet import Fleet
+from controller.heap import tend_garbage_collector
 from controller.ocpp.central import CentralSystem
 from controller.ocpp.server import Endpoint, EndpointOptions, tls_context
 from controller.problems import Problem
@@ -292,5 +293,7 @@ async def serve_forever(options: ServeOptions) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     async with running(options):
+        collector = asyncio.create_task(tend_garbage_collector(), name="gc")
         await stop.wait()
+        collector.cancel()
         log.info("stopping: closing connections and flushing the store")

@@ -37,7 +37,7 @@ class DirectorySource:
 
     async def reload(self) -> bool:
         """Read the files again; True when a new valid fleet took effect."""
-        report = await asyncio.to_thread(check_paths, self.paths)
+        report = await asyncio.to_thread(check_paths, self.paths, freeze=False)
         if not report.valid:
             self.refused += 1
             summary = (
