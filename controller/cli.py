@@ -324,7 +324,13 @@ def serve(
     import asyncio
 
     from controller.logsetup import configure
-    from controller.serve import FleetInvalid, ServeOptions, SimulateOptions, serve_forever
+    from controller.serve import (
+        FleetInvalid,
+        ServeOptions,
+        SimulateOptions,
+        event_loop_factory,
+        serve_forever,
+    )
 
     configure(log_level, log_format)
     http_host, _, http_port = http.rpartition(":")
@@ -352,7 +358,8 @@ def serve(
         simulate=SimulateOptions(time_scale, sessions_per_hour, drift=drift) if simulate else None,
     )
     try:
-        asyncio.run(serve_forever(options))
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            runner.run(serve_forever(options))
     except FleetInvalid as exc:
         from controller.loading import Locator
 

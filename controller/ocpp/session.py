@@ -222,7 +222,8 @@ class Session:
                 await self._send(
                     call_frame(message_id, action, payload), MessageType.CALL, message_id, action
                 )
-                answer = await asyncio.wait_for(future, timeout or self.call_timeout)
+                async with asyncio.timeout(timeout or self.call_timeout):  # lighter than wait_for
+                    answer = await future
             except TimeoutError:
                 return CallFailed(
                     FailureKind.TIMEOUT, action, f"no answer within {timeout or self.call_timeout}s"

@@ -66,13 +66,8 @@ class Metrics:
             RpcVersion.V201
         )
         self._live: _Live | None = None
-        self._message_counters: dict[tuple[str | None, Direction, int], Counter] = {}
-        self.messages = Counter(
-            "chargectl_ocpp_messages",
-            "OCPP frames by action, direction (received from or sent to chargers) and type.",
-            ("action", "direction", "type"),
-            registry=self.registry,
-        )
+        self.messages = _FrameCounts(self._actions)
+        self.registry.register(self.messages)
         self.callerrors_sent = Counter(
             "chargectl_ocpp_callerrors_sent",
             "CALLERRORs sent to chargers, by OCPP error code.",
@@ -131,20 +126,8 @@ class Metrics:
     # --- fed by the OCPP side (see `attach`) -------------------------------------------------
 
     def frame(self, entry: LogEntry) -> None:
-        """Count one OCPP frame; CALLERRORs we sent are counted by their code too.
-
-        Each frame's counter is looked up once per (action, direction, type) and kept:
-        `labels()` costs more than the increment, and the set is small and fixed (known
-        actions only)."""
-        labels = (entry.action, entry.direction, entry.message_type)
-        counter = self._message_counters.get(labels)
-        if counter is None:
-            action = entry.action if entry.action in self._actions else UNKNOWN_ACTION
-            kind = _MESSAGE_TYPES.get(entry.message_type, "invalid")
-            counter = self.messages.labels(action, entry.direction.value, kind)
-            if action != UNKNOWN_ACTION:
-                self._message_counters[labels] = counter
-        counter.inc()
+        """Count one OCPP frame; CALLERRORs we sent are counted by their code too."""
+        self.messages.count(entry)
         if entry.direction is Direction.SENT and entry.message_type == MessageType.CALL_ERROR:
             self.callerrors_sent.labels(_error_code(entry.frame)).inc()
 
@@ -182,6 +165,37 @@ class _MetricsObserver(Observer):
 
     async def transaction_changed(self, identity: str, transaction: Transaction) -> None:
         self.metrics.transaction(transaction)
+
+
+class _FrameCounts(Collector):
+    """OCPP frames by action, direction and type, counted in a plain dict and turned into a
+    counter family at scrape time.
+
+    Every frame of every charger passes here, tens of thousands a second in a reconnect
+    storm; a prometheus_client Counter child takes a lock and a label lookup per increment,
+    which profiling put at 3% of the server's time. Actions not in the OCPP schemas are
+    counted as "unknown", so a charger sending garbage cannot grow the label set.
+    """
+
+    def __init__(self, actions: frozenset[str]) -> None:
+        self._actions = actions
+        self._counts: dict[tuple[str, str, str], int] = {}
+
+    def count(self, entry: LogEntry) -> None:
+        action = entry.action if entry.action in self._actions else UNKNOWN_ACTION
+        kind = _MESSAGE_TYPES.get(entry.message_type, "invalid")
+        key = (action or UNKNOWN_ACTION, entry.direction.value, kind)
+        self._counts[key] = self._counts.get(key, 0) + 1
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "chargectl_ocpp_messages",
+            "OCPP frames by action, direction (received from or sent to chargers) and type.",
+            labels=("action", "direction", "type"),
+        )
+        for labels, n in sorted(self._counts.items()):
+            family.add_metric(list(labels), n)
+        yield family
 
 
 class _Live(Collector):
