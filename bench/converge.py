@@ -2,6 +2,7 @@
 
     python bench/converge.py                    # 1,000 then 10,000 chargers
     python bench/converge.py --chargers 2000
+    python bench/converge.py --runs 3 --baseline ../base   # interleaved with another commit
 
 `chargectl serve` runs in its own process with a generated fleet; this process runs the
 simulated chargers (the same simulator as the demo). Every charger connects with five declared
@@ -25,6 +26,7 @@ import os
 import resource
 import signal
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -119,16 +121,26 @@ def _full_simulation(fleet: Path, port: int, stagger: float) -> Coroutine[Any, A
     return run_simulation(sims, stagger=stagger)
 
 
-async def run(chargers: int, deadline: float, simulator: str) -> dict[str, float]:
+async def run(
+    chargers: int, deadline: float, simulator: str, tree: Path | None = None
+) -> dict[str, float]:
+    """One convergence of `chargers`; the server is this checkout's `chargectl`, or the one
+    in `tree` (another checkout, e.g. a `git worktree` of an older commit) when given."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         keys = "".join(f"    {key}: {value}\n" for key, (value, _) in DECLARED.items())
         fleet = write_fleet(root, chargers, keys)
         db = root / "bench.db"
         port, http = free_port(), free_port()
+        if tree is None:
+            command = [str(Path(sys.executable).with_name("chargectl"))]
+            environment = None
+        else:
+            command = [sys.executable, "-c", "from controller.cli import main; main()"]
+            environment = {**os.environ, "PYTHONPATH": str(tree.resolve())}
         server = subprocess.Popen(
             [
-                str(Path(sys.executable).with_name("chargectl")),
+                *command,
                 "serve",
                 str(fleet),
                 "--listen",
@@ -141,7 +153,8 @@ async def run(chargers: int, deadline: float, simulator: str) -> dict[str, float
                 "warning",
                 "--resync",
                 "3600",
-            ]
+            ],
+            env=environment,
         )
         try:
             await wait_listening(port, server)
@@ -197,6 +210,23 @@ async def run(chargers: int, deadline: float, simulator: str) -> dict[str, float
     }
 
 
+def _table(title: str, rows: list[dict[str, float]]) -> None:
+    print(
+        f"\n{title}\n{'chargers':>9} {'converged s':>12} {'OCPP calls':>11} {'minimum':>8} "
+        f"{'ratio':>6} {'server peak MB':>15} {'server CPU s':>13} {'sim CPU s':>10}"
+    )
+    for r in rows:
+        print(
+            f"{r['chargers']:9.0f} {r['seconds']:12.1f} {r['calls']:11.0f} {r['minimum']:8.0f}"
+            f" {r['calls'] / r['minimum']:6.2f} {r['peak_mb']:15.0f}"
+            f" {r['server_cpu']:13.1f} {r['sim_cpu']:10.1f}"
+        )
+
+
+def _median(rows: list[dict[str, float]]) -> dict[str, float]:
+    return {key: statistics.median(r[key] for r in rows) for key in rows[0]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--chargers", type=int, nargs="*", default=[1000, 10_000])
@@ -207,21 +237,35 @@ def main() -> None:
         help="lean: bench/lean_charger.py (cheap load); full: the demo's simulator",
     )
     parser.add_argument("--deadline", type=float, default=600.0, help="give up after seconds")
+    parser.add_argument("--runs", type=int, default=1, help="runs per size; medians reported")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="a checkout of another commit (git worktree add DIR COMMIT) to run interleaved "
+        "with this one, for a ratio measured in the same go",
+    )
     args = parser.parse_args()
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    rows = [asyncio.run(run(n, args.deadline, args.simulator)) for n in args.chargers]
-    print(
-        f"\n{'chargers':>9} {'converged s':>12} {'OCPP calls':>11} {'minimum':>8} "
-        f"{'ratio':>6} {'server peak MB':>15} {'server CPU s':>13} {'sim CPU s':>10}"
-    )
-    for r in rows:
-        print(
-            f"{r['chargers']:9.0f} {r['seconds']:12.1f} {r['calls']:11.0f} {r['minimum']:8.0f}"
-            f" {r['calls'] / r['minimum']:6.2f} {r['peak_mb']:15.0f}"
-            f" {r['server_cpu']:13.1f} {r['sim_cpu']:10.1f}"
-        )
+    ours: dict[int, list[dict[str, float]]] = {n: [] for n in args.chargers}
+    theirs: dict[int, list[dict[str, float]]] = {n: [] for n in args.chargers}
+    for _ in range(args.runs):
+        for n in args.chargers:
+            if args.baseline is not None:
+                theirs[n].append(asyncio.run(run(n, args.deadline, args.simulator, args.baseline)))
+            ours[n].append(asyncio.run(run(n, args.deadline, args.simulator)))
+    _table("this checkout (medians)", [_median(ours[n]) for n in args.chargers])
+    if args.baseline is not None:
+        _table(f"baseline {args.baseline} (medians)", [_median(theirs[n]) for n in args.chargers])
+        print("\nthis / baseline, medians:")
+        for n in args.chargers:
+            a, b = _median(ours[n]), _median(theirs[n])
+            print(
+                f"{n:9d} chargers: converged {a['seconds'] / b['seconds']:.2f}x, "
+                f"server CPU {a['server_cpu'] / b['server_cpu']:.2f}x, "
+                f"peak memory {a['peak_mb'] / b['peak_mb']:.2f}x"
+            )
     print("\ngoal: 10,000 chargers converged in under 60 s; calls no more than the minimum")
 
 

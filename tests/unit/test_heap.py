@@ -1,0 +1,50 @@
+"""The serving process's collector policy: start-up heap frozen, thresholds raised, restored."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import weakref
+from collections.abc import Iterator
+
+import pytest
+
+from controller.heap import THRESHOLDS, tend_garbage_collector
+
+
+@pytest.fixture(autouse=True)
+def _restore_collector() -> Iterator[None]:
+    thresholds = gc.get_threshold()
+    yield
+    gc.unfreeze()  # this test process's objects must stay collectable
+    gc.set_threshold(*thresholds)
+
+
+async def test_serving_freezes_the_start_up_heap_and_raises_the_thresholds() -> None:
+    before = gc.get_threshold()
+    tending = asyncio.create_task(tend_garbage_collector(interval=3600))
+    await asyncio.sleep(0)
+
+    assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == THRESHOLDS
+
+    tending.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await tending
+    assert gc.get_threshold() == before
+
+
+async def test_cyclic_garbage_is_still_collected_on_the_timer() -> None:
+    class Node:
+        other: Node | None = None
+
+    collected = asyncio.Event()
+    tending = asyncio.create_task(tend_garbage_collector(interval=0.05))
+    await asyncio.sleep(0)
+    a, b = Node(), Node()
+    a.other, b.other = b, a  # a cycle: only the collector can free it
+    weakref.finalize(a, collected.set)
+    del a, b
+
+    await asyncio.wait_for(collected.wait(), 5)
+    tending.cancel()
