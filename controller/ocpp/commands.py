@@ -8,12 +8,12 @@ charger did not answer usefully (timeout, CALLERROR, disconnected).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from controller.ocpp.session import CallFailed
 from controller.store.models import ReportedKey
@@ -108,6 +108,22 @@ class CompositeSchedule:
 
     status: Status
     periods: tuple[LimitPeriod, ...] = ()
+
+    @classmethod
+    def from_wire(cls, schedule: Mapping[str, Any] | None) -> CompositeSchedule:
+        """An Accepted answer's schedule, spelled alike in 1.6 (chargingSchedule) and 2.0.1
+        (schedule): absent means no limit in force."""
+        if schedule is None:
+            return cls(Status.ACCEPTED)
+        if schedule["chargingRateUnit"] != "A":
+            return cls(Status.NOT_SUPPORTED)
+        return cls(
+            Status.ACCEPTED,
+            tuple(
+                LimitPeriod(int(p["startPeriod"]), float(p["limit"]), p.get("numberPhases"))
+                for p in schedule["chargingSchedulePeriod"]
+            ),
+        )
 
     def amperes_at(self, seconds: int = 0) -> float | None:
         """The limit in force `seconds` after the schedule starts; None: no limit then."""

@@ -19,7 +19,6 @@ from controller.ocpp.commands import (
     ConfigStatus,
     ConfigurationReport,
     DataTransferResult,
-    LimitPeriod,
     LimitPurpose,
     LocalListEntry,
     Status,
@@ -333,7 +332,7 @@ class V16Charger:
             return status
         if status is not Status.ACCEPTED:
             return CompositeSchedule(status)
-        return _composite_schedule(answer.get("chargingSchedule"))
+        return CompositeSchedule.from_wire(answer.get("chargingSchedule"))
 
     async def send_local_list(
         self, version: int, entries: Sequence[LocalListEntry], full: bool
@@ -422,21 +421,6 @@ def _schedule_start(limit: ChargingLimit) -> datetime:
     if limit.recurring_daily:
         return now.replace(hour=0, minute=0, second=0, microsecond=0)
     return now
-
-
-def _composite_schedule(schedule: dict[str, Any] | None) -> CompositeSchedule:
-    """An Accepted GetCompositeSchedule.conf's chargingSchedule (absent: no limit in force)."""
-    if schedule is None:
-        return CompositeSchedule(Status.ACCEPTED)
-    if schedule["chargingRateUnit"] != "A":
-        return CompositeSchedule(Status.NOT_SUPPORTED)
-    return CompositeSchedule(
-        Status.ACCEPTED,
-        tuple(
-            LimitPeriod(int(p["startPeriod"]), float(p["limit"]), p.get("numberPhases"))
-            for p in schedule["chargingSchedulePeriod"]
-        ),
-    )
 
 
 def _as_status(action: str, value: object) -> Status | CallFailed:

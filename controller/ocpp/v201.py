@@ -42,7 +42,6 @@ from controller.ocpp.commands import (
     ConfigStatus,
     ConfigurationReport,
     DataTransferResult,
-    LimitPeriod,
     LimitPurpose,
     LocalListEntry,
     Status,
@@ -828,7 +827,7 @@ class V201Charger:
             return status
         if status is not Status.ACCEPTED:
             return CompositeSchedule(status)
-        return _composite_schedule(answer.get("schedule"))
+        return CompositeSchedule.from_wire(answer.get("schedule"))
 
     async def send_local_list(
         self, version: int, entries: Sequence[LocalListEntry], full: bool
@@ -950,21 +949,6 @@ class V201Charger:
         if returned is not None and not isinstance(returned, str):
             returned = orjson.dumps(returned).decode()
         return DataTransferResult(status, returned)
-
-
-def _composite_schedule(schedule: Mapping[str, Any] | None) -> CompositeSchedule:
-    """An Accepted GetCompositeScheduleResponse's CompositeScheduleType (absent: no limit)."""
-    if schedule is None:
-        return CompositeSchedule(Status.ACCEPTED)
-    if schedule["chargingRateUnit"] != "A":
-        return CompositeSchedule(Status.NOT_SUPPORTED)
-    return CompositeSchedule(
-        Status.ACCEPTED,
-        tuple(
-            LimitPeriod(int(p["startPeriod"]), float(p["limit"]), p.get("numberPhases"))
-            for p in schedule["chargingSchedulePeriod"]
-        ),
-    )
 
 
 def _reported_keys(report_data: Iterable[Mapping[str, Any]]) -> list[ReportedKey]:
