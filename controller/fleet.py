@@ -129,6 +129,15 @@ class Fleet:
     def chargers_at(self, location: str) -> list[Loaded[Charger]]:
         return self._chargers_by_location.get(location, [])
 
+    def chargers_of_team(self, team: str) -> list[Loaded[Charger]]:
+        """Chargers at the locations `team` owns (a member team's access does not count)."""
+        return self._chargers_by_team.get(team, [])
+
+    def team_of(self, location: str) -> str | None:
+        """The team that owns `location`, if the location is declared."""
+        loaded = self.locations.get(location)
+        return loaded.resource.spec.team if loaded is not None else None
+
     def charger_by_identity(self, identity: str) -> Loaded[Charger] | None:
         """The charger that connects as `identity` (OCPP identities compare case-insensitively)."""
         return self._chargers_by_identity.get(identity.lower())
@@ -191,6 +200,13 @@ class Fleet:
         index: dict[str, list[Loaded[Charger]]] = {}
         for charger in self.chargers.values():
             index.setdefault(charger.resource.spec.location, []).append(charger)
+        return index
+
+    @cached_property
+    def _chargers_by_team(self) -> dict[str, list[Loaded[Charger]]]:
+        index: dict[str, list[Loaded[Charger]]] = {}
+        for name, location in self.locations.items():
+            index.setdefault(location.resource.spec.team, []).extend(self.chargers_at(name))
         return index
 
     @cached_property

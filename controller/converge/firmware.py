@@ -14,6 +14,13 @@ UpdateFirmware with the declared URL, when three things allow it:
   the rollout at that location stops; updates already under way finish, no other starts until
   the declared firmware changes or the threshold is raised.
 
+The team that owns the location may declare a `firmwareRollout` as well, with the same fields
+over all its locations at once: then a charger starts an update only when both its location's
+rollout and its team's allow it. The team's maxUnavailable counts (or is a percentage of) every
+charger of the team that declares firmware, and its maxFailures counts failures at any of its
+locations; once reached, no update starts at any location of the team. A team that declares
+none sets no limit across its locations.
+
 Progress comes from FirmwareStatusNotification (Downloading ... Installed) and is kept per
 charger in the store as the key status `firmware`, whose value is the image URL the attempt
 was about. The version decides: a charger that reboots and reports the declared version is done,
@@ -24,16 +31,22 @@ is shown in the charger's Synced condition and in events, and that image is not 
 charger again until the declared firmware changes, as Rejected configuration values are not.
 
 The step owns the firmware statuses of every charger it has seen: the gate of a location needs
-those of chargers that are offline too (rebooting into the new firmware, for instance).
+those of chargers that are offline too (rebooting into the new firmware, for instance). They
+are read from the store once per location (and per team with a rollout) and fleet version;
+the chargers that count (under way or failed) are indexed apart, so that counting a rollout
+costs what is under way, not the size of a team of thousands of chargers. Chargers held back
+by their team's maxUnavailable alone queue, and as places free, that many are woken, rather
+than the whole team.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import Any, Final
 
 from controller.converge.base import PassContext, Step, StepResult
@@ -44,8 +57,7 @@ from controller.ocpp.commands import Status
 from controller.ocpp.session import CallFailed
 from controller.planning import FIRMWARE_KEY
 from controller.resources.charger import Firmware
-from controller.resources.common import WeeklyTimeRange
-from controller.resources.location import FirmwareRollout
+from controller.resources.common import FirmwareRollout, WeeklyTimeRange
 from controller.store.models import KeyState, KeyStatus
 
 log = logging.getLogger("chargectl.firmware")
@@ -80,6 +92,9 @@ _REBOOTING: Final = frozenset({INSTALLED, "InstallRebooting"})
 
 _TERMINAL: Final = frozenset({KeyState.FAILED, KeyState.REJECTED})
 
+_LISTED: Final = 5
+"""How many identities a message names before it says how many more there are."""
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -91,7 +106,7 @@ def _when(at: datetime) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Gate:
-    """Whether the rollout at a location lets one more charger start updating, and why (not)."""
+    """Whether a rollout lets one more charger start updating, and why (not)."""
 
     allowed: bool
     reason: str
@@ -99,25 +114,37 @@ class Gate:
 
 @dataclass(frozen=True, slots=True)
 class Census:
-    """Where the rollout at one location stands."""
+    """Where the rollout over a location, or over all the locations of a team, stands."""
 
-    location: str
+    name: str
+    """The location's name, or the team's."""
     chargers: int
-    """Chargers at the location that declare firmware: what a percentage is of."""
+    """Chargers there that declare firmware: what a percentage is of."""
     updating: tuple[str, ...]
     """Identities with an update under way (whatever image it is of)."""
     failed: tuple[str, ...]
     """Identities that failed the image they declare now."""
+    team: bool = False
+    """Whether this is a team's rollout, across its locations."""
+
+    @property
+    def where(self) -> str:
+        """The chargers counted, as messages name them: "at depot", "across team ops"."""
+        return f"across team {self.name}" if self.team else f"at {self.name}"
+
+    @property
+    def scope(self) -> tuple[str, str]:
+        return ("Team" if self.team else "Location", self.name)
 
 
 def rollout_gate(rollout: FirmwareRollout, census: Census) -> Gate:
-    """The rollout's verdict on starting one more update at the census' location."""
-    failed, where = len(census.failed), census.location
+    """The rollout's verdict on starting one more update among the census' chargers."""
+    failed, where = len(census.failed), census.where
     if failed >= rollout.max_failures:
         return Gate(
             False,
-            f"the rollout at {where} stopped: {failed} charger(s) failed "
-            f"({', '.join(census.failed)}; maxFailures {rollout.max_failures})",
+            f"the rollout {where} stopped: {failed} charger(s) failed "
+            f"({_listed(census.failed)}; maxFailures {rollout.max_failures})",
         )
     limit = rollout.max_unavailable_of(census.chargers)
     updating = len(census.updating)
@@ -126,10 +153,17 @@ def rollout_gate(rollout: FirmwareRollout, census: Census) -> Gate:
     if updating >= limit:
         return Gate(
             False,
-            f"{updating} charger(s) at {where} updating ({', '.join(census.updating)}; "
+            f"{updating} charger(s) {where} updating ({_listed(census.updating)}; "
             f"maxUnavailable {of})",
         )
-    return Gate(True, f"{updating} charger(s) at {where} updating (maxUnavailable {of})")
+    return Gate(True, f"{updating} charger(s) {where} updating (maxUnavailable {of})")
+
+
+def _listed(identities: Sequence[str]) -> str:
+    """Identities for a message: a team's rollout may count hundreds."""
+    named = ", ".join(identities[:_LISTED])
+    more = len(identities) - _LISTED
+    return f"{named} and {more} more" if more > 0 else named
 
 
 def phase(
@@ -173,7 +207,8 @@ def in_flight_failure(
 
 
 class FirmwareStep(Step):
-    """UpdateFirmware where the declared version differs, gated per location; see the module."""
+    """UpdateFirmware where the declared version differs, gated per location and per team;
+    see the module."""
 
     name = "firmware"
 
@@ -193,10 +228,22 @@ class FirmwareStep(Step):
         self._wake = wake or (lambda identity: None)
         self._clock = clock
         self._statuses: dict[str, KeyStatus] = {}
+        self._counted: set[str] = set()
+        """Identities whose status counts in a census (under way, or failed): a subset of
+        `_statuses`, which after a rollout holds thousands of settled ones."""
         self._loaded: set[str] = set()
         self._request_ids: dict[str, int] = {}
-        self._stopped: set[str] = set()
-        """Locations whose stopped rollout was announced (an event once, not every pass)."""
+        self._stopped: set[tuple[str, str]] = set()
+        """Locations and teams whose stopped rollout was announced (an event once, not every
+        pass), as `Census.scope`."""
+        self._queued: dict[str, dict[str, None]] = {}
+        """Per team, chargers whose last pass was held back by the team's maxUnavailable
+        alone, oldest first."""
+        self._fleet: Fleet | None = None
+        """The fleet the caches below are of; a new fleet empties them."""
+        self._declaring: dict[tuple[str, str], int] = {}
+        self._scopes_loaded: set[tuple[str, str]] = set()
+        self._scope_locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     def bind(self, wake: Callable[[str], None]) -> None:
         super().bind(wake)
@@ -205,13 +252,14 @@ class FirmwareStep(Step):
     # --- a pass --------------------------------------------------------------------------------
 
     async def run(self, ctx: PassContext) -> StepResult:
+        self._unqueue(ctx.identity)  # queued again below if the team's gate still holds it
         spec = ctx.charger.resource.spec
         firmware = spec.firmware
         if firmware is None:
             await self._forget_settled(ctx.identity)
             return StepResult(True)
         location = spec.location
-        await self._load([*self._members(ctx.fleet, location), ctx.identity])
+        await self._load_around(ctx.fleet, location, ctx.identity)
         now = self._clock()
         version = firmware.version.strip()
         boot = ctx.record.boot
@@ -283,15 +331,16 @@ class FirmwareStep(Step):
     ) -> StepResult:
         version = firmware.version.strip()
         location = ctx.charger.resource.spec.location
-        rollout, windows, timezone = _settings(ctx.fleet, location)
+        _, windows, timezone = _settings(ctx.fleet, location)
         idle = not await ctx.central.open_transactions(ctx.identity)
         now = self._clock()
-        census = self.census(ctx.fleet, location, now)
-        gate = rollout_gate(rollout, census)
-        if len(census.failed) >= rollout.max_failures:
-            await self._announce_stop(ctx.fleet, location, now)
-            return StepResult(False, f"firmware {version}: not updated, {gate.reason}")
-        self._stopped.discard(location)
+        rollouts = self._rollouts(ctx.fleet, location, now)
+        for rollout, census in rollouts:  # the location's, then the team's
+            if len(census.failed) >= rollout.max_failures:
+                await self._announce_stop(rollout, census)
+                reason = rollout_gate(rollout, census).reason
+                return StepResult(False, f"firmware {version}: not updated, {reason}")
+            self._stopped.discard(census.scope)
         decision = may_reboot(
             ctx.charger.resource.spec.reboot_policy,
             idle=idle,
@@ -301,16 +350,20 @@ class FirmwareStep(Step):
         )
         if not decision.allowed:
             return StepResult(False, f"firmware {version}: waiting, {decision.reason}")
-        if not gate.allowed:
-            return StepResult(False, f"firmware {version}: waiting, {gate.reason}")
+        for rollout, census in rollouts:
+            gate = rollout_gate(rollout, census)
+            if not gate.allowed:
+                if census.team:
+                    self._queued.setdefault(census.name, {})[ctx.identity] = None
+                return StepResult(False, f"firmware {version}: waiting, {gate.reason}")
 
-        # Taken before the first await, so that no other pass at this location sees the place
-        # free in the meantime.
+        # Taken before the first await, so that no other pass at this location or in this team
+        # sees the place free in the meantime.
         attempts = previous.attempts + 1 if previous and previous.value == firmware.url else 1
         sent = KeyStatus(
             ctx.identity, FIRMWARE_KEY, KeyState.PENDING, firmware.url, now, SENT, attempts
         )
-        self._statuses[ctx.identity] = sent
+        self._put(sent)
         request_id = int(now.timestamp() * 1000) % 2**31
         self._request_ids[ctx.identity] = request_id
         try:
@@ -361,50 +414,82 @@ class FirmwareStep(Step):
         location = loaded.resource.spec.location
         if text in FAILURES:
             await self._fail(fleet, identity, status, text, now)
-            return {identity, *self._members(fleet, location)}
+            return {identity, *self._members(fleet, location), *self._next_queued(fleet, location)}
         if text not in PROGRESS:
             return ()  # Idle: says nothing about our update
         await self._record(replace(status, at=now, detail=text))
         if text == INSTALLED:  # 2.0.1 says it once back; 1.6 before its reboot (still counted)
-            return {identity, *self._members(fleet, location)}
+            return {identity, *self._members(fleet, location), *self._next_queued(fleet, location)}
         return (identity,)
 
     def forget(self, identity: str) -> None:
-        """Nothing: a charger disconnects to install firmware, and its update stays counted."""
-        return None
+        """A charger disconnects to install firmware, and its update stays counted; only its
+        place in a team's queue goes (a woken charger that is not connected takes no place)."""
+        self._unqueue(identity)
 
-    # --- the rollout at a location -------------------------------------------------------------
+    # --- the rollouts at a location and across a team ------------------------------------------
 
     def census(self, fleet: Fleet, location: str, now: datetime | None = None) -> Census:
         """The rollout at `location` as this step knows it (statuses loaded by a pass there)."""
+        return self._census(fleet, location, team=False, now=now)
+
+    def team_census(self, fleet: Fleet, team: str, now: datetime | None = None) -> Census:
+        """The rollout across every location `team` owns, as this step knows it."""
+        return self._census(fleet, team, team=True, now=now)
+
+    def _census(self, fleet: Fleet, name: str, *, team: bool, now: datetime | None) -> Census:
         at = now or self._clock()
-        chargers = fleet.chargers_at(location)
         updating, failed = [], []
-        for charger in chargers:
-            identity = charger.resource.identity
-            status = self._statuses.get(identity)
+        for identity in self._counted:  # what is under way or failed, not every charger
+            charger = fleet.charger_by_identity(identity)
+            if charger is None:
+                continue
+            location = charger.resource.spec.location
+            if (fleet.team_of(location) if team else location) != name:
+                continue
+            status = self._statuses[identity]
             state = phase(status, charger.resource.spec.firmware, at, self.progress_deadline)
             if state == "updating":
                 updating.append(identity)
             elif state == "failed":
                 failed.append(identity)
-        declaring = sum(1 for c in chargers if c.resource.spec.firmware is not None)
-        return Census(location, declaring, tuple(sorted(updating)), tuple(sorted(failed)))
+        declaring = self._declaring_in(fleet, name, team=team)
+        return Census(name, declaring, tuple(sorted(updating)), tuple(sorted(failed)), team)
 
-    async def _announce_stop(self, fleet: Fleet, location: str, now: datetime) -> None:
-        if location in self._stopped:
-            return
+    def _declaring_in(self, fleet: Fleet, name: str, *, team: bool) -> int:
+        """Chargers of a location or team that declare firmware, counted once per fleet."""
+        self._caches_of(fleet)
+        key = ("Team" if team else "Location", name)
+        count = self._declaring.get(key)
+        if count is None:
+            chargers = fleet.chargers_of_team(name) if team else fleet.chargers_at(name)
+            count = sum(1 for c in chargers if c.resource.spec.firmware is not None)
+            self._declaring[key] = count
+        return count
+
+    def _rollouts(
+        self, fleet: Fleet, location: str, now: datetime
+    ) -> list[tuple[FirmwareRollout, Census]]:
+        """The rollouts a charger at `location` takes part in: its location's, and its team's
+        when the team declares one."""
         rollout, _, _ = _settings(fleet, location)
-        census = self.census(fleet, location, now)
-        if len(census.failed) < rollout.max_failures:
+        found = [(rollout, self.census(fleet, location, now))]
+        team = fleet.team_of(location)
+        across = _team_rollout(fleet, team)
+        if team is not None and across is not None:
+            found.append((across, self.team_census(fleet, team, now)))
+        return found
+
+    async def _announce_stop(self, rollout: FirmwareRollout, census: Census) -> None:
+        if census.scope in self._stopped or len(census.failed) < rollout.max_failures:
             return
-        self._stopped.add(location)
+        self._stopped.add(census.scope)
         await self.central.event(
             None,
             "FirmwareRolloutStopped",
-            f"firmware rollout at {location} stopped: {len(census.failed)} charger(s) failed "
-            f"({', '.join(census.failed)}; maxFailures {rollout.max_failures})",
-            {"location": location, "failed": list(census.failed)},
+            f"firmware rollout {census.where} stopped: {len(census.failed)} charger(s) failed "
+            f"({_listed(census.failed)}; maxFailures {rollout.max_failures})",
+            {"team" if census.team else "location": census.name, "failed": list(census.failed)},
         )
 
     async def _fail(
@@ -420,13 +505,11 @@ class FirmwareStep(Step):
         await self._record(failed)
         loaded = fleet.charger_by_identity(identity)
         location = loaded.resource.spec.location if loaded is not None else None
-        counted = ""
-        if location is not None:
-            rollout, _, _ = _settings(fleet, location)
-            census = self.census(fleet, location, now)
-            counted = (
-                f"; {len(census.failed)} failed at {location} (maxFailures {rollout.max_failures})"
-            )
+        rollouts = self._rollouts(fleet, location, now) if location is not None else []
+        counted = "".join(
+            f"; {len(census.failed)} failed {census.where} (maxFailures {rollout.max_failures})"
+            for rollout, census in rollouts
+        )
         await self.central.event(
             identity,
             "FirmwareFailed",
@@ -434,11 +517,49 @@ class FirmwareStep(Step):
             {"url": status.value, "detail": detail},
         )
         log.warning("%s: firmware from %s failed: %s", identity, status.value, detail)
-        if location is not None:
-            await self._announce_stop(fleet, location, now)
+        for rollout, census in rollouts:
+            await self._announce_stop(rollout, census)
         return failed
 
     # --- state ---------------------------------------------------------------------------------
+
+    async def _load_around(self, fleet: Fleet, location: str, identity: str) -> None:
+        """Statuses a pass at `location` counts: the charger's, its location's, and its
+        team's when the team declares a rollout; each scope is listed once per fleet."""
+        await self._load([identity])
+        await self._load_scope(
+            fleet, ("Location", location), lambda: self._members(fleet, location)
+        )
+        team = fleet.team_of(location)
+        if team is not None and _team_rollout(fleet, team) is not None:
+            await self._load_scope(
+                fleet,
+                ("Team", team),
+                lambda: [c.resource.identity for c in fleet.chargers_of_team(team)],
+            )
+
+    async def _load_scope(
+        self, fleet: Fleet, scope: tuple[str, str], identities: Callable[[], list[str]]
+    ) -> None:
+        self._caches_of(fleet)
+        if scope in self._scopes_loaded:
+            return
+        # One pass loads a scope while the others at the same place wait for it, rather than
+        # each read the same thousands of statuses; none counts before they are in.
+        lock = self._scope_locks.setdefault(scope, asyncio.Lock())
+        async with lock:
+            if scope not in self._scopes_loaded:
+                await self._load(identities())
+                if self._fleet is fleet:
+                    self._scopes_loaded.add(scope)
+
+    def _caches_of(self, fleet: Fleet) -> None:
+        """Empties what is cached per fleet when the fleet is another one."""
+        if fleet is not self._fleet:
+            self._fleet = fleet
+            self._declaring = {}
+            self._scopes_loaded = set()
+            self._scope_locks = {}
 
     async def _load(self, identities: Iterable[str]) -> None:
         """Read the stored statuses of chargers this step has not seen yet, once each."""
@@ -452,7 +573,7 @@ class FirmwareStep(Step):
             self._loaded.add(identity)
             for status in stored:
                 if status.key == FIRMWARE_KEY:
-                    self._statuses[identity] = status
+                    self._put(status)
 
     async def _forget_settled(self, identity: str) -> None:
         """Firmware no longer declared: what happened to the last one declared means nothing
@@ -460,12 +581,12 @@ class FirmwareStep(Step):
         await self._load([identity])
         status = self._statuses.get(identity)
         if status is not None and status.state is not KeyState.PENDING:
-            del self._statuses[identity]
+            self._drop(identity)
             await self.central.store.forget_key_statuses(identity, [FIRMWARE_KEY])
 
     async def _record(self, status: KeyStatus) -> None:
         self._loaded.add(status.identity)
-        self._statuses[status.identity] = status
+        self._put(status)
         await self.central.store.record_key_statuses([status])
         # Key statuses are written behind; a rollout's "update sent" must survive a crash, or
         # a restarted controller sends the image again and miscounts maxUnavailable.
@@ -473,17 +594,53 @@ class FirmwareStep(Step):
 
     def _restore(self, identity: str, previous: KeyStatus | None) -> None:
         if previous is None:
-            self._statuses.pop(identity, None)
+            self._drop(identity)
         else:
-            self._statuses[identity] = previous
+            self._put(previous)
+
+    def _put(self, status: KeyStatus) -> None:
+        self._statuses[status.identity] = status
+        if status.state is KeyState.PENDING or status.state in _TERMINAL:
+            self._counted.add(status.identity)
+        else:
+            self._counted.discard(status.identity)
+
+    def _drop(self, identity: str) -> None:
+        self._statuses.pop(identity, None)
+        self._counted.discard(identity)
 
     def _members(self, fleet: Fleet, location: str) -> list[str]:
         return [c.resource.identity for c in fleet.chargers_at(location)]
 
     def _wake_others(self, fleet: Fleet, location: str, identity: str) -> None:
-        for other in self._members(fleet, location):
+        for other in [*self._members(fleet, location), *self._next_queued(fleet, location)]:
             if other != identity:
                 self._wake(other)
+
+    def _next_queued(self, fleet: Fleet, location: str) -> list[str]:
+        """Chargers of the team of `location` to wake, as many as its rollout has free places:
+        the first in its queue, who leave it (a pass held back again queues them again)."""
+        team = fleet.team_of(location)
+        rollout = _team_rollout(fleet, team)
+        queue = self._queued.get(team) if team is not None else None
+        if team is None or rollout is None or not queue:
+            return []
+        census = self.team_census(fleet, team)
+        free = rollout.max_unavailable_of(census.chargers) - len(census.updating)
+        woken = list(islice(queue, max(0, free)))
+        for identity in woken:
+            del queue[identity]
+        return woken
+
+    def _unqueue(self, identity: str) -> None:
+        for queue in self._queued.values():
+            queue.pop(identity, None)
+
+
+def _team_rollout(fleet: Fleet, team: str | None) -> FirmwareRollout | None:
+    """The rollout a team declares across its locations, if any."""
+    loaded = fleet.teams.get(team) if team is not None else None
+    return loaded.resource.spec.firmware_rollout if loaded is not None else None
 
 
 def _settings(fleet: Fleet, location: str) -> tuple[FirmwareRollout, list[WeeklyTimeRange], str]:

@@ -26,6 +26,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    PlainValidator,
     WithJsonSchema,
 )
 from pydantic.alias_generators import to_camel
@@ -221,6 +222,76 @@ class Address(Model):
     city: str = Field(min_length=1, description="City or town.")
     region: str | None = Field(default=None, description="State, province or region.")
     country: CountryCode = Field(description="Country as an ISO 3166-1 alpha-2 code, e.g. NL.")
+
+
+# --- firmware rollouts ------------------------------------------------------------------------
+
+
+_PERCENTAGE = re.compile(r"^(100|[1-9][0-9]?)%$")
+
+
+def _count_or_percentage(value: object) -> int | str:
+    """A count (an integer of at least 1) or a percentage ("1%" to "100%"), as Kubernetes'
+    IntOrString: a count written as a string ("2") is refused, as the Deployment controller
+    refuses it, rather than guessed at."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 1:
+            raise ValueError(f"{value} is less than 1: at least one charger must be updatable")
+        return value
+    if isinstance(value, str) and _PERCENTAGE.match(value):
+        return value
+    raise ValueError(
+        f"{value!r} is neither a count (an integer of at least 1, e.g. 2) nor a percentage "
+        'from "1%" to "100%" (e.g. "25%")'
+    )
+
+
+CountOrPercentage = Annotated[
+    int | str,
+    PlainValidator(_count_or_percentage),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "integer"}, {"type": "string"}],
+            "x-kubernetes-int-or-string": True,
+            "minimum": 1,
+            "pattern": _PERCENTAGE.pattern,
+        }
+    ),
+]
+"""An integer of at least 1 or a percentage string, as Kubernetes' IntOrString. `minimum`
+applies only to the integer and `pattern` only to the string, in JSON Schema as in the API
+server, so the one schema serves editors and the CRD alike."""
+
+
+class FirmwareRollout(Model):
+    """How firmware updates roll out across a set of chargers (a location's, or all of a
+    team's), as a Kubernetes Deployment's rolling update: a few at a time, stopping when too
+    many fail."""
+
+    max_unavailable: CountOrPercentage = Field(
+        default=1,
+        description="How many of the chargers the rollout covers (the location's, or all of "
+        "the team's) may be updating firmware at once (from UpdateFirmware until the charger "
+        'is back reporting the new version): a count, or a percentage such as "25%" of those '
+        "that declare firmware, rounded down as a Deployment's maxUnavailable is, but at "
+        "least 1.",
+    )
+    max_failures: int = Field(
+        default=1,
+        ge=1,
+        description="The rollout stops when this many of the chargers it covers failed to "
+        "install the firmware they declare (download or installation failed, refused, or no "
+        "progress); chargers already updating finish, no other starts until the declared "
+        "firmware changes or this is raised.",
+    )
+
+    def max_unavailable_of(self, chargers: int) -> int:
+        """`max_unavailable` as a number of chargers, out of `chargers` declaring firmware:
+        a percentage rounds down, and is at least 1 so that a rollout always progresses."""
+        if isinstance(self.max_unavailable, int):
+            return self.max_unavailable
+        percent = int(self.max_unavailable.removesuffix("%"))
+        return max(1, chargers * percent // 100)
 
 
 class LabelSelectorOperator(StrEnum):

@@ -1,4 +1,5 @@
-"""`Team`: who operates or uses chargers, and therefore who may see what in the web view."""
+"""`Team`: who operates or uses chargers, and therefore who may see what in the web view; and
+how firmware rolls out across all the locations a team owns."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from controller.resources.common import (
     Address,
     Domain,
     Email,
+    FirmwareRollout,
     HttpUrl,
     Model,
     Resource,
@@ -83,6 +85,14 @@ class TeamSpec(Model):
     )
     billing: Billing | None = Field(default=None, description="Billing details.")
     branding: Branding | None = Field(default=None, description="Branding of the web view.")
+    firmware_rollout: FirmwareRollout | None = Field(
+        default=None,
+        description="How firmware updates roll out across every location the team owns, on "
+        "top of each location's own firmwareRollout: a charger starts an update only when "
+        "both allow it. maxUnavailable counts (or is a percentage of) all the team's chargers "
+        "that declare firmware, maxFailures the failures at all its locations; once reached, "
+        "no update starts anywhere in the team. Left out: no limit across locations.",
+    )
 
 
 class Team(Resource):

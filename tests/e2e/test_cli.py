@@ -80,8 +80,8 @@ def test_github_output_annotates_the_line_and_column(tmp_path: Path) -> None:
     annotations = [line for line in result.stdout.splitlines() if line.startswith("::")]
     assert annotations == [
         f"::error file={path},line=8,col=3,title=chargectl unknown-field"
-        "::unknown field 'colour' (allowed: autoEnroll, billing, branding, displayName, handle, "
-        "teammates) (spec.colour)"
+        "::unknown field 'colour' (allowed: autoEnroll, billing, branding, displayName, "
+        "firmwareRollout, handle, teammates) (spec.colour)"
     ]
 
 

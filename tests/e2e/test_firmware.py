@@ -76,12 +76,55 @@ def write(root: Path, *, max_unavailable: int | str, max_failures: int) -> Path:
     return fleet
 
 
+TEAM = """apiVersion: chargectl.io/v1alpha1
+kind: Team
+metadata: {{name: ops}}
+spec:
+  displayName: Ops
+  handle: ops
+  firmwareRollout: {{maxUnavailable: {max_unavailable}}}
+"""
+
+SITE = """---
+apiVersion: chargectl.io/v1alpha1
+kind: Location
+metadata: {{name: {name}}}
+spec:
+  team: ops
+  displayName: {name}
+  timezone: Europe/Amsterdam
+  firmwareRollout: {{maxUnavailable: 3}}
+"""
+
+SITES = {"north": IDENTITIES[:3], "south": IDENTITIES[3:]}
+
+
+def write_team(root: Path, *, max_unavailable: int | str) -> Path:
+    """The six chargers at two locations of one team: each location lets three update at
+    once, the team `max_unavailable` across both."""
+    fleet = root / "fleet"
+    fleet.mkdir(exist_ok=True)
+    text = TEAM.format(max_unavailable=max_unavailable)
+    for site, identities in SITES.items():
+        text += SITE.format(name=site)
+        for identity in identities:
+            version = "1.6" if int(identity[-1]) % 2 else "2.0.1"
+            text += CHARGER.format(
+                name=identity.lower(), identity=identity, version=version, new=NEW, url=URL
+            ).replace("location: depot", f"location: {site}")
+    (fleet / "fleet.yaml").write_text(text)
+    assert check_paths([fleet]).valid
+    return fleet
+
+
 @dataclass
 class Rig:
     server: Running
     step: FirmwareStep
     chargers: dict[str, SimulatedCharger]
     tasks: list[asyncio.Task[None]]
+    team: str | None = None
+    """Count the team's rollout rather than the location depot's."""
 
     def start(self, identities: Collection[str]) -> None:
         for identity in identities:
@@ -98,11 +141,16 @@ class Rig:
 
     def updating(self) -> list[str]:
         """Chargers the central system counts as updating (from UpdateFirmware until back)."""
-        return list(self.step.census(self.server.central.fleet, "depot").updating)
+        fleet = self.server.central.fleet
+        if self.team is not None:
+            return list(self.step.team_census(fleet, self.team).updating)
+        return list(self.step.census(fleet, "depot").updating)
 
 
 @contextlib.asynccontextmanager
-async def rig(fleet: Path, failing: Collection[str] = ()) -> AsyncIterator[Rig]:
+async def rig(
+    fleet: Path, failing: Collection[str] = (), team: str | None = None
+) -> AsyncIterator[Rig]:
     options = ServeOptions(
         paths=[fleet],
         store_url=f"sqlite:///{fleet.parent / 'state.db'}",
@@ -124,7 +172,7 @@ async def rig(fleet: Path, failing: Collection[str] = ()) -> AsyncIterator[Rig]:
         for sim in sims:
             if sim.identity in failing:
                 sim.profile = replace(sim.profile, firmware_failure=FirmwareFailure.INSTALL)
-        r = Rig(server, step, {sim.identity: sim for sim in sims}, [])
+        r = Rig(server, step, {sim.identity: sim for sim in sims}, [], team)
         try:
             yield r
         finally:
@@ -218,6 +266,34 @@ async def test_a_rollout_updates_every_charger_never_more_than_max_unavailable_a
         await until(lambda: all_synced(r, IDENTITIES), "every charger Synced with the new firmware")
         events = [e for e in await store.events(limit=500) if e.kind == "FirmwareInstalled"]
         assert sorted(e.identity or "" for e in events) == list(IDENTITIES)
+
+
+async def test_a_team_rollout_never_has_more_than_its_max_unavailable_down_across_locations(
+    tmp_path: Path,
+) -> None:
+    async with rig(write_team(tmp_path, max_unavailable=2), team="ops") as r:
+        sampler = Sampler(r)
+        sampling = asyncio.create_task(sampler.run())
+        r.start(IDENTITIES)
+
+        async def all_installed() -> bool:
+            states = [await firmware_state(r, i) for i in IDENTITIES]
+            return all(s is KeyState.APPLIED for s in states)
+
+        try:
+            await until(all_installed, "every charger of the team installed the new firmware")
+        finally:
+            sampling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sampling
+
+        # each location would let three go at once; across both, the team lets two
+        assert sampler.most_updating == 2, sampler.worst
+        assert sampler.most_down <= 2, sampler.worst
+        for identity in IDENTITIES:
+            assert r.chargers[identity].identification.firmware_version == NEW
+            assert await update_calls(r, identity) == 1
+        await until(lambda: all_synced(r, IDENTITIES), "every charger Synced with the new firmware")
 
 
 async def all_synced(r: Rig, identities: Collection[str]) -> bool:

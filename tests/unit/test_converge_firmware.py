@@ -626,3 +626,233 @@ async def test_undeclaring_firmware_forgets_a_settled_status_but_not_one_under_w
     assert await undeclared.run("CP-2") == StepResult(True)
     stored = await undeclared.stored("CP-2")
     assert stored is not None and stored.state is KeyState.PENDING
+
+
+# --- a team's rollout, across its locations ------------------------------------------------------
+
+
+def team_fleet_yaml(
+    sites: dict[str, int],
+    *,
+    team_rollout: str | None,
+    max_unavailable: int | str = 3,
+    max_failures: int = 5,
+    guests: dict[str, int] | None = None,
+) -> list[str]:
+    """Team `ops` owns the locations of `sites` (name: how many chargers, identities NORTH-1,
+    ...), each with its own rollout; `team_rollout` is the team's, as YAML flow, or None.
+    Team `guests`, without a rollout, owns the locations of `guests`."""
+    rollout = f"\nfirmwareRollout: {team_rollout}" if team_rollout is not None else ""
+    unavailable = f'"{max_unavailable}"' if isinstance(max_unavailable, str) else max_unavailable
+    documents = [
+        doc("Team", "ops", f"displayName: Ops\nhandle: ops{rollout}"),
+        doc("Team", "guests", "displayName: Guests\nhandle: guests"),
+    ]
+    owned = [("ops", sites), ("guests", guests or {})]
+    for team, locations in owned:
+        for location, chargers in locations.items():
+            documents.append(
+                doc(
+                    "Location",
+                    location,
+                    f"""
+                    team: {team}
+                    displayName: {location.title()}
+                    firmwareRollout: {{maxUnavailable: {unavailable}, maxFailures: {max_failures}}}
+                    """,
+                )
+            )
+            for i in range(1, chargers + 1):
+                documents.append(
+                    doc(
+                        "Charger",
+                        f"{location}-{i}",
+                        f"""
+                        location: {location}
+                        ocppVersion: "1.6"
+                        ocppIdentity: {location.upper()}-{i}
+                        connectors: [{{id: 1, type: Type2, maxCurrent: 32}}]
+                        firmware: {{version: "{NEW}", url: "{URL}"}}
+                        """,
+                    )
+                )
+    return documents
+
+
+async def test_a_team_rollout_binds_across_locations_whose_own_limits_allow_more(
+    make: Make,
+) -> None:
+    rig = await make(
+        team_fleet_yaml(
+            {"north": 2, "south": 3}, team_rollout="{maxUnavailable: 2}", guests={"annex": 2}
+        )
+    )
+    assert [c.name for c in rig.fleet.chargers_of_team("ops")] == [
+        "north-1",
+        "north-2",
+        "south-1",
+        "south-2",
+        "south-3",
+    ]
+    results = await rig.run_all()
+    # each location would let three update; the team lets two; the guests' are not counted
+    assert rig.sent() == ["ANNEX-1", "ANNEX-2", "NORTH-1", "NORTH-2"]
+    for identity in ("SOUTH-1", "SOUTH-2", "SOUTH-3"):
+        assert results[identity].message == (
+            f"firmware {NEW}: waiting, 2 charger(s) across team ops updating "
+            "(NORTH-1, NORTH-2; maxUnavailable 2)"
+        )
+    census = rig.step.team_census(rig.fleet, "ops", T0)
+    assert (census.chargers, census.updating, census.failed) == (5, ("NORTH-1", "NORTH-2"), ())
+    await rig.run_all()
+    assert rig.sent() == ["ANNEX-1", "ANNEX-2", "NORTH-1", "NORTH-2"]
+    assert all(len(c.sent) == 1 for c in rig.chargers.values() if c.sent)
+
+    # a place frees at north: the first charger queued for the team, at south, is woken, and
+    # only as many as there are places, not the whole team
+    await rig.reboot("NORTH-1", NEW)
+    assert (await rig.run("NORTH-1")).synced
+    assert sorted(rig.woken) == ["NORTH-2", "SOUTH-1"]
+    assert "UpdateFirmware sent" in (await rig.run("SOUTH-1")).message
+    assert "waiting, 2 charger(s) across team ops" in (await rig.run("SOUTH-2")).message
+
+
+@pytest.mark.parametrize(
+    ("declared", "at_once", "shown"),
+    [('"50%"', 3, "50% of 6 = 3"), ('"34%"', 2, "34% of 6 = 2"), ('"10%"', 1, "10% of 6 = 1")],
+)
+async def test_a_team_rollout_takes_a_percentage_of_the_teams_declaring_chargers(
+    make: Make, declared: str, at_once: int, shown: str
+) -> None:
+    documents = team_fleet_yaml(
+        {"north": 3, "south": 3}, team_rollout=f"{{maxUnavailable: {declared}}}"
+    )
+    documents.append(  # declares no firmware: not part of what the percentage is of
+        doc(
+            "Charger",
+            "north-plain",
+            """
+            location: north
+            ocppVersion: "1.6"
+            ocppIdentity: NORTH-PLAIN
+            connectors: [{id: 1, type: Type2, maxCurrent: 32}]
+            """,
+        )
+    )
+    rig = await make(documents)
+    results = await rig.run_all()
+    assert len(rig.sent()) == at_once
+    waiting = [r.message for i, r in results.items() if i not in rig.sent() and "PLAIN" not in i]
+    assert waiting and all("across team ops" in m and shown in m for m in waiting)
+
+
+async def test_failures_across_the_team_stop_the_rollout_at_its_other_locations(
+    make: Make,
+) -> None:
+    rig = await make(
+        team_fleet_yaml(
+            {"north": 3, "south": 3},
+            team_rollout="{maxUnavailable: 4, maxFailures: 2}",
+            max_unavailable=3,
+            max_failures=5,
+        )
+    )
+    await rig.run_all()
+    assert rig.sent() == ["NORTH-1", "NORTH-2", "NORTH-3", "SOUTH-1"]
+    await rig.report("NORTH-1", "DownloadFailed")
+    await rig.report("NORTH-2", "InstallationFailed")
+    assert await rig.events("FirmwareRolloutStopped") == [
+        "firmware rollout across team ops stopped: 2 charger(s) failed "
+        "(NORTH-1, NORTH-2; maxFailures 2)"
+    ]
+    failed = await rig.events("FirmwareFailed")
+    assert any(
+        "; 2 failed at north (maxFailures 5); 2 failed across team ops (maxFailures 2)" in m
+        for m in failed
+    )
+    # south itself has no failure, and its own rollout would go on: the team's stops it
+    for identity in ("SOUTH-2", "SOUTH-3"):
+        result = await rig.run(identity)
+        assert result.message == (
+            f"firmware {NEW}: not updated, the rollout across team ops stopped: 2 charger(s) "
+            "failed (NORTH-1, NORTH-2; maxFailures 2)"
+        )
+    await rig.run_all()
+    assert rig.sent() == ["NORTH-1", "NORTH-2", "NORTH-3", "SOUTH-1"]
+    assert all(len(c.sent) == 1 for c in rig.chargers.values() if c.sent)
+    assert len(await rig.events("FirmwareRolloutStopped")) == 1  # announced once
+    # the updates under way finish
+    for identity in ("NORTH-3", "SOUTH-1"):
+        await rig.reboot(identity, NEW)
+        assert (await rig.run(identity)).synced
+    # raising the team's maxFailures resumes it
+    raised = await make(
+        team_fleet_yaml(
+            {"north": 3, "south": 3},
+            team_rollout="{maxUnavailable: 4, maxFailures: 3}",
+            max_unavailable=3,
+            max_failures=5,
+        ),
+        rig.store,
+    )
+    assert "UpdateFirmware sent" in (await raised.run("SOUTH-2")).message
+
+
+async def test_without_a_team_rollout_each_location_rolls_out_on_its_own(make: Make) -> None:
+    rig = await make(
+        team_fleet_yaml(
+            {"north": 3, "south": 3}, team_rollout=None, max_unavailable=2, max_failures=2
+        )
+    )
+    results = await rig.run_all()
+    assert rig.sent() == ["NORTH-1", "NORTH-2", "SOUTH-1", "SOUTH-2"]
+    assert results["NORTH-3"].message == (
+        f"firmware {NEW}: waiting, 2 charger(s) at north updating "
+        "(NORTH-1, NORTH-2; maxUnavailable 2)"
+    )
+    assert results["SOUTH-3"].message == (
+        f"firmware {NEW}: waiting, 2 charger(s) at south updating "
+        "(SOUTH-1, SOUTH-2; maxUnavailable 2)"
+    )
+    assert rig.step.team_census(rig.fleet, "ops", T0).updating == (
+        "NORTH-1",
+        "NORTH-2",
+        "SOUTH-1",
+        "SOUTH-2",
+    )
+    # failures at north stop north only; a place freed at south wakes south only
+    await rig.report("NORTH-1", "InstallationFailed")
+    await rig.report("NORTH-2", "InstallationFailed")
+    assert "not updated, the rollout at north stopped" in (await rig.run("NORTH-3")).message
+    assert await rig.events("FirmwareRolloutStopped") == [
+        "firmware rollout at north stopped: 2 charger(s) failed (NORTH-1, NORTH-2; maxFailures 2)"
+    ]
+    rig.woken.clear()
+    await rig.reboot("SOUTH-1", NEW)
+    assert (await rig.run("SOUTH-1")).synced
+    assert sorted(rig.woken) == ["SOUTH-2", "SOUTH-3"]
+    assert "UpdateFirmware sent" in (await rig.run("SOUTH-3")).message
+
+
+async def test_a_teams_statuses_are_read_once_not_at_every_pass(
+    make: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sites = {f"site-{n}": 50 for n in range(10)}
+    rig = await make(team_fleet_yaml(sites, team_rollout="{maxUnavailable: 1}"))
+    reads: list[str] = []
+    read = rig.store.key_statuses
+
+    async def counting(identity: str) -> list[KeyStatus]:
+        reads.append(identity)
+        return await read(identity)
+
+    monkeypatch.setattr(rig.store, "key_statuses", counting)
+    assert "UpdateFirmware sent" in (await rig.run("SITE-3-7")).message
+    assert len(reads) == 500 and len(set(reads)) == 500  # the team, offline chargers included
+    for n in range(10):
+        result = await rig.run(f"SITE-{n}-1")
+        assert result.message == (
+            f"firmware {NEW}: waiting, 1 charger(s) across team ops updating "
+            "(SITE-3-7; maxUnavailable 1)"
+        )
+    assert len(reads) == 500
