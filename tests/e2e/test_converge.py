@@ -8,26 +8,21 @@ assertion — until the chargers report what the fleet declares.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from controller.checking import check_paths
-from controller.serve import Running, ServeOptions, running
-from controller.simulator import SimClock, SimulatedCharger, chargers_from_fleet
-from controller.simulator.profile import DEFAULT_PROFILE, SimProfile
+from controller.simulator.profile import DEFAULT_PROFILE
 from controller.store.models import KeyState
+from tests.e2e.rig import OPS_TEAM, Rig, serving, until, write_fleet
 
-FLEET = """apiVersion: chargectl.io/v1alpha1
-kind: Team
-metadata: {{name: ops}}
-spec: {{displayName: Ops, handle: ops}}
----
+FLEET = (
+    OPS_TEAM
+    + """---
 apiVersion: chargectl.io/v1alpha1
 kind: Location
 metadata: {{name: depot}}
@@ -68,8 +63,7 @@ spec:
   settings:
     connectionTimeout: 75
 """
-
-DEADLINE = 20.0
+)
 
 
 def write(root: Path, **values: str) -> Path:
@@ -80,64 +74,7 @@ def write(root: Path, **values: str) -> Path:
         "window_end": "24:00",
         "extra16": "    LightIntensity: 50",
     }
-    fleet = root / "fleet"
-    fleet.mkdir(exist_ok=True)
-    (fleet / "fleet.yaml").write_text(FLEET.format(**{**defaults, **values}))
-    assert check_paths([fleet]).valid
-    return fleet
-
-
-@dataclass
-class Rig:
-    server: Running
-    chargers: dict[str, SimulatedCharger]
-    fleet: Path
-
-
-@contextlib.asynccontextmanager
-async def rig(
-    fleet: Path, profile: SimProfile = DEFAULT_PROFILE, resync: float = 300.0
-) -> AsyncIterator[Rig]:
-    options = ServeOptions(
-        paths=[fleet],
-        store_url=f"sqlite:///{fleet.parent / 'state.db'}",
-        host="127.0.0.1",
-        port=0,
-        watch=False,
-        resync_interval=resync,
-        call_timeout=5.0,
-    )
-    async with running(options) as server:
-        sims = chargers_from_fleet(
-            server.central.fleet,
-            server.url,
-            profile=replace(profile, reboot_seconds=0.5, validate_messages=True),
-            clock=SimClock(1.0),
-        )
-        tasks = [asyncio.create_task(sim.run()) for sim in sims]
-        try:
-            yield Rig(server, {sim.identity: sim for sim in sims}, fleet)
-        finally:
-            for sim in sims:
-                await sim.stop()
-            for task in tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-
-
-async def until(condition: Callable[[], object], what: str, deadline: float = DEADLINE) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + deadline
-    while True:
-        value = condition()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return
-        if loop.time() > end:
-            pytest.fail(f"gave up waiting: {what}")
-        await asyncio.sleep(0.2)
+    return write_fleet(root, FLEET.format(**{**defaults, **values}))
 
 
 async def synced(rig: Rig, identities: Sequence[str] = ("CP-16", "CP-201")) -> bool:
@@ -152,7 +89,7 @@ def config(rig: Rig, identity: str, key: str) -> str | None:
 
 
 async def test_chargers_that_connect_drifted_converge_to_the_fleet(tmp_path: Path) -> None:
-    async with rig(write(tmp_path), replace(DEFAULT_PROFILE, drift=1.0)) as r:
+    async with serving(write(tmp_path), replace(DEFAULT_PROFILE, drift=1.0)) as r:
         await until(lambda: synced(r), "both chargers Synced")
         assert config(r, "CP-16", "HeartbeatInterval") == "120"
         assert config(r, "CP-16", "ConnectionTimeOut") == "90"
@@ -165,7 +102,7 @@ async def test_chargers_that_connect_drifted_converge_to_the_fleet(tmp_path: Pat
 
 async def test_a_yaml_edit_converges_again(tmp_path: Path) -> None:
     fleet = write(tmp_path)
-    async with rig(fleet) as r:
+    async with serving(fleet) as r:
         await until(lambda: synced(r), "initially Synced")
         write(tmp_path, heartbeat="240")
         assert await r.server.source.reload()
@@ -182,7 +119,7 @@ async def test_a_yaml_edit_converges_again(tmp_path: Path) -> None:
 async def test_a_change_made_behind_our_back_is_undone_at_the_next_resync(
     tmp_path: Path,
 ) -> None:
-    async with rig(write(tmp_path), resync=1.0) as r:
+    async with serving(write(tmp_path), resync=1.0) as r:
         await until(lambda: synced(r), "initially Synced")
         r.chargers["CP-16"].configuration["HeartbeatInterval"] = "999"  # another platform
         await until(lambda: config(r, "CP-16", "HeartbeatInterval") == "120", "drift undone")
@@ -194,7 +131,7 @@ async def test_a_key_the_charger_reports_read_only_is_shown_and_never_sent(
     tmp_path: Path,
 ) -> None:
     profile = replace(DEFAULT_PROFILE, read_only=frozenset({"LightIntensity"}))
-    async with rig(write(tmp_path), profile, resync=0.5) as r:
+    async with serving(write(tmp_path), profile, resync=0.5) as r:
 
         async def shown() -> bool:
             conditions = {c.type: c for c in await r.server.central.store.conditions("CP-16")}
@@ -210,7 +147,7 @@ async def test_a_key_the_charger_rejects_is_shown_and_not_retried(tmp_path: Path
     profile = replace(
         DEFAULT_PROFILE, refused=frozenset({"LightIntensity"}), overrides={"LightIntensity": "80"}
     )
-    async with rig(write(tmp_path), profile, resync=0.5) as r:
+    async with serving(write(tmp_path), profile, resync=0.5) as r:
         await until(
             lambda: _state(r, "CP-16", "LightIntensity", KeyState.REJECTED), "Rejected recorded"
         )
@@ -227,7 +164,7 @@ async def test_a_key_the_charger_does_not_support_is_shown_and_not_retried(
 ) -> None:
     fleet = write(tmp_path, extra16="    MinimumStatusDuration: 5")
     profile = replace(DEFAULT_PROFILE, unsupported=frozenset({"MinimumStatusDuration"}))
-    async with rig(fleet, profile, resync=0.5) as r:
+    async with serving(fleet, profile, resync=0.5) as r:
         await until(
             lambda: _state(r, "CP-16", "MinimumStatusDuration", KeyState.NOT_SUPPORTED),
             "NotSupported recorded",
@@ -270,7 +207,7 @@ async def test_a_key_that_needs_a_reboot_follows_the_reboot_policy(
         extra16="    WebSocketPingInterval: 45",
     )
     profile = replace(DEFAULT_PROFILE, overrides={"WebSocketPingInterval": "60"})
-    async with rig(fleet, profile) as r:
+    async with serving(fleet, profile) as r:
         sim = r.chargers["CP-16"]
 
         async def answered() -> bool:
@@ -295,7 +232,7 @@ async def test_a_key_that_needs_a_reboot_follows_the_reboot_policy(
 
 async def test_a_charger_offline_during_an_edit_converges_on_reconnect(tmp_path: Path) -> None:
     fleet = write(tmp_path)
-    async with rig(fleet) as r:
+    async with serving(fleet) as r:
         await until(lambda: synced(r), "initially Synced")
         sim = r.chargers["CP-16"]
         await sim.drop()

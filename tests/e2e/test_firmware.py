@@ -12,28 +12,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import Callable, Collection
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import pytest
-
-from controller.checking import check_paths
 from controller.converge.firmware import FirmwareStep
-from controller.serve import Running, ServeOptions, running
-from controller.simulator import SimClock, SimulatedCharger, chargers_from_fleet
 from controller.simulator.profile import DEFAULT_PROFILE, FirmwareFailure
 from controller.store.models import KeyState
+from tests.e2e.rig import OPS_TEAM, Rig, serving, write_fleet
+from tests.e2e.rig import until as until_within
 
 OLD = DEFAULT_PROFILE.firmware_version
 NEW = "6.4.0-4205"
 URL = f"https://firmware.example.com/images/{NEW}.img"
 
-HEADER = """apiVersion: chargectl.io/v1alpha1
-kind: Team
-metadata: {{name: ops}}
-spec: {{displayName: Ops, handle: ops}}
----
+HEADER = (
+    OPS_TEAM
+    + """---
 apiVersion: chargectl.io/v1alpha1
 kind: Location
 metadata: {{name: depot}}
@@ -43,6 +39,7 @@ spec:
   timezone: Europe/Amsterdam
   firmwareRollout: {{maxUnavailable: {max_unavailable}, maxFailures: {max_failures}}}
 """
+)
 
 CHARGER = """---
 apiVersion: chargectl.io/v1alpha1
@@ -63,17 +60,13 @@ DEADLINE = 30.0
 
 def write(root: Path, *, max_unavailable: int | str, max_failures: int) -> Path:
     """Six chargers at one location, 1.6 and 2.0.1 alternately, all declaring NEW."""
-    fleet = root / "fleet"
-    fleet.mkdir(exist_ok=True)
     text = HEADER.format(max_unavailable=max_unavailable, max_failures=max_failures)
     for n, identity in enumerate(IDENTITIES, start=1):
         version = "1.6" if n % 2 else "2.0.1"
         text += CHARGER.format(
             name=identity.lower(), identity=identity, version=version, new=NEW, url=URL
         )
-    (fleet / "fleet.yaml").write_text(text)
-    assert check_paths([fleet]).valid
-    return fleet
+    return write_fleet(root, text)
 
 
 TEAM = """apiVersion: chargectl.io/v1alpha1
@@ -102,8 +95,6 @@ SITES = {"north": IDENTITIES[:3], "south": IDENTITIES[3:]}
 def write_team(root: Path, *, max_unavailable: int | str) -> Path:
     """The six chargers at two locations of one team: each location lets three update at
     once, the team `max_unavailable` across both."""
-    fleet = root / "fleet"
-    fleet.mkdir(exist_ok=True)
     text = TEAM.format(max_unavailable=max_unavailable)
     for site, identities in SITES.items():
         text += SITE.format(name=site)
@@ -112,76 +103,32 @@ def write_team(root: Path, *, max_unavailable: int | str) -> Path:
             text += CHARGER.format(
                 name=identity.lower(), identity=identity, version=version, new=NEW, url=URL
             ).replace("location: depot", f"location: {site}")
-    (fleet / "fleet.yaml").write_text(text)
-    assert check_paths([fleet]).valid
-    return fleet
+    return write_fleet(root, text)
 
 
-@dataclass
-class Rig:
-    server: Running
-    step: FirmwareStep
-    chargers: dict[str, SimulatedCharger]
-    tasks: list[asyncio.Task[None]]
-    team: str | None = None
-    """Count the team's rollout rather than the location depot's."""
-
-    def start(self, identities: Collection[str]) -> None:
-        for identity in identities:
-            self.tasks.append(asyncio.create_task(self.chargers[identity].run()))
-
-    def down(self) -> list[str]:
-        """Chargers that, by their own account, are installing firmware or rebooting into it."""
-        return sorted(
-            identity
-            for identity, sim in self.chargers.items()
-            if sim.firmware_status in PROGRESS
-            and not (sim.identification.firmware_version == NEW and sim.booted.is_set())
-        )
-
-    def updating(self) -> list[str]:
-        """Chargers the central system counts as updating (from UpdateFirmware until back)."""
-        fleet = self.server.central.fleet
-        if self.team is not None:
-            return list(self.step.team_census(fleet, self.team).updating)
-        return list(self.step.census(fleet, "depot").updating)
+def rollout(fleet: Path) -> AbstractAsyncContextManager[Rig]:
+    """`serve` resyncing every half second, and the chargers not yet connected: each test
+    starts them, in the order it needs."""
+    profile = replace(DEFAULT_PROFILE, firmware_step_seconds=0.3)
+    return serving(fleet, profile, resync=0.5, start=False)
 
 
-@contextlib.asynccontextmanager
-async def rig(
-    fleet: Path, failing: Collection[str] = (), team: str | None = None
-) -> AsyncIterator[Rig]:
-    options = ServeOptions(
-        paths=[fleet],
-        store_url=f"sqlite:///{fleet.parent / 'state.db'}",
-        host="127.0.0.1",
-        port=0,
-        watch=False,
-        resync_interval=0.5,
-        call_timeout=5.0,
+def down(r: Rig) -> list[str]:
+    """Chargers that, by their own account, are installing firmware or rebooting into it."""
+    return sorted(
+        identity
+        for identity, sim in r.chargers.items()
+        if sim.firmware_status in PROGRESS
+        and not (sim.identification.firmware_version == NEW and sim.booted.is_set())
     )
-    async with running(options) as server:
-        assert server.reconciler is not None
-        step = next(s for s in server.reconciler.steps if isinstance(s, FirmwareStep))
-        profile = replace(
-            DEFAULT_PROFILE, reboot_seconds=0.5, firmware_step_seconds=0.3, validate_messages=True
-        )
-        sims = chargers_from_fleet(
-            server.central.fleet, server.url, profile=profile, clock=SimClock(1.0)
-        )
-        for sim in sims:
-            if sim.identity in failing:
-                sim.profile = replace(sim.profile, firmware_failure=FirmwareFailure.INSTALL)
-        r = Rig(server, step, {sim.identity: sim for sim in sims}, [], team)
-        try:
-            yield r
-        finally:
-            for sim in sims:
-                await sim.stop()
-            for task in r.tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+
+
+def updating(r: Rig, team: str | None = None) -> list[str]:
+    """Chargers the central system counts as updating (from UpdateFirmware until back)."""
+    step, fleet = r.step(FirmwareStep), r.server.central.fleet
+    if team is not None:
+        return list(step.team_census(fleet, team).updating)
+    return list(step.census(fleet, "depot").updating)
 
 
 @dataclass
@@ -189,32 +136,25 @@ class Sampler:
     """Samples how many chargers are down, on both sides of the wire, until stopped."""
 
     rig: Rig
+    team: str | None = None
+    """Count the team's rollout rather than the location depot's."""
     most_down: int = 0
     most_updating: int = 0
     worst: tuple[list[str], list[str]] = ([], [])
 
     async def run(self) -> None:
         while True:
-            down, updating = self.rig.down(), self.rig.updating()
-            if len(down) > self.most_down or len(updating) > self.most_updating:
-                self.worst = (down, updating)
-            self.most_down = max(self.most_down, len(down))
-            self.most_updating = max(self.most_updating, len(updating))
+            down_now, updating_now = down(self.rig), updating(self.rig, self.team)
+            if len(down_now) > self.most_down or len(updating_now) > self.most_updating:
+                self.worst = (down_now, updating_now)
+            self.most_down = max(self.most_down, len(down_now))
+            self.most_updating = max(self.most_updating, len(updating_now))
             await asyncio.sleep(0.01)
 
 
-async def until(condition: Callable[[], object], what: str, deadline: float = DEADLINE) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + deadline
-    while True:
-        value = condition()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return
-        if loop.time() > end:
-            pytest.fail(f"gave up waiting: {what}")
-        await asyncio.sleep(0.1)
+async def until(condition: Callable[[], object], what: str) -> None:
+    """With a longer deadline: six chargers update, a couple at a time."""
+    await until_within(condition, what, deadline=DEADLINE)
 
 
 async def firmware_state(r: Rig, identity: str) -> KeyState | None:
@@ -238,7 +178,7 @@ async def update_calls(r: Rig, identity: str) -> int:
 async def test_a_rollout_updates_every_charger_never_more_than_max_unavailable_at_once(
     tmp_path: Path,
 ) -> None:
-    async with rig(write(tmp_path, max_unavailable=2, max_failures=1)) as r:
+    async with rollout(write(tmp_path, max_unavailable=2, max_failures=1)) as r:
         sampler = Sampler(r)
         sampling = asyncio.create_task(sampler.run())
         r.start(IDENTITIES)
@@ -271,8 +211,8 @@ async def test_a_rollout_updates_every_charger_never_more_than_max_unavailable_a
 async def test_a_team_rollout_never_has_more_than_its_max_unavailable_down_across_locations(
     tmp_path: Path,
 ) -> None:
-    async with rig(write_team(tmp_path, max_unavailable=2), team="ops") as r:
-        sampler = Sampler(r)
+    async with rollout(write_team(tmp_path, max_unavailable=2)) as r:
+        sampler = Sampler(r, team="ops")
         sampling = asyncio.create_task(sampler.run())
         r.start(IDENTITIES)
 
@@ -304,7 +244,10 @@ async def all_synced(r: Rig, identities: Collection[str]) -> bool:
 async def test_a_rollout_stops_when_max_failures_chargers_failed(tmp_path: Path) -> None:
     failing = ("CP-1", "CP-2")  # a 1.6 and a 2.0.1 charger
     rest = [i for i in IDENTITIES if i not in failing]
-    async with rig(write(tmp_path, max_unavailable=2, max_failures=2), failing) as r:
+    async with rollout(write(tmp_path, max_unavailable=2, max_failures=2)) as r:
+        for identity in failing:
+            sim = r.chargers[identity]
+            sim.profile = replace(sim.profile, firmware_failure=FirmwareFailure.INSTALL)
         # The failing chargers connect first and take both places; the others come once the
         # rollout stopped (sooner, one could take the place the first failure frees).
         r.start(failing)

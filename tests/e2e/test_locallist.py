@@ -7,32 +7,22 @@ them as a Differential update. Conditions are waited for with a deadline, never 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from controller.checking import check_paths
 from controller.converge.locallist import DesiredList, LocalListStep
-from controller.serve import Running, ServeOptions, running
-from controller.simulator import SimClock, SimulatedCharger, chargers_from_fleet
-from controller.simulator.profile import DEFAULT_PROFILE
+from controller.simulator import SimulatedCharger
 from controller.store.models import Direction
+from tests.e2e.rig import OPS_TEAM, Rig, serving, until, write_fleet
 
 IDENTITIES = ("CP-16", "CP-201")
-DEADLINE = 20.0
 
-FLEET = """apiVersion: chargectl.io/v1alpha1
-kind: Team
-metadata: {{name: ops}}
-spec: {{displayName: Ops, handle: ops}}
----
+FLEET = (
+    OPS_TEAM
+    + """---
 apiVersion: chargectl.io/v1alpha1
 kind: Team
 metadata: {{name: guests}}
@@ -89,72 +79,21 @@ kind: Card
 metadata: {{name: guest}}
 spec: {{idTag: EE05, team: guests}}
 """
+)
 
 BLOCKED = ", status: Blocked"
 
 
 def write(root: Path, blocked: str | None = None, folder: str = "fleet") -> Path:
     """The fleet, with the card named `blocked` blocked."""
-    fleet = root / folder
-    fleet.mkdir(exist_ok=True)
     cards = {name: BLOCKED if name == blocked else "" for name in ("alice", "bob", "dave")}
-    (fleet / "fleet.yaml").write_text(FLEET.format(**cards))
-    assert check_paths([fleet]).valid
-    return fleet
+    return write_fleet(root, FLEET.format(**cards), folder)
 
 
 def desired(root: Path, blocked: str | None = None) -> DesiredList:
     """The depot's list in that fleet, as the step computes it."""
     fleet = check_paths([write(root, blocked, folder=f"probe-{blocked}")]).fleet
     return LocalListStep().desired(fleet, "depot")
-
-
-@dataclass
-class Rig:
-    server: Running
-    step: LocalListStep
-    chargers: dict[str, SimulatedCharger]
-
-
-@contextlib.asynccontextmanager
-async def rig(fleet: Path, resync: float = 300.0) -> AsyncIterator[Rig]:
-    options = ServeOptions(
-        paths=[fleet],
-        store_url=f"sqlite:///{fleet.parent / 'state.db'}",
-        host="127.0.0.1",
-        port=0,
-        watch=False,
-        resync_interval=resync,
-        call_timeout=5.0,
-    )
-    async with running(options) as server:
-        assert server.reconciler is not None
-        step = next(s for s in server.reconciler.steps if isinstance(s, LocalListStep))
-        sims = chargers_from_fleet(
-            server.central.fleet,
-            server.url,
-            profile=replace(DEFAULT_PROFILE, reboot_seconds=0.5, validate_messages=True),
-            clock=SimClock(1.0),
-        )
-        tasks = [asyncio.create_task(sim.run()) for sim in sims]
-        try:
-            yield Rig(server, step, {sim.identity: sim for sim in sims})
-        finally:
-            for sim in sims:
-                await sim.stop()
-            for task in tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-
-
-async def until(condition: Callable[[], bool], what: str) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + DEADLINE
-    while not condition():
-        if loop.time() > end:
-            pytest.fail(f"gave up waiting: {what}")
-        await asyncio.sleep(0.2)
 
 
 def holds(sim: SimulatedCharger, wanted: DesiredList) -> bool:
@@ -196,7 +135,7 @@ async def test_chargers_of_both_versions_get_the_cards_the_location_accepts(
         ("CC03", "Blocked"),
         ("DD04", "Expired"),
     ]
-    async with rig(write(tmp_path)) as r:
+    async with serving(write(tmp_path)) as r:
         for identity in IDENTITIES:
             sim = r.chargers[identity]
             await until(partial(holds, sim, wanted), f"{identity} holds the list")
@@ -217,7 +156,7 @@ async def test_a_blocked_card_reaches_the_chargers_as_a_differential_update(
     )
     tag = {"alice": "AA01", "bob": "BB02", "dave": "DD04"}[name]
     # Until the reconciler wakes chargers on card edits, the resync brings the edit.
-    async with rig(write(tmp_path), resync=1.0) as r:
+    async with serving(write(tmp_path), resync=1.0) as r:
         for identity in IDENTITIES:
             sim = r.chargers[identity]
             await until(partial(holds, sim, before), f"{identity} holds the first list")

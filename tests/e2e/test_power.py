@@ -13,20 +13,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import pytest
-
-from controller.checking import check_paths
-from controller.converge.power import PowerStep
 from controller.ocpp.commands import limit_amperes
-from controller.serve import Running, ServeOptions, running
-from controller.simulator import SimClock, SimulatedCharger, chargers_from_fleet
-from controller.simulator.profile import DEFAULT_PROFILE
+from controller.serve import Running
+from controller.simulator import SimulatedCharger
 from controller.simulator.smart import ChargingProfile, ChargingProfiles, Limits, Purpose
 from controller.store.models import Direction
+from tests.e2e.rig import DEADLINE, OPS_TEAM, serving, until, write_fleet
 
 SENT = Direction.SENT
 
@@ -34,14 +30,9 @@ CIRCUIT_AMPERES = 40
 CONNECTOR_AMPERES = 32
 ID_TAG = "04E2E0000001"
 CHARGERS = ("CP-A", "CP-B", "CP-C", "CP-D")
-DEADLINE = 20.0
 SAMPLE_SECONDS = 0.05
 
-HEAD = f"""apiVersion: chargectl.io/v1alpha1
-kind: Team
-metadata: {{name: ops}}
-spec: {{displayName: Ops, handle: ops}}
----
+HEAD = f"""{OPS_TEAM}---
 apiVersion: chargectl.io/v1alpha1
 kind: Location
 metadata: {{name: depot}}
@@ -77,21 +68,15 @@ spec:
 """
 
 
-def write_fleet(root: Path) -> Path:
-    fleet = root / "fleet"
-    fleet.mkdir()
-    chargers = "".join(
-        CHARGER.format(
-            name=identity.lower(),
-            identity=identity,
-            version="1.6" if index % 2 == 0 else "2.0.1",
-            amperes=CONNECTOR_AMPERES,
-        )
-        for index, identity in enumerate(CHARGERS)
+FLEET = HEAD + "".join(
+    CHARGER.format(
+        name=identity.lower(),
+        identity=identity,
+        version="1.6" if index % 2 == 0 else "2.0.1",
+        amperes=CONNECTOR_AMPERES,
     )
-    (fleet / "fleet.yaml").write_text(HEAD + chargers)
-    assert check_paths([fleet]).valid
-    return fleet
+    for index, identity in enumerate(CHARGERS)
+)
 
 
 @dataclass
@@ -139,7 +124,6 @@ class Watched(ChargingProfiles):
 class PowerRig:
     server: Running
     chargers: dict[str, SimulatedCharger]
-    step: PowerStep
     sampler: Sampler
 
 
@@ -148,55 +132,19 @@ async def power_rig(
     fleet: Path, quirks: Mapping[str, Mapping[str, bool]] | None = None
 ) -> AsyncIterator[PowerRig]:
     """`serve` and the fleet's chargers, simulated; `quirks` are SimProfile fields by charger."""
-    options = ServeOptions(
-        paths=[fleet],
-        store_url=f"sqlite:///{fleet.parent / 'state.db'}",
-        host="127.0.0.1",
-        port=0,
-        watch=False,
-        call_timeout=5.0,
-    )
-    async with running(options) as server:
-        assert server.reconciler is not None
-        step = next(s for s in server.reconciler.steps if isinstance(s, PowerStep))
-        sims = chargers_from_fleet(
-            server.central.fleet,
-            server.url,
-            profile=replace(DEFAULT_PROFILE, validate_messages=True),
-            clock=SimClock(1.0),
-        )
-        chargers = {sim.identity: sim for sim in sims}
-        sampler = Sampler(chargers)
-        for sim in sims:
+    async with serving(fleet, start=False) as rig:
+        sampler = Sampler(rig.chargers)
+        for sim in rig.chargers.values():
             sim.profiles = Watched(sampler.sample)
             sim.profile = replace(sim.profile, **(quirks or {}).get(sim.identity, {}))
-        tasks = [asyncio.create_task(sim.run()) for sim in sims]
+        rig.start(rig.chargers)
         sampling = asyncio.create_task(sampler.run())
         try:
-            yield PowerRig(server, chargers, step, sampler)
+            yield PowerRig(rig.server, rig.chargers, sampler)
         finally:
             sampling.cancel()
-            for sim in sims:
-                await sim.stop()
-            for task in (*tasks, sampling):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-            step.close()
-
-
-async def until(condition: Callable[[], bool | Awaitable[bool]], what: Callable[[], str]) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + DEADLINE
-    while True:
-        value = condition()
-        if not isinstance(value, bool):
-            value = await value
-        if value:
-            return
-        if loop.time() > end:
-            pytest.fail(f"gave up waiting: {what()}")
-        await asyncio.sleep(0.1)
+            with contextlib.suppress(asyncio.CancelledError):
+                await sampling
 
 
 def share(sessions: int) -> float:
@@ -251,7 +199,7 @@ async def converged_to_share(rig: PowerRig, active: list[str]) -> None:
 
 
 async def test_sessions_share_the_circuit_and_never_overload_it(tmp_path: Path) -> None:
-    async with power_rig(write_fleet(tmp_path)) as rig:
+    async with power_rig(write_fleet(tmp_path, FLEET)) as rig:
         for sim in rig.chargers.values():
             await asyncio.wait_for(sim.booted.wait(), DEADLINE)
         await idle_offers(rig)
@@ -303,7 +251,7 @@ async def test_profiles_accepted_but_not_applied_are_resent_and_hold_up_raises(
 ) -> None:
     """CP-A says Accepted to every profile and applies none: it may draw its whole 32 A."""
     quirks = {"CP-A": {"accepts_profiles_without_applying": True}}
-    async with power_rig(write_fleet(tmp_path), quirks) as rig:
+    async with power_rig(write_fleet(tmp_path, FLEET), quirks) as rig:
         cp_a, cp_b = rig.chargers["CP-A"], rig.chargers["CP-B"]
         drift = "composite schedule of connector 1 is 32 A, expected at most 6 A"
 
@@ -352,7 +300,7 @@ async def test_a_charger_refusing_composite_schedules_converges_and_is_asked_onc
     tmp_path: Path,
 ) -> None:
     quirks = {"CP-A": {"rejects_composite_schedule": True}}
-    async with power_rig(write_fleet(tmp_path), quirks) as rig:
+    async with power_rig(write_fleet(tmp_path, FLEET), quirks) as rig:
         cp_a = rig.chargers["CP-A"]
         await asyncio.wait_for(cp_a.booted.wait(), DEADLINE)
         await idle_offers(rig)
