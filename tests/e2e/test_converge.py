@@ -20,6 +20,8 @@ from controller.simulator.profile import DEFAULT_PROFILE
 from controller.store.models import KeyState
 from tests.e2e.rig import OPS_TEAM, Rig, serving, until, write_fleet
 
+pytestmark = pytest.mark.both_loops
+
 FLEET = (
     OPS_TEAM
     + """---

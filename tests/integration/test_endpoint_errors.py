@@ -39,6 +39,8 @@ from controller.serve import Running, ServeOptions, running
 from tests.integration.fleets import write_fleet
 from tests.integration.rawclient import RawCharger
 
+pytestmark = pytest.mark.both_loops
+
 IDENTITY = {"1.6": "CP-16", "2.0.1": "CP-201"}
 SUBPROTOCOL = {"1.6": "ocpp1.6", "2.0.1": "ocpp2.0.1"}
 

@@ -13,6 +13,8 @@ from controller.devcerts import DevPki, make_dev_pki
 from controller.serve import ServeOptions, running
 from tests.integration.fleets import write_fleet
 
+pytestmark = pytest.mark.both_loops
+
 PROFILE_2 = """---
 apiVersion: chargectl.io/v1alpha1
 kind: Charger
