@@ -15,7 +15,8 @@ So, once started:
   disconnected (sessions, tasks) do not pile up in the oldest generation.
 
 Only for a process that is the server: `serve.running()` is also used in-process by tests,
-whose objects must stay collectable, so `serve_forever` alone calls this.
+whose objects must stay collectable, so only `serve_forever` asks for this
+(`ServeOptions.tend_heap`).
 """
 
 from __future__ import annotations
@@ -28,13 +29,22 @@ THRESHOLDS = (50_000, 20, 20)
 FULL_COLLECTION_SECONDS = 600.0
 
 
-async def tend_garbage_collector(interval: float = FULL_COLLECTION_SECONDS) -> None:
-    """Freeze the start-up heap, raise the thresholds, collect fully every `interval` seconds;
-    until cancelled, when the previous thresholds come back."""
+def freeze_startup_heap() -> tuple[int, int, int]:
+    """Freeze what is alive now and raise the thresholds; returns the previous thresholds.
+    Called before the endpoint accepts its first connection, so that no session's objects
+    are frozen with the start-up heap (their cycles could never be collected)."""
     gc.collect()
     gc.freeze()
     previous = gc.get_threshold()
     gc.set_threshold(*THRESHOLDS)
+    return previous
+
+
+async def collect_periodically(
+    previous: tuple[int, int, int], interval: float = FULL_COLLECTION_SECONDS
+) -> None:
+    """A full collection every `interval` seconds; until cancelled, when the thresholds
+    `freeze_startup_heap` replaced come back."""
     try:
         while True:
             await asyncio.sleep(interval)

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from controller.converge.base import PassContext, Step
+from controller.converge.base import PassContext, Step, TransportFailure
 from controller.fleet import DesiredCharger, Fleet, Loaded
 from controller.maintenance import may_reboot
 from controller.ocpp.central import CentralSystem, Observer
@@ -82,14 +82,6 @@ class ReconcilerOptions:
     backoff_max: float = 300.0
     boot_grace: float = 3.0
     """Seconds a new connection is given to send BootNotification before the first pass."""
-
-
-class TransportFailure(Exception):
-    """The charger did not answer usefully; the pass is retried later with backoff."""
-
-    def __init__(self, failure: CallFailed) -> None:
-        super().__init__(str(failure))
-        self.failure = failure
 
 
 @dataclass

@@ -24,7 +24,7 @@ from controller.converge.base import Step
 from controller.credentials import DemoSecrets, SecretResolver
 from controller.devcerts import DevPki, make_dev_pki
 from controller.fleet import Fleet
-from controller.heap import tend_garbage_collector
+from controller.heap import collect_periodically, freeze_startup_heap
 from controller.ocpp.central import CentralSystem
 from controller.ocpp.server import Endpoint, EndpointOptions, tls_context
 from controller.problems import Problem
@@ -63,6 +63,9 @@ class ServeOptions:
     secrets_dir: Path | None = None
     secrets: SecretResolver | None = None
     """Overrides how passwords are resolved (the demo's generated secrets)."""
+    tend_heap: bool = False
+    """This process is the server (the CLI): freeze the start-up heap and collect cyclic
+    garbage in fewer, larger sweeps (see `controller.heap`). Off in-process (tests)."""
     simulate: SimulateOptions | None = None
     """Run a simulated charger for every declared charger in the same process (the demo)."""
     watch: bool = True
@@ -166,6 +169,8 @@ async def running(options: ServeOptions) -> AsyncIterator[Running]:
                 ),
             )
             web = _web_server(options, central, endpoint, metrics)
+            # Before the first connection: what is frozen stays out of the collector's sight.
+            thresholds = freeze_startup_heap() if options.tend_heap else None
             await endpoint.start()
             log.info(
                 "OCPP endpoint listening on %s://%s:%d/ocpp/<identity> for %d chargers",
@@ -179,6 +184,11 @@ async def running(options: ServeOptions) -> AsyncIterator[Running]:
             )
             started = Running(central, endpoint, source, reconciler, web)
             watcher = asyncio.create_task(source.watch()) if options.watch else None
+            collector = (
+                asyncio.create_task(collect_periodically(thresholds), name="gc")
+                if thresholds is not None
+                else None
+            )
             simulation = (
                 asyncio.create_task(_simulate(started, demo, options.simulate))
                 if demo is not None and options.simulate is not None
@@ -191,7 +201,7 @@ async def running(options: ServeOptions) -> AsyncIterator[Running]:
             finally:
                 if web is not None:
                     await web.close()  # first: /readyz turns 503, commands in flight finish
-                for task in (simulation, watcher):
+                for task in (simulation, watcher, collector):
                     if task is not None:
                         task.cancel()
                         with contextlib.suppress(asyncio.CancelledError):
@@ -303,8 +313,6 @@ async def serve_forever(options: ServeOptions) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    async with running(options):
-        collector = asyncio.create_task(tend_garbage_collector(), name="gc")
+    async with running(dataclasses.replace(options, tend_heap=True)):
         await stop.wait()
-        collector.cancel()
         log.info("stopping: closing connections and flushing the store")

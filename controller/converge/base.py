@@ -9,11 +9,21 @@ from typing import Any
 from controller.fleet import DesiredCharger, Fleet, Loaded
 from controller.ocpp.central import CentralSystem
 from controller.ocpp.commands import ChargerCommands
+from controller.ocpp.session import CallFailed
 from controller.resources import Charger
 from controller.store.models import ChargerRecord, Transaction
 
 Call = Callable[[Awaitable[Any]], Awaitable[Any]]
-"""Sends one command, counted; a timeout or disconnect raises and the pass is retried later."""
+"""Sends one command, counted; a timeout, an invalid answer or a disconnect raises
+`TransportFailure` and the pass is retried later."""
+
+
+class TransportFailure(Exception):
+    """The charger did not answer usefully; the pass is retried later with backoff."""
+
+    def __init__(self, failure: CallFailed) -> None:
+        super().__init__(str(failure))
+        self.failure = failure
 
 
 @dataclass(frozen=True)

@@ -50,12 +50,13 @@ from itertools import islice
 from typing import Any, Final
 
 from controller.converge.base import PassContext, Step, StepResult
-from controller.fleet import Fleet
+from controller.fleet import Fleet, Loaded
 from controller.maintenance import may_reboot
 from controller.ocpp.central import CentralSystem
 from controller.ocpp.commands import Status
 from controller.ocpp.session import CallFailed
 from controller.planning import FIRMWARE_KEY
+from controller.resources import Charger
 from controller.resources.charger import Firmware
 from controller.resources.common import FirmwareRollout, WeeklyTimeRange
 from controller.store.models import KeyState, KeyStatus
@@ -391,6 +392,24 @@ class FirmwareStep(Step):
         if self._statuses.get(ctx.identity) is sent:  # no notification overtook the answer
             await self._record(sent)
         return StepResult(False, f"firmware {version}: UpdateFirmware sent (from {reported})")
+
+    def wake_on_fleet_change(self, old: Fleet, new: Fleet) -> Collection[str]:
+        """Chargers declaring firmware where a rollout's limits changed: a raised
+        maxUnavailable frees places and a raised maxFailures restarts a stopped rollout now,
+        not at the next resync (their own desired state did not change, so nothing else
+        wakes them)."""
+        changed: list[Loaded[Charger]] = []
+        for name, location in new.locations.items():
+            before = old.locations.get(name)
+            rollout = location.resource.spec.firmware_rollout
+            if before is None or before.resource.spec.firmware_rollout != rollout:
+                changed.extend(new.chargers_at(name))
+        for name, team in new.teams.items():
+            before_team = old.teams.get(name)
+            rollout_of_team = team.resource.spec.firmware_rollout
+            if before_team is None or before_team.resource.spec.firmware_rollout != rollout_of_team:
+                changed.extend(new.chargers_of_team(name))
+        return {c.resource.identity for c in changed if c.resource.spec.firmware is not None}
 
     # --- notifications -------------------------------------------------------------------------
 

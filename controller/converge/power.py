@@ -104,10 +104,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 
-from controller.converge.base import PassContext, Step, StepResult
+from controller.converge.base import PassContext, Step, StepResult, TransportFailure
 from controller.fleet import Fleet, Loaded
 from controller.ocpp.commands import ChargingLimit, LimitPurpose, Status
-from controller.ocpp.session import CallFailed
+from controller.ocpp.session import CallFailed, FailureKind
 from controller.power import (
     PowerPlan,
     Session,
@@ -704,8 +704,20 @@ class PowerStep(Step):
     ) -> float | None:
         """The limit in force on `connector` by its composite schedule (inf: none); None when
         the charger does not say (`state.unverifiable` tells if it never will)."""
-        answer = await ctx.call(ctx.commands.get_composite_schedule(connector, _COMPOSITE_SECONDS))
-        if isinstance(answer, CallFailed):  # a CALLERROR: a timeout aborted the pass
+        try:
+            answer = await ctx.call(
+                ctx.commands.get_composite_schedule(connector, _COMPOSITE_SECONDS)
+            )
+        except TransportFailure as failure:
+            if failure.failure.kind is FailureKind.DISCONNECTED:
+                raise
+            # No answer, or one that breaks the schema: firmware that drops actions it does
+            # not implement instead of answering NotImplemented would do so every time, and
+            # aborting the pass would keep this charger's decreases unverified, holding up
+            # every raise at its location. Trusted from now on, like a refusal.
+            self._unverifiable(ctx, state, f"unanswered ({failure.failure.description})")
+            return None
+        if isinstance(answer, CallFailed):  # a CALLERROR
             if answer.code in _UNSUPPORTED_ERRORS:
                 self._unverifiable(ctx, state, f"CALLERROR {answer.code}")
             else:

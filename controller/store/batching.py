@@ -30,9 +30,12 @@ class ReadBatcher(Generic[T]):
         self._max_batch = max_batch
         self._asked: dict[str, list[asyncio.Future[list[T]]]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._closed = False
 
     async def get(self, identity: str) -> list[T]:
         """The rows of one charger, fetched together with whatever else is asked now."""
+        if self._closed:
+            raise RuntimeError("the store is closed")
         future: asyncio.Future[list[T]] = asyncio.get_running_loop().create_future()
         self._asked.setdefault(identity, []).append(future)
         if self._task is None:
@@ -40,14 +43,16 @@ class ReadBatcher(Generic[T]):
         return await future
 
     async def close(self) -> None:
-        """Stop fetching; reads still waiting fail as cancelled."""
+        """Stop fetching; reads still waiting, and any asked from now on, fail with
+        RuntimeError (not as cancelled: their callers did not cancel anything)."""
+        self._closed = True
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         asked, self._asked = self._asked, {}
-        _cancel(asked)
+        _fail(asked, RuntimeError("the store is closed"))
 
     async def _drain(self) -> None:
         try:
@@ -55,14 +60,11 @@ class ReadBatcher(Generic[T]):
                 batch = self._take()
                 try:
                     found = await self._fetch(list(batch))
-                except asyncio.CancelledError:
-                    _cancel(batch)
+                except asyncio.CancelledError:  # only `close` cancels this task
+                    _fail(batch, RuntimeError("the store is closed"))
                     raise
                 except Exception as error:  # every reader of the batch hears of it
-                    for futures in batch.values():
-                        for future in futures:
-                            if not future.done():
-                                future.set_exception(error)
+                    _fail(batch, error)
                     continue
                 for identity, futures in batch.items():
                     rows = found.get(identity, [])
@@ -84,7 +86,8 @@ class ReadBatcher(Generic[T]):
         return batch
 
 
-def _cancel(asked: Mapping[str, list[asyncio.Future[T]]]) -> None:
+def _fail(asked: Mapping[str, list[asyncio.Future[T]]], error: Exception) -> None:
     for futures in asked.values():
         for future in futures:
-            future.cancel()
+            if not future.done():  # a reader cancelled meanwhile
+                future.set_exception(error)

@@ -856,3 +856,27 @@ async def test_a_teams_statuses_are_read_once_not_at_every_pass(
             "(SITE-3-7; maxUnavailable 1)"
         )
     assert len(reads) == 500
+
+
+async def test_raising_a_rollout_limit_wakes_the_chargers_it_concerns(make: Make) -> None:
+    """A raised maxUnavailable or maxFailures changes no charger's desired state, so nothing
+    else would wake the chargers waiting on it before the next resync."""
+    rig = await make(team_fleet_yaml({"north": 2, "south": 2}, team_rollout="{maxUnavailable: 1}"))
+    same = build(
+        rig.root, team_fleet_yaml({"north": 2, "south": 2}, team_rollout="{maxUnavailable: 1}")
+    )
+    raised_team = build(
+        rig.root, team_fleet_yaml({"north": 2, "south": 2}, team_rollout="{maxUnavailable: 3}")
+    )
+
+    assert rig.step.wake_on_fleet_change(rig.fleet, same) == set()
+    assert sorted(rig.step.wake_on_fleet_change(rig.fleet, raised_team)) == [
+        "NORTH-1",
+        "NORTH-2",
+        "SOUTH-1",
+        "SOUTH-2",
+    ]
+
+    one_location = build(rig.root, fleet_yaml(2, max_unavailable=1))
+    raised_location = build(rig.root, fleet_yaml(2, max_unavailable=2))
+    assert sorted(rig.step.wake_on_fleet_change(one_location, raised_location)) == ["CP-1", "CP-2"]

@@ -20,7 +20,7 @@ import pytest
 
 from controller.checking import check_paths
 from controller.converge import power
-from controller.converge.base import PassContext, StepResult
+from controller.converge.base import PassContext, StepResult, TransportFailure
 from controller.converge.power import PowerStep
 from controller.fleet import Fleet, resolve_charger
 from controller.ocpp.central import CentralSystem
@@ -276,7 +276,11 @@ class Rig:
 
 
 async def _call(awaitable: Awaitable[Any]) -> Any:
-    return await awaitable
+    """As the reconciler's call: a CALLERROR comes back, any other failure aborts the pass."""
+    result = await awaitable
+    if isinstance(result, CallFailed) and result.kind is not FailureKind.CALL_ERROR:
+        raise TransportFailure(result)
+    return result
 
 
 @pytest.fixture
@@ -654,17 +658,48 @@ async def test_another_callerror_trusts_the_answer_for_that_change(rig: Rig) -> 
     assert rig.asked("CP-A") == [1], "asked again after the next change"
 
 
-async def test_a_timeout_asking_aborts_the_pass_and_the_next_one_asks_again(rig: Rig) -> None:
-    def lost(connector: int) -> CompositeSchedule | CallFailed:
-        raise TimeoutError("no answer")  # what the reconciler's call raises
+@pytest.mark.parametrize("kind", [FailureKind.TIMEOUT, FailureKind.INVALID_RESPONSE])
+async def test_a_charger_that_does_not_answer_is_trusted_and_asked_once(
+    rig: Rig, kind: FailureKind
+) -> None:
+    """Firmware that drops actions it does not implement never answers: asking again at every
+    pass would abort every pass (and leave its decreases unverified, holding up raises)."""
+    unanswered = CallFailed(kind, "GetCompositeSchedule", "no answer within 30s")
+    rig.chargers["CP-A"].composite = lambda connector: unanswered
+    assert (await rig.run("CP-A")).synced
+    assert rig.asked("CP-A") == [0]
 
-    rig.chargers["CP-A"].composite = lost
-    with pytest.raises(TimeoutError):
+    rig.start("CP-A")
+    assert (await rig.run("CP-A")).synced
+    assert rig.asked("CP-A") == [], "its answers are trusted while it stays connected"
+
+
+async def test_a_disconnect_while_asking_aborts_the_pass_and_the_next_one_asks_again(
+    rig: Rig,
+) -> None:
+    gone = CallFailed(FailureKind.DISCONNECTED, "GetCompositeSchedule", "connection closed")
+    rig.chargers["CP-A"].composite = lambda connector: gone
+    with pytest.raises(TransportFailure):
         await rig.run("CP-A")
     rig.chargers["CP-A"].composite = None
     assert (await rig.run("CP-A")).synced
     assert rig.asked("CP-A") == [0, 0, 1]
     assert rig.sent() == [("CP-A", "StationMax", 32.0), ("CP-A", "TxDefault", 6.0)]
+
+
+async def test_a_decrease_that_cannot_be_verified_does_not_hold_up_raises(rig: Rig) -> None:
+    await rig.converge("CP-A", "CP-B")
+    rig.start("CP-A")
+    await rig.converge("CP-A", "CP-B")
+    rig.start("CP-B")
+    unanswered = CallFailed(FailureKind.TIMEOUT, "GetCompositeSchedule", "no answer")
+    rig.chargers["CP-A"].composite = lambda connector: unanswered
+
+    assert (await rig.run("CP-A")).synced  # lowered to 20 A, accepted, never shown
+    assert rig.sent() == [("CP-A", "Tx", 20.0)]
+
+    assert (await rig.run("CP-B")).synced
+    assert rig.sent() == [("CP-B", "Tx", 20.0)], "cp-a's accepted decrease is trusted"
 
 
 async def test_raises_wait_until_a_decrease_is_seen_in_force(rig: Rig) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from controller.heap import THRESHOLDS, tend_garbage_collector
+from controller.heap import THRESHOLDS, collect_periodically, freeze_startup_heap
 
 
 @pytest.fixture(autouse=True)
@@ -22,16 +22,19 @@ def _restore_collector() -> Iterator[None]:
 
 async def test_serving_freezes_the_start_up_heap_and_raises_the_thresholds() -> None:
     before = gc.get_threshold()
-    tending = asyncio.create_task(tend_garbage_collector(interval=3600))
-    await asyncio.sleep(0)
 
+    previous = freeze_startup_heap()
+
+    assert previous == before
     assert gc.get_freeze_count() > 0
     assert gc.get_threshold() == THRESHOLDS
 
-    tending.cancel()
+    collecting = asyncio.create_task(collect_periodically(previous, interval=3600))
+    await asyncio.sleep(0)
+    collecting.cancel()
     with pytest.raises(asyncio.CancelledError):
-        await tending
-    assert gc.get_threshold() == before
+        await collecting
+    assert gc.get_threshold() == before, "stopping serving restores the thresholds"
 
 
 async def test_cyclic_garbage_is_still_collected_on_the_timer() -> None:
@@ -39,12 +42,11 @@ async def test_cyclic_garbage_is_still_collected_on_the_timer() -> None:
         other: Node | None = None
 
     collected = asyncio.Event()
-    tending = asyncio.create_task(tend_garbage_collector(interval=0.05))
-    await asyncio.sleep(0)
+    collecting = asyncio.create_task(collect_periodically(freeze_startup_heap(), interval=0.05))
     a, b = Node(), Node()
     a.other, b.other = b, a  # a cycle: only the collector can free it
     weakref.finalize(a, collected.set)
     del a, b
 
     await asyncio.wait_for(collected.wait(), 5)
-    tending.cancel()
+    collecting.cancel()

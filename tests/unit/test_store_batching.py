@@ -91,14 +91,20 @@ async def test_a_cancelled_reader_leaves_the_others_their_rows() -> None:
         await gone
 
 
-async def test_closing_cancels_the_reads_still_waiting() -> None:
-    table = Table({"a": [1]})
+async def test_closing_fails_the_reads_still_waiting_and_refuses_new_ones() -> None:
+    table = Table({"a": [1], "b": [2]})
     batcher = ReadBatcher(table.fetch)
     table.gate.clear()
-    waiting = asyncio.create_task(batcher.get("a"))
+    in_flight = asyncio.create_task(batcher.get("a"))
     await asyncio.sleep(0.01)
+    queued = asyncio.create_task(batcher.get("b"))
+    await asyncio.sleep(0)
 
     await batcher.close()
 
-    with pytest.raises(asyncio.CancelledError):
-        await waiting
+    for waiting in (in_flight, queued):
+        with pytest.raises(RuntimeError, match="store is closed"):
+            await waiting
+        assert not waiting.cancelled(), "their callers cancelled nothing"
+    with pytest.raises(RuntimeError, match="store is closed"):
+        await batcher.get("a")
