@@ -210,6 +210,16 @@ async def run(
     }
 
 
+def _run(work: Coroutine[Any, Any, dict[str, float]]) -> dict[str, float]:
+    """The chargers' side on the same event loop `chargectl serve` uses (uvloop where it
+    installs): the load generator shares the machine's two cores with the server, and should
+    take as little of them as it can."""
+    from controller.serve import event_loop_factory
+
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        return runner.run(work)
+
+
 def _table(title: str, rows: list[dict[str, float]]) -> None:
     print(
         f"\n{title}\n{'chargers':>9} {'converged s':>12} {'OCPP calls':>11} {'minimum':>8} "
@@ -253,8 +263,8 @@ def main() -> None:
     for _ in range(args.runs):
         for n in args.chargers:
             if args.baseline is not None:
-                theirs[n].append(asyncio.run(run(n, args.deadline, args.simulator, args.baseline)))
-            ours[n].append(asyncio.run(run(n, args.deadline, args.simulator)))
+                theirs[n].append(_run(run(n, args.deadline, args.simulator, args.baseline)))
+            ours[n].append(_run(run(n, args.deadline, args.simulator)))
     _table("this checkout (medians)", [_median(ours[n]) for n in args.chargers])
     if args.baseline is not None:
         _table(f"baseline {args.baseline} (medians)", [_median(theirs[n]) for n in args.chargers])
