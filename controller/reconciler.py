@@ -119,12 +119,13 @@ class Reconciler(Observer):
         self.central = central
         self.metrics = metrics
         self.steps = list(steps)
+        self._step_keys = frozenset(step.name for step in self.steps)
+        """The key statuses the steps own (one each, named after the step)."""
         self.options = options or ReconcilerOptions()
         self.stats = ReconcileStats()
         self._workers: dict[str, _Worker] = {}
         self._slots = asyncio.Semaphore(self.options.max_concurrent)
         self._statuses: dict[str, dict[str, KeyStatus]] = {}
-        self._statuses_loaded = False
         central.observers.append(self)
 
     async def close(self) -> None:
@@ -313,9 +314,7 @@ class Reconciler(Observer):
             return outcome, False, ""
         pending = [u for u in updates if u.state is not KeyState.APPLIED]
         cannot = [
-            a
-            for a in plan.actions
-            if a.kind is ActionKind.CANNOT and a.key not in {step.name for step in self.steps}
+            a for a in plan.actions if a.kind is ActionKind.CANNOT and a.key not in self._step_keys
         ]
         if not pending and not cannot:
             return Outcome.CONVERGED, True, f"converged: {_summary(updates)}" if updates else ""
@@ -336,7 +335,7 @@ class Reconciler(Observer):
             for key, status in statuses.items()
             if key not in open_keys
             and key != AVAILABILITY_KEY
-            and key not in {step.name for step in self.steps}  # steps own their statuses
+            and key not in self._step_keys  # steps own their statuses
             and status.state in (KeyState.REBOOT_REQUIRED, KeyState.PENDING, KeyState.FAILED)
         ]
         await self._save(identity, done)
@@ -351,8 +350,13 @@ class Reconciler(Observer):
         self, identity: str, statuses: dict[str, KeyStatus], desired: DesiredCharger
     ) -> None:
         """Statuses of keys no longer declared mean nothing any more."""
-        kept = {AVAILABILITY_KEY, *(step.name for step in self.steps)}
-        gone = [key for key in statuses if key not in desired.configuration and key not in kept]
+        gone = [
+            key
+            for key in statuses
+            if key not in desired.configuration
+            and key != AVAILABILITY_KEY
+            and key not in self._step_keys
+        ]
         if gone:
             for key in gone:
                 del statuses[key]

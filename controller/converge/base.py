@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Any
@@ -50,8 +51,8 @@ Wake = Callable[[str], None]
 """Asks the reconciler to run a pass over a charger (by identity) soon."""
 
 
-class Step:
-    """Base of convergence steps; override `run`, and the hooks a step needs."""
+class Step(ABC):
+    """Base of convergence steps; implement `run`, and override the hooks a step needs."""
 
     name = "step"
     wake: Wake | None = None
@@ -60,8 +61,9 @@ class Step:
         """Lets the step wake chargers itself (timers, a charger waiting its turn)."""
         self.wake = wake
 
+    @abstractmethod
     async def run(self, ctx: PassContext) -> StepResult:
-        raise NotImplementedError
+        """Converge what this step owns on one charger, once."""
 
     def wake_on_transaction(
         self, fleet: Fleet, identity: str, transaction: Transaction

@@ -14,7 +14,7 @@ from ssl import SSLContext
 from typing import Any
 
 from controller.credentials import SecretResolver, SecretUnavailable
-from controller.fleet import Fleet, key_spec, resolve_charger
+from controller.fleet import Fleet, key_spec
 from controller.resources.catalogue import format_value
 from controller.resources.settings import ConfigValue, OcppVersion
 from controller.simulator.charger import SimulatedCharger
@@ -86,7 +86,7 @@ def chargers_from_fleet(
     for loaded in sorted(fleet.chargers.values(), key=lambda c: c.name):
         charger = loaded.resource
         spec = charger.spec
-        desired = resolve_charger(fleet, loaded)
+        desired = fleet.desired(loaded)
         password: str | None = None
         security = spec.security
         if security.profile in (1, 2) and security.basic_auth_password is not None:
