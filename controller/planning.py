@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
@@ -40,6 +39,7 @@ from controller.fleet import (
     Origin,
     key_spec,
 )
+from controller.ocpp.timestamps import iso_seconds
 from controller.resources.catalogue import (
     KeySpec,
     Mutability,
@@ -567,7 +567,9 @@ def _plan_key(
         return _action(ActionKind.CANNOT, item, reported, "read-only in OCPP")
     kind = ActionKind.ADD_KEY if report is None else ActionKind.SET_KEY
     if status is not None and status.state is KeyState.APPLIED and not unreadable:
-        return _action(kind, item, reported, f"drifted since applied at {_when(status.at)}", True)
+        return _action(
+            kind, item, reported, f"drifted since applied at {iso_seconds(status.at)}", True
+        )
     if unreadable:
         reason = "the charger does not show this value, so it is sent"
     elif report is None:
@@ -598,20 +600,17 @@ def _terminal_reason(status: KeyStatus) -> str:
         KeyState.NOT_SUPPORTED: "not supported by the charger",
     }.get(status.state, "not applied by the charger")
     detail = f": {status.detail}" if status.detail else ""
-    return f"{what} at {_when(status.at)}{detail}; not retried until the declared value changes"
+    return (
+        f"{what} at {iso_seconds(status.at)}{detail}; not retried until the declared value changes"
+    )
 
 
 def _progress(status: KeyStatus) -> str:
     if status.state is KeyState.PENDING:
-        return f"pending since {_when(status.at)}"
+        return f"pending since {iso_seconds(status.at)}"
     if status.state is KeyState.REBOOT_REQUIRED:
-        return f"accepted at {_when(status.at)}, takes effect after a reboot"
-    return f"{status.state.value} at {_when(status.at)}"
-
-
-def _when(at: datetime) -> str:
-    stamp = at.astimezone(UTC) if at.tzinfo is not None else at
-    return stamp.isoformat(timespec="seconds").replace("+00:00", "Z")
+        return f"accepted at {iso_seconds(status.at)}, takes effect after a reboot"
+    return f"{status.state.value} at {iso_seconds(status.at)}"
 
 
 # --- availability and firmware -----------------------------------------------------------------
@@ -689,7 +688,7 @@ def _plan_other(
         reason = _terminal_reason(status)
         return PlannedAction(ActionKind.CANNOT, item.key, item, reported, wire, reason, layer)
     if status is not None and status.state is KeyState.APPLIED:
-        reason = f"drifted since applied at {_when(status.at)}"
+        reason = f"drifted since applied at {iso_seconds(status.at)}"
         return PlannedAction(kind, item.key, item, reported, wire, reason, layer, True)
     reason = REASON_NOT_REPORTED if reported is None else REASON_DIFFERS
     if status is not None:

@@ -14,6 +14,10 @@ from controller.ocpp.session import CallFailed
 from controller.resources import Charger
 from controller.store.models import ChargerRecord, Transaction
 
+UNSUPPORTED_CODES = frozenset({"NotSupported", "NotImplemented"})
+"""CALLERROR codes that mean the charger does not do an action at all (a step then stops
+asking it, rather than retrying)."""
+
 Call = Callable[[Awaitable[Any]], Awaitable[Any]]
 """Sends one command, counted; a timeout, an invalid answer or a disconnect raises
 `TransportFailure` and the pass is retried later."""

@@ -55,6 +55,7 @@ from controller.maintenance import may_reboot
 from controller.ocpp.central import CentralSystem
 from controller.ocpp.commands import Status
 from controller.ocpp.session import CallFailed
+from controller.ocpp.timestamps import iso_seconds
 from controller.planning import FIRMWARE_KEY
 from controller.resources import Charger
 from controller.resources.charger import Firmware
@@ -99,10 +100,6 @@ _LISTED: Final = 5
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _when(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,7 +273,7 @@ class FirmwareStep(Step):
             )
             if failure is None:
                 if status.value == firmware.url:
-                    since = _when(status.at)
+                    since = iso_seconds(status.at)
                     return StepResult(
                         False, f"firmware {version}: updating ({status.detail} since {since})"
                     )
@@ -291,7 +288,7 @@ class FirmwareStep(Step):
         if status is not None and status.state in _TERMINAL and status.value == firmware.url:
             return StepResult(
                 False,
-                f"firmware {version}: failed at {_when(status.at)}: {status.detail}; "
+                f"firmware {version}: failed at {iso_seconds(status.at)}: {status.detail}; "
                 "not retried until the declared firmware changes",
             )
         if reported is None:

@@ -54,7 +54,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from controller.converge.base import PassContext, Step, StepResult
+from controller.converge.base import UNSUPPORTED_CODES, PassContext, Step, StepResult
 from controller.fleet import DesiredCharger, Fleet
 from controller.ocpp.commands import AuthListStatus, ConfigurationReport, LocalListEntry, Status
 from controller.ocpp.session import CallFailed, FailureKind
@@ -72,9 +72,6 @@ VERSION_FLOOR = 1 << 16
 
 VERSION_LIMIT = 1 << 31
 """Versions are int32 on the wire; this one is the first that is not."""
-
-UNSUPPORTED_CODES = frozenset({"NotSupported", "NotImplemented"})
-"""CALLERROR codes that mean the charger does not do local lists at all."""
 
 
 @dataclass(frozen=True, slots=True)

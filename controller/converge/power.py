@@ -104,7 +104,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 
-from controller.converge.base import PassContext, Step, StepResult, TransportFailure
+from controller.converge.base import (
+    UNSUPPORTED_CODES,
+    PassContext,
+    Step,
+    StepResult,
+    TransportFailure,
+)
 from controller.fleet import Fleet, Loaded
 from controller.ocpp.commands import ChargingLimit, LimitPurpose, Status
 from controller.ocpp.session import CallFailed, FailureKind
@@ -137,8 +143,6 @@ _CLOCK_SLACK_SECONDS = 5
 "now" by our clock starts a moment later by the clock of a charger that lags behind."""
 _ROUNDING_AMPERES = 0.1
 """A composite limit this much above ours is rounding (one decimal), not another limit."""
-_UNSUPPORTED_ERRORS = frozenset({"NotImplemented", "NotSupported"})
-"""CALLERROR codes that mean the charger does not do GetCompositeSchedule at all."""
 _SMART_CHARGING_SWITCHES = frozenset({"smartchargingctrlr.available", "smartchargingctrlr.enabled"})
 """2.0.1 variables that, reported false, say the charger does no smart charging."""
 
@@ -718,7 +722,7 @@ class PowerStep(Step):
             self._unverifiable(ctx, state, f"unanswered ({failure.failure.description})")
             return None
         if isinstance(answer, CallFailed):  # a CALLERROR
-            if answer.code in _UNSUPPORTED_ERRORS:
+            if answer.code in UNSUPPORTED_CODES:
                 self._unverifiable(ctx, state, f"CALLERROR {answer.code}")
             else:
                 log.info(

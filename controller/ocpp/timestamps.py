@@ -15,6 +15,12 @@ def iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def iso_seconds(at: datetime) -> str:
+    """`2026-01-01T10:00:00Z`: UTC to the second, as reasons and conditions show a time."""
+    stamp = at.astimezone(UTC) if at.tzinfo is not None else at
+    return stamp.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 def parse_timestamp(text: str) -> datetime:
     """An aware UTC datetime; ValueError for text that is no timestamp at all."""
     value = datetime.fromisoformat(text.strip())

@@ -14,13 +14,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from controller.fleet import Fleet, Loaded
 from controller.ocpp.central import CentralSystem
 from controller.ocpp.commands import ChargerCommands
+from controller.ocpp.timestamps import iso
 from controller.resources import Charger, Location, PowerLimit
 from controller.store.base import Store
 from controller.store.models import (
@@ -287,10 +288,7 @@ class StatusService:
 
 
 def _time(at: datetime | None) -> str | None:
-    if at is None:
-        return None
-    text = at.astimezone(UTC).isoformat(timespec="milliseconds")
-    return text.removesuffix("+00:00") + "Z"
+    return None if at is None else iso(at)
 
 
 def _boot(boot: BootInfo) -> Document:
