@@ -543,8 +543,13 @@ class PowerStep(Step):
     ) -> tuple[PowerPlan, datetime | None]:
         """The location's sessions (the open transactions of its fed chargers), allocated."""
         sessions: list[Session] = []
-        for loaded in chargers:
-            for transaction in await ctx.central.open_transactions(loaded.resource.identity):
+        fed = list(chargers)
+        # Asked at once, the store answers them in a few batched reads, not one per charger.
+        found = await asyncio.gather(
+            *(ctx.central.open_transactions(loaded.resource.identity) for loaded in fed)
+        )
+        for loaded, transactions in zip(fed, found, strict=True):
+            for transaction in transactions:
                 sessions.append(
                     Session(
                         loaded.name,
