@@ -103,7 +103,7 @@ def _peak_rss_mb(pid: int) -> float:
 
 def _full_simulation(fleet: Path, port: int, stagger: float) -> Coroutine[Any, Any, None]:
     """The demo's simulator (controller.simulator) as the chargers, ready to start."""
-    from controller.checking import check_paths
+    from controller.fleet.checking import check_paths
     from controller.simulator import SimClock, chargers_from_fleet, run_simulation
     from controller.simulator.profile import DEFAULT_PROFILE
 
@@ -136,7 +136,7 @@ async def run(
             command = [str(Path(sys.executable).with_name("chargectl"))]
             environment = None
         else:
-            command = [sys.executable, "-c", "from controller.cli import main; main()"]
+            command = [sys.executable, "-c", "from controller.cli.app import main; main()"]
             environment = {**os.environ, "PYTHONPATH": str(tree.resolve())}
         server = subprocess.Popen(
             [
@@ -214,7 +214,7 @@ def _run(work: Coroutine[Any, Any, dict[str, float]]) -> dict[str, float]:
     """The chargers' side on the same event loop `chargectl serve` uses (uvloop where it
     installs): the load generator shares the machine's two cores with the server, and should
     take as little of them as it can."""
-    from controller.serve import event_loop_factory
+    from controller.runtime.serve import event_loop_factory
 
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
         return runner.run(work)

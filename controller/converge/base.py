@@ -7,12 +7,12 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
-from controller.fleet import DesiredCharger, Fleet, Loaded
+from controller.fleet.model import DesiredCharger, Fleet, Loaded
 from controller.ocpp.central import CentralSystem
-from controller.ocpp.commands import ChargerCommands
-from controller.ocpp.session import CallFailed
 from controller.resources import Charger
-from controller.store.models import ChargerRecord, Transaction
+from controller.values.commands import ChargerCommands
+from controller.values.errors import CallFailed
+from controller.values.records import ChargerRecord, Transaction
 
 UNSUPPORTED_CODES = frozenset({"NotSupported", "NotImplemented"})
 """CALLERROR codes that mean the charger does not do an action at all (a step then stops

@@ -50,17 +50,17 @@ from itertools import islice
 from typing import Any, Final
 
 from controller.converge.base import PassContext, Step, StepResult
-from controller.fleet import Fleet, Loaded
-from controller.maintenance import may_reboot
+from controller.fleet.model import Fleet, Loaded
 from controller.ocpp.central import CentralSystem
-from controller.ocpp.commands import Status
-from controller.ocpp.session import CallFailed
-from controller.ocpp.timestamps import iso_seconds
-from controller.planning import FIRMWARE_KEY
+from controller.planning.keys import FIRMWARE_KEY
+from controller.planning.maintenance import may_reboot
 from controller.resources import Charger
 from controller.resources.charger import Firmware
 from controller.resources.common import FirmwareRollout, WeeklyTimeRange
-from controller.store.models import KeyState, KeyStatus
+from controller.values.commands import Status
+from controller.values.errors import CallFailed
+from controller.values.records import KeyState, KeyStatus
+from controller.values.timestamps import iso_seconds
 
 log = logging.getLogger("chargectl.firmware")
 

@@ -55,14 +55,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from controller.converge.base import UNSUPPORTED_CODES, PassContext, Step, StepResult
-from controller.fleet import DesiredCharger, Fleet
-from controller.ocpp.commands import AuthListStatus, ConfigurationReport, LocalListEntry, Status
-from controller.ocpp.session import CallFailed, FailureKind
-from controller.ocpp.timestamps import iso
+from controller.fleet.model import DesiredCharger, Fleet
 from controller.resources import Card
 from controller.resources.card import CardStatus
 from controller.resources.settings import OcppVersion, setting_key
-from controller.store.models import KeyState, KeyStatus
+from controller.values.commands import AuthListStatus, ConfigurationReport, LocalListEntry, Status
+from controller.values.errors import CallFailed, FailureKind
+from controller.values.records import KeyState, KeyStatus
+from controller.values.timestamps import iso
 
 LOCAL_LIST_KEY = "localList"
 """The `KeyStatus` key under which the step keeps what each charger's list holds (its name)."""

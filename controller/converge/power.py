@@ -1,7 +1,7 @@
 """Power: every charger a circuit feeds gets the charging profiles of its share.
 
 `PowerStep` runs in each reconcile pass of a charger. It computes its location's allocation
-(`controller.power.allocate`, pure) from the open transactions in the store, takes the
+(`controller.planning.power.allocate`, pure) from the open transactions in the store, takes the
 charger's profiles from it (`charging_limits`: the station maximum, a TxDefault per connector,
 a Tx per session) and sends those that differ from what the charger last accepted from us.
 What was sent is kept in memory per connected charger and dropped when it disconnects, so a
@@ -111,10 +111,8 @@ from controller.converge.base import (
     StepResult,
     TransportFailure,
 )
-from controller.fleet import Fleet, Loaded
-from controller.ocpp.commands import ChargingLimit, LimitPurpose, Status
-from controller.ocpp.session import CallFailed, FailureKind
-from controller.power import (
+from controller.fleet.model import Fleet, Loaded
+from controller.planning.power import (
     PowerPlan,
     Session,
     State,
@@ -123,7 +121,9 @@ from controller.power import (
     next_change,
 )
 from controller.resources import Charger
-from controller.store.models import ChargerRecord, Transaction
+from controller.values.commands import ChargingLimit, LimitPurpose, Status
+from controller.values.errors import CallFailed, FailureKind
+from controller.values.records import ChargerRecord, Transaction
 
 log = logging.getLogger("chargectl.power")
 

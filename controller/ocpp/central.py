@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from controller.authorization import AuthDecision, authorize
-from controller.fleet import Fleet
-from controller.ocpp.commands import ChargerCommands
+from controller.fleet.authorization import AuthDecision, authorize
+from controller.fleet.model import Fleet
 from controller.resources.settings import OcppVersion
 from controller.store.base import Store
-from controller.store.models import (
+from controller.values.commands import ChargerCommands
+from controller.values.records import (
     BootInfo,
     ConnectorStatus,
     Event,

@@ -32,13 +32,13 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
-from controller.credentials import SecretResolver, SecretUnavailable
+from controller.fleet.credentials import SecretResolver, SecretUnavailable
 from controller.ocpp.central import CentralSystem
-from controller.ocpp.commands import ChargerCommands
 from controller.ocpp.rpc import RpcVersion
 from controller.ocpp.session import Session
 from controller.ocpp.v16 import V16Charger
 from controller.resources.settings import OcppVersion
+from controller.values.commands import ChargerCommands
 
 log = logging.getLogger("chargectl.ocpp")
 

@@ -16,7 +16,6 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any, Protocol
 
 from websockets.asyncio.server import ServerConnection
@@ -36,7 +35,8 @@ from controller.ocpp.rpc import (
     parse_frame,
     result_frame,
 )
-from controller.store.models import Direction, LogEntry, MessageType
+from controller.values.errors import CallFailed, FailureKind
+from controller.values.records import Direction, LogEntry, MessageType
 
 log = logging.getLogger("chargectl.ocpp")
 
@@ -48,27 +48,6 @@ class FrameLog(Protocol):
     """Where every frame goes, both directions (the store's bounded OCPP message log)."""
 
     async def log_message(self, entry: LogEntry) -> None: ...
-
-
-class FailureKind(StrEnum):
-    TIMEOUT = "Timeout"
-    CALL_ERROR = "CallError"
-    DISCONNECTED = "Disconnected"
-    INVALID_RESPONSE = "InvalidResponse"
-
-
-@dataclass(frozen=True, slots=True)
-class CallFailed:
-    """An outgoing CALL that got no usable answer; `code` is the CALLERROR's, if any."""
-
-    kind: FailureKind
-    action: str
-    description: str
-    code: str | None = None
-
-    def __str__(self) -> str:
-        code = f" {self.code}" if self.code else ""
-        return f"{self.action}: {self.kind.value}{code}: {self.description}"
 
 
 @dataclass(frozen=True, slots=True)

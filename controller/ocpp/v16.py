@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from controller.authorization import AuthDecision
+from controller.fleet.authorization import AuthDecision
 from controller.ocpp.central import CentralSystem
-from controller.ocpp.commands import (
+from controller.ocpp.session import Handler, Session
+from controller.values.commands import (
     ChargingLimit,
     CompositeSchedule,
     ConfigStatus,
@@ -25,9 +26,8 @@ from controller.ocpp.commands import (
     TriggerKind,
     limit_amperes,
 )
-from controller.ocpp.session import CallFailed, FailureKind, Handler, Session
-from controller.ocpp.timestamps import iso, parse_timestamp
-from controller.store.models import (
+from controller.values.errors import CallFailed, FailureKind
+from controller.values.records import (
     ENERGY_REGISTER,
     BootInfo,
     ConnectorStatus,
@@ -36,6 +36,7 @@ from controller.store.models import (
     TransactionStart,
     TransactionStop,
 )
+from controller.values.timestamps import iso, parse_timestamp
 
 _PURPOSES = {
     LimitPurpose.STATION_MAX: "ChargePointMaxProfile",

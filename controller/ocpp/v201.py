@@ -34,9 +34,11 @@ from typing import Any, Final
 
 import orjson
 
-from controller.authorization import AuthDecision
+from controller.fleet.authorization import AuthDecision
 from controller.ocpp.central import CentralSystem
-from controller.ocpp.commands import (
+from controller.ocpp.session import Handler, Session
+from controller.resources.catalogue import OCPP201_VARIABLES, Mutability, parse_variable_key
+from controller.values.commands import (
     ChargingLimit,
     CompositeSchedule,
     ConfigStatus,
@@ -48,10 +50,8 @@ from controller.ocpp.commands import (
     TriggerKind,
     limit_amperes,
 )
-from controller.ocpp.session import CallFailed, FailureKind, Handler, Session
-from controller.ocpp.timestamps import iso, parse_timestamp
-from controller.resources.catalogue import OCPP201_VARIABLES, Mutability, parse_variable_key
-from controller.store.models import (
+from controller.values.errors import CallFailed, FailureKind
+from controller.values.records import (
     ENERGY_REGISTER,
     BootInfo,
     ConnectorStatus,
@@ -62,6 +62,7 @@ from controller.store.models import (
     TransactionStop,
     TransactionUpdate,
 )
+from controller.values.timestamps import iso, parse_timestamp
 
 log = logging.getLogger("chargectl.ocpp")
 

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from ssl import SSLContext
 from typing import Any
 
-from controller.credentials import SecretResolver, SecretUnavailable
-from controller.fleet import Fleet, key_spec
+from controller.fleet.credentials import SecretResolver, SecretUnavailable
+from controller.fleet.model import Fleet, key_spec
 from controller.resources.catalogue import format_value
 from controller.resources.settings import ConfigValue, OcppVersion
 from controller.simulator.charger import SimulatedCharger

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from watchfiles import awatch
 
-from controller.checking import check_paths
-from controller.fleet import Fleet
-from controller.loading import YAML_SUFFIXES
-from controller.reporting import format_human, plural
+from controller.fleet.checking import check_paths
+from controller.fleet.loading import YAML_SUFFIXES
+from controller.fleet.model import Fleet
+from controller.fleet.reporting import format_human, plural
 
 log = logging.getLogger("chargectl.fleet")
 

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from controller.store.base import Store
-from controller.store.models import (
+from controller.values.records import (
     ENERGY_REGISTER,
     BootInfo,
     ChargerCondition,

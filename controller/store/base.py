@@ -29,7 +29,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
-from controller.store.models import (
+from controller.values.records import (
     BootInfo,
     ChargerCondition,
     ChargerRecord,

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from controller.store.models import (
+from controller.values.records import (
     ChargerCondition,
     ConnectorStatus,
     Event,

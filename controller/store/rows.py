@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Row
 
-from controller.store.models import (
+from controller.values.records import (
     BootInfo,
     ChargerCondition,
     ChargerRecord,

@@ -49,7 +49,8 @@ from controller.store.batching import Fetch, ReadBatcher
 from controller.store.buffer import Batch, PendingConfiguration, WriteBuffer, log_rows
 from controller.store.bulk import BulkStatement, ReadStatement
 from controller.store.engine import WRITE, create_engine, is_transient
-from controller.store.models import (
+from controller.store.urls import database_url
+from controller.values.records import (
     BootInfo,
     ChargerCondition,
     ChargerRecord,
@@ -67,7 +68,6 @@ from controller.store.models import (
     energy_between,
     utc,
 )
-from controller.store.urls import database_url
 
 _log = logging.getLogger(__name__)
 

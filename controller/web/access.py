@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from controller.fleet import Fleet
+from controller.fleet.model import Fleet
 
 IDENTITY_HEADER = "X-Forwarded-Email"
 """The header oauth2-proxy sets (with `--pass-user-headers`) to the signed-in person's e-mail."""

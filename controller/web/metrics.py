@@ -35,7 +35,7 @@ from prometheus_client.registry import Collector
 from controller.ocpp import schemas
 from controller.ocpp.central import Observer
 from controller.ocpp.rpc import RpcVersion
-from controller.store.models import Direction, LogEntry, MessageType, Transaction
+from controller.values.records import Direction, LogEntry, MessageType, Transaction
 
 if TYPE_CHECKING:
     from controller.ocpp.central import CentralSystem

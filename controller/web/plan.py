@@ -15,8 +15,8 @@ from __future__ import annotations
 import asyncio
 
 from controller.ocpp.central import CentralSystem
-from controller.planning import plan_fleet
-from controller.planview import only_chargers, plan_to_json
+from controller.planning.document import only_chargers, plan_to_json
+from controller.planning.keys import plan_fleet
 from controller.web.access import Scope
 from controller.web.status import Document
 

@@ -18,13 +18,12 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from controller.fleet import Fleet, Loaded
+from controller.fleet.model import Fleet, Loaded
 from controller.ocpp.central import CentralSystem
-from controller.ocpp.commands import ChargerCommands
-from controller.ocpp.timestamps import iso
 from controller.resources import Charger, Location, PowerLimit
 from controller.store.base import Store
-from controller.store.models import (
+from controller.values.commands import ChargerCommands
+from controller.values.records import (
     BootInfo,
     ChargerRecord,
     ConnectorStatus,
@@ -33,6 +32,7 @@ from controller.store.models import (
     MeterSample,
     Transaction,
 )
+from controller.values.timestamps import iso
 from controller.web.access import Scope
 
 Document = dict[str, Any]

@@ -17,9 +17,9 @@ from typing import TypeVar
 
 import pytest
 
-from controller.checking import check_paths
 from controller.converge.base import Step
-from controller.serve import Running, ServeOptions, running
+from controller.fleet.checking import check_paths
+from controller.runtime.serve import Running, ServeOptions, running
 from controller.simulator import SimClock, SimulatedCharger, chargers_from_fleet
 from controller.simulator.profile import DEFAULT_PROFILE, SimProfile
 

@@ -23,10 +23,10 @@ from typing import Any, TypeVar
 import pytest
 from click.testing import CliRunner, Result
 
-from controller.ocpp.commands import TriggerKind
-from controller.serve import Running, ServeOptions, running
+from controller.cli.command import TRIGGER_MESSAGES, command, logs
+from controller.runtime.serve import Running, ServeOptions, running
+from controller.values.commands import TriggerKind
 from controller.web.app import WebOptions, WebServer
-from controller.web.clicommands import TRIGGER_MESSAGES, command, logs
 from tests.integration.fleets import PASSWORD_ENV, write_fleet
 from tests.integration.rawclient import RawCharger
 
@@ -296,7 +296,7 @@ def test_logs_follow_prints_new_frames_as_they_come(server: Server, charger: Raw
         [
             sys.executable,
             "-c",
-            "from controller.web.clicommands import logs; logs()",
+            "from controller.cli.command import logs; logs()",
             "CP-16",
             "-f",
             "--server",

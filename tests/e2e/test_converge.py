@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from controller.simulator.profile import DEFAULT_PROFILE
-from controller.store.models import KeyState
+from controller.values.records import KeyState
 from tests.e2e.rig import OPS_TEAM, Rig, serving, until, write_fleet
 
 pytestmark = pytest.mark.both_loops

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from controller.fleet import resolve_charger
+from controller.fleet.model import resolve_charger
 from controller.resources.settings import Availability
-from controller.serve import Running, ServeOptions, SimulateOptions, running
-from controller.store.models import ChargerRecord
+from controller.runtime.serve import Running, ServeOptions, SimulateOptions, running
+from controller.values.records import ChargerRecord
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "fleet"
 

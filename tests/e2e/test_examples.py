@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from controller.cli import main
+from controller.cli.app import main
 
 ROOT = Path(__file__).resolve().parents[2]
 FLEET = ROOT / "examples" / "fleet"
@@ -99,7 +99,7 @@ def test_example_fleet_is_valid() -> None:
 
 def test_example_fleet_has_what_it_promises() -> None:
     """The fleet stays a realistic one: both OCPP versions, three locations, the kinds used."""
-    from controller.checking import check_paths
+    from controller.fleet.checking import check_paths
     from controller.resources.settings import OcppVersion
 
     fleet = check_paths([FLEET]).fleet
@@ -162,8 +162,8 @@ def test_invalid_example_reports_exactly_its_markers(path: Path) -> None:
 def _codes_in_source() -> set[str]:
     """Every problem code the loader and the fleet checks can report."""
     codes: set[str] = set()
-    for module in ("loading.py", "fleet.py", "validation.py", "checking.py"):
-        text = (CONTROLLER / module).read_text(encoding="utf-8")
+    for module in ("loading.py", "model.py", "validation.py", "checking.py"):
+        text = (CONTROLLER / "fleet" / module).read_text(encoding="utf-8")
         codes.update(re.findall(r'(?:Problem|_problem)\(\s*"([a-z][a-z0-9-]*)"', text))
         codes.update(re.findall(r'code = "([a-z][a-z0-9-]*)" if', text))
         codes.update(re.findall(r'\belse "([a-z][a-z0-9-]*)"\n', text))

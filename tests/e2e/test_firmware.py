@@ -19,7 +19,7 @@ from pathlib import Path
 
 from controller.converge.firmware import FirmwareStep
 from controller.simulator.profile import DEFAULT_PROFILE, FirmwareFailure
-from controller.store.models import KeyState
+from controller.values.records import KeyState
 from tests.e2e.rig import OPS_TEAM, Rig, serving, write_fleet
 from tests.e2e.rig import until as until_within
 

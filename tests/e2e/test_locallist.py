@@ -12,10 +12,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from controller.checking import check_paths
 from controller.converge.locallist import DesiredList, LocalListStep
+from controller.fleet.checking import check_paths
 from controller.simulator import SimulatedCharger
-from controller.store.models import Direction
+from controller.values.records import Direction
 from tests.e2e.rig import OPS_TEAM, Rig, serving, until, write_fleet
 
 IDENTITIES = ("CP-16", "CP-201")

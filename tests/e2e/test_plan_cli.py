@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from controller.checking import check_paths
-from controller.fleet import Fleet, key_spec, resolve_charger
-from controller.plancmd import plan
-from controller.planning import plan_fleet
-from controller.planview import only_chargers, plan_to_json
+from controller.cli.plan import plan
+from controller.fleet.checking import check_paths
+from controller.fleet.model import Fleet, key_spec, resolve_charger
+from controller.planning.document import only_chargers, plan_to_json
+from controller.planning.keys import plan_fleet
 from controller.resources.catalogue import format_value, parse_value
 from controller.store import (
     BootInfo,

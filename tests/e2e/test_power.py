@@ -17,11 +17,11 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from controller.ocpp.commands import limit_amperes
-from controller.serve import Running
+from controller.runtime.serve import Running
 from controller.simulator import SimulatedCharger
 from controller.simulator.smart import ChargingProfile, ChargingProfiles, Limits, Purpose
-from controller.store.models import Direction
+from controller.values.commands import limit_amperes
+from controller.values.records import Direction
 from tests.e2e.rig import DEADLINE, OPS_TEAM, serving, until, write_fleet
 
 SENT = Direction.SENT

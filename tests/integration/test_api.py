@@ -18,10 +18,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.exceptions import InvalidStatus
 
-from controller.ocpp.commands import Status, TriggerKind
-from controller.planning import PlanStatus
-from controller.planview import PLAN_FORMAT_VERSION, plan_from_json
-from controller.serve import Running, ServeOptions, running
+from controller.planning.document import PLAN_FORMAT_VERSION, plan_from_json
+from controller.planning.keys import PlanStatus
+from controller.runtime.serve import Running, ServeOptions, running
+from controller.values.commands import Status, TriggerKind
 from controller.web.access import Scope
 from controller.web.app import WebOptions, WebServer
 from controller.web.commands import (

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from controller.ocpp.commands import ConfigurationReport
-from controller.ocpp.session import CallFailed, FailureKind
-from controller.serve import Running, ServeOptions, running
+from controller.runtime.serve import Running, ServeOptions, running
+from controller.values.commands import ConfigurationReport
+from controller.values.errors import CallFailed, FailureKind
 from tests.integration.fleets import PASSWORD_ENV, write_fleet
 from tests.integration.rawclient import RawCharger
 

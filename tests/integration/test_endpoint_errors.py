@@ -35,7 +35,7 @@ from pathlib import Path
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from controller.serve import Running, ServeOptions, running
+from controller.runtime.serve import Running, ServeOptions, running
 from tests.integration.fleets import write_fleet
 from tests.integration.rawclient import RawCharger
 

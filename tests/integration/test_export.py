@@ -19,8 +19,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from controller.cli import main
-from controller.serve import ServeOptions, running
+from controller.cli.app import main
+from controller.runtime.serve import ServeOptions, running
 from tests.integration.fleets import write_fleet
 from tests.integration.rawclient import RawCharger
 

@@ -30,7 +30,8 @@ from typing import Any, TypeVar
 import pytest
 import pytest_asyncio
 
-from controller.ocpp.commands import (
+from controller.runtime.serve import Running, ServeOptions, running
+from controller.values.commands import (
     AuthListStatus,
     ChargerCommands,
     ChargingLimit,
@@ -44,8 +45,7 @@ from controller.ocpp.commands import (
     Status,
     TriggerKind,
 )
-from controller.serve import Running, ServeOptions, running
-from controller.store.models import ENERGY_REGISTER, ReportedKey, Transaction
+from controller.values.records import ENERGY_REGISTER, ReportedKey, Transaction
 from tests.integration.fleets import write_fleet
 
 INTEROP = Path(__file__).resolve().parents[1] / "interop"

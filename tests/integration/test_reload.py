@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.serve import ServeOptions, running
+from controller.runtime.serve import ServeOptions, running
 from tests.integration.fleets import write_fleet
 from tests.integration.rawclient import RawCharger
 

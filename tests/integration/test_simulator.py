@@ -31,8 +31,8 @@ from ocpp.v201 import call_result as result201
 from websockets.asyncio.server import Request, Response, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from controller.checking import check_paths
-from controller.credentials import SecretResolver
+from controller.fleet.checking import check_paths
+from controller.fleet.credentials import SecretResolver
 from controller.simulator import (
     BadFrame,
     ConnectorSpec,

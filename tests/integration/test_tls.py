@@ -9,8 +9,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from controller.devcerts import DevPki, make_dev_pki
-from controller.serve import ServeOptions, running
+from controller.runtime.devcerts import DevPki, make_dev_pki
+from controller.runtime.serve import ServeOptions, running
 from tests.integration.fleets import write_fleet
 
 pytestmark = pytest.mark.both_loops

@@ -25,17 +25,17 @@ from controller.converge.firmware import (
     phase,
     rollout_gate,
 )
-from controller.fleet import Fleet, resolve_charger
-from controller.loading import load_paths
+from controller.fleet.loading import load_paths
+from controller.fleet.model import Fleet, resolve_charger
 from controller.ocpp.central import CentralSystem
-from controller.ocpp.commands import ChargerCommands, Status
-from controller.ocpp.session import CallFailed, FailureKind
-from controller.planning import FIRMWARE_KEY
+from controller.planning.keys import FIRMWARE_KEY
 from controller.resources.charger import Firmware
 from controller.resources.location import FirmwareRollout
 from controller.store import open_store
 from controller.store.base import Store
-from controller.store.models import (
+from controller.values.commands import ChargerCommands, Status
+from controller.values.errors import CallFailed, FailureKind
+from controller.values.records import (
     BootInfo,
     ChargerRecord,
     KeyState,

@@ -30,19 +30,19 @@ from controller.converge.locallist import (
     list_entries,
     plan_updates,
 )
-from controller.fleet import Fleet, resolve_charger
-from controller.loading import load_paths
+from controller.fleet.loading import load_paths
+from controller.fleet.model import Fleet, resolve_charger
 from controller.ocpp.central import CentralSystem
-from controller.ocpp.commands import (
+from controller.resources import Card
+from controller.values.commands import (
     AuthListStatus,
     ChargerCommands,
     ConfigurationReport,
     LocalListEntry,
     Status,
 )
-from controller.ocpp.session import CallFailed, FailureKind
-from controller.resources import Card
-from controller.store.models import ChargerRecord, KeyState, KeyStatus, ReportedKey
+from controller.values.errors import CallFailed, FailureKind
+from controller.values.records import ChargerRecord, KeyState, KeyStatus, ReportedKey
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 HEADER = "apiVersion: chargectl.io/v1alpha1\n"

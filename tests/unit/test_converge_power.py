@@ -18,13 +18,14 @@ from typing import Any, cast
 
 import pytest
 
-from controller.checking import check_paths
 from controller.converge import power
 from controller.converge.base import PassContext, StepResult, TransportFailure
 from controller.converge.power import PowerStep
-from controller.fleet import Fleet, resolve_charger
+from controller.fleet.checking import check_paths
+from controller.fleet.model import Fleet, resolve_charger
 from controller.ocpp.central import CentralSystem
-from controller.ocpp.commands import (
+from controller.store.base import Store
+from controller.values.commands import (
     ChargerCommands,
     ChargingLimit,
     CompositeSchedule,
@@ -32,9 +33,8 @@ from controller.ocpp.commands import (
     LimitPurpose,
     Status,
 )
-from controller.ocpp.session import CallFailed, FailureKind
-from controller.store.base import Store
-from controller.store.models import ChargerRecord, Event, ReportedKey, Transaction
+from controller.values.errors import CallFailed, FailureKind
+from controller.values.records import ChargerRecord, Event, ReportedKey, Transaction
 
 FLEET = """apiVersion: chargectl.io/v1alpha1
 kind: Team

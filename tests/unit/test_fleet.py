@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from controller.fleet import BUILTIN_SETTINGS, Fleet, Layer, resolve_charger
-from controller.loading import load_paths
-from controller.problems import Source
+from controller.fleet.loading import load_paths
+from controller.fleet.model import BUILTIN_SETTINGS, Fleet, Layer, resolve_charger
+from controller.fleet.problems import Source
 from controller.resources.settings import OcppVersion
 
 Build = Callable[..., Fleet]

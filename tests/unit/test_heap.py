@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from controller.heap import THRESHOLDS, collect_periodically, freeze_startup_heap
+from controller.runtime.heap import THRESHOLDS, collect_periodically, freeze_startup_heap
 
 
 @pytest.fixture(autouse=True)

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from controller.importing import ImportResult, import_chargers, write_documents
-from controller.loading import load_paths, parse_document
-from controller.problems import Problem, Source
+from controller.cli.importing import ImportResult, import_chargers, write_documents
+from controller.fleet.loading import load_paths, parse_document
+from controller.fleet.problems import Problem, Source
 from controller.resources import Charger
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "import" / "chargers.csv"

@@ -16,10 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from controller import loading
-from controller.checking import check_paths
-from controller.loading import Locator, load_paths, parse_documents
-from controller.problems import Problem
+from controller.fleet import loading
+from controller.fleet.checking import check_paths
+from controller.fleet.loading import Locator, load_paths, parse_documents
+from controller.fleet.problems import Problem
 from controller.resources import Card, Charger, Team
 
 CHARGER = """\

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from controller.maintenance import in_window, may_reboot, next_window_start
+from controller.planning.maintenance import in_window, may_reboot, next_window_start
 from controller.resources.charger import RebootPolicy
 from controller.resources.common import Weekday, WeeklyTimeRange
 

@@ -16,9 +16,11 @@ from pathlib import Path
 import click
 import pytest
 
-from controller.fleet import DesiredCharger, Fleet, Layer, resolve_charger
-from controller.loading import load_paths
-from controller.planning import (
+from controller.cli.planview import format_plan_human, summary_line
+from controller.fleet.loading import load_paths
+from controller.fleet.model import DesiredCharger, Fleet, Layer, resolve_charger
+from controller.planning.document import PlanFormatError, plan_from_json, plan_to_json
+from controller.planning.keys import (
     ActionKind,
     ChargerPlan,
     FleetPlan,
@@ -27,14 +29,7 @@ from controller.planning import (
     plan_charger,
     plan_fleet,
 )
-from controller.planview import (
-    PlanFormatError,
-    format_plan_human,
-    plan_from_json,
-    plan_to_json,
-    summary_line,
-)
-from controller.store.models import (
+from controller.values.records import (
     BootInfo,
     ChargerRecord,
     ConnectorStatus,

@@ -1,10 +1,10 @@
 """Power allocation: hand-computed car parks, schedules across DST, and the allocation's promises.
 
 The hand-computed cases are the ones an operator checks on the web view; the properties are
-what the rules in `controller/power.py` promise for any circuit tree: no circuit over its limit
-in force (counting offers to idle connectors too), no connector over its maximum, every offer
-0 A or at least the minimum, max-min fairness, as few waiting sessions as possible, and the same
-plan whatever order the sessions come in.
+what the rules in `controller/planning/power.py` promise for any circuit tree: no circuit over
+its limit in force (counting offers to idle connectors too), no connector over its maximum,
+every offer 0 A or at least the minimum, max-min fairness, as few waiting sessions as possible,
+and the same plan whatever order the sessions come in.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller.fleet import Fleet, Loaded
-from controller.loading import load_paths
-from controller.ocpp.commands import LimitPurpose, limit_amperes
-from controller.power import (
+from controller.fleet.loading import load_paths
+from controller.fleet.model import Fleet, Loaded
+from controller.fleet.problems import Source
+from controller.planning.power import (
     Allocation,
     PowerPlan,
     Session,
@@ -36,9 +36,9 @@ from controller.power import (
     limit_in_force,
     next_change,
 )
-from controller.problems import Source
 from controller.resources import Charger, Location, PowerLimit
 from controller.resources.powerlimit import PowerLimitSpec
+from controller.values.commands import LimitPurpose, limit_amperes
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 SATURDAY_NOON = datetime(2024, 6, 8, 12, 0, tzinfo=UTC)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from controller.checking import check_paths
-from controller.problems import Problem, Severity, Source
-from controller.reporting import JSON_FORMAT_VERSION, format_github, format_human, format_json
+from controller.fleet.checking import check_paths
+from controller.fleet.problems import Problem, Severity, Source
+from controller.fleet.reporting import JSON_FORMAT_VERSION, format_github, format_human, format_json
 
 BAD_TEAM = """\
 apiVersion: chargectl.io/v1alpha1

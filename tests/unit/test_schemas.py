@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 from ruamel.yaml import YAML
 
 from controller.resources import API_VERSION, KINDS
-from controller.schemagen import (
+from controller.resources.generation import (
     ALL_KINDS_FILE,
     CRD_DIR,
     HEADER,

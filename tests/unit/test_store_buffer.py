@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from controller.store.buffer import PendingConfiguration, WriteBuffer, later_condition, log_rows
-from controller.store.models import (
+from controller.values.records import (
     ChargerCondition,
     ConnectorStatus,
     Direction,

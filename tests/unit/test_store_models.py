@@ -12,7 +12,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, Stateme
 
 import controller.store
 from controller.store.engine import is_transient
-from controller.store.models import (
+from controller.store.schema import UtcDateTime
+from controller.values.records import (
     ChargerCondition,
     KeyState,
     MeterSample,
@@ -21,7 +22,6 @@ from controller.store.models import (
     energy_between,
     utc,
 )
-from controller.store.schema import UtcDateTime
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from controller.planning.tariffs import BASE_LABEL, Cost, Usage, _round, price
 from controller.resources.codes import minor_units
 from controller.resources.tariff import TariffSpec
-from controller.tariffs import BASE_LABEL, Cost, Usage, _round, price
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 BERLIN = ZoneInfo("Europe/Berlin")

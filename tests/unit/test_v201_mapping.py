@@ -20,10 +20,19 @@ from typing import Any, cast
 import orjson
 import pytest
 
-from controller.authorization import AuthDecision, AuthStatus
+from controller.fleet.authorization import AuthDecision, AuthStatus
 from controller.ocpp import schemas
 from controller.ocpp.central import BootReply, BootStatus, CentralSystem
-from controller.ocpp.commands import (
+from controller.ocpp.rpc import RpcVersion
+from controller.ocpp.session import Handler, Session
+from controller.ocpp.v201 import (
+    CONFIG_STATUSES,
+    GET_VARIABLES_CHUNK,
+    STATUSES,
+    V201Charger,
+    limit_amperes,
+)
+from controller.values.commands import (
     AuthListStatus,
     ChargerCommands,
     ChargingLimit,
@@ -36,16 +45,8 @@ from controller.ocpp.commands import (
     Status,
     TriggerKind,
 )
-from controller.ocpp.rpc import RpcVersion
-from controller.ocpp.session import CallFailed, FailureKind, Handler, Session
-from controller.ocpp.v201 import (
-    CONFIG_STATUSES,
-    GET_VARIABLES_CHUNK,
-    STATUSES,
-    V201Charger,
-    limit_amperes,
-)
-from controller.store.models import (
+from controller.values.errors import CallFailed, FailureKind
+from controller.values.records import (
     BootInfo,
     ConnectorStatus,
     MeterSample,

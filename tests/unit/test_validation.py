@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from controller.checking import check_paths
-from controller.fleet import Fleet
-from controller.loading import load_paths
-from controller.problems import Problem
-from controller.validation import check_fleet
+from controller.fleet.checking import check_paths
+from controller.fleet.loading import load_paths
+from controller.fleet.model import Fleet
+from controller.fleet.problems import Problem
+from controller.fleet.validation import check_fleet
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADER = "apiVersion: chargectl.io/v1alpha1\n"

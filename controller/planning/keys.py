@@ -30,7 +30,7 @@ from typing import Any
 
 from deepdiff import DeepDiff
 
-from controller.fleet import (
+from controller.fleet.model import (
     DesiredCharger,
     DesiredValue,
     Fleet,
@@ -39,7 +39,6 @@ from controller.fleet import (
     Origin,
     key_spec,
 )
-from controller.ocpp.timestamps import iso_seconds
 from controller.resources.catalogue import (
     KeySpec,
     Mutability,
@@ -52,7 +51,8 @@ from controller.resources.catalogue import (
 )
 from controller.resources.charger import Charger
 from controller.resources.settings import Availability, ConfigValue, OcppVersion
-from controller.store.models import ChargerRecord, KeyState, KeyStatus, ReportedKey
+from controller.values.records import ChargerRecord, KeyState, KeyStatus, ReportedKey
+from controller.values.timestamps import iso_seconds
 
 FIRMWARE_KEY = "firmware"
 """The key firmware actions and statuses go by (configuration keys never have this name)."""

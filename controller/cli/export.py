@@ -16,10 +16,10 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from controller.fleet import Fleet
+from controller.fleet.model import Fleet
+from controller.planning.tariffs import Usage, price
 from controller.store.base import Store
-from controller.store.models import ENERGY_REGISTER, MeterSample, Transaction
-from controller.tariffs import Usage, price
+from controller.values.records import ENERGY_REGISTER, MeterSample, Transaction
 
 COLUMNS = (
     "transaction_id",

@@ -31,8 +31,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from controller.fleet import Loaded
-from controller.problems import DocPath, PathItem, Problem, Severity, Source
+from controller.fleet.model import Loaded
+from controller.fleet.problems import DocPath, PathItem, Problem, Severity, Source
 from controller.resources import API_VERSION, KINDS, Resource
 
 YAML_SUFFIXES = (".yaml", ".yml")

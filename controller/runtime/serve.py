@@ -19,16 +19,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from controller.checking import check_paths
 from controller.converge.base import Step
-from controller.credentials import DemoSecrets, SecretResolver
-from controller.devcerts import DevPki, make_dev_pki
-from controller.fleet import Fleet
-from controller.heap import collect_periodically, freeze_startup_heap
+from controller.fleet.checking import check_paths
+from controller.fleet.credentials import DemoSecrets, SecretResolver
+from controller.fleet.model import Fleet
+from controller.fleet.problems import Problem
 from controller.ocpp.central import CentralSystem
 from controller.ocpp.server import Endpoint, EndpointOptions, tls_context
-from controller.problems import Problem
-from controller.reconciler import Reconciler, ReconcilerOptions
+from controller.reconciler.scheduler import Reconciler, ReconcilerOptions
+from controller.runtime.devcerts import DevPki, make_dev_pki
+from controller.runtime.heap import collect_periodically, freeze_startup_heap
 from controller.sources.directory import DirectorySource
 from controller.store import open_store
 from controller.store.base import Store
@@ -65,7 +65,7 @@ class ServeOptions:
     """Overrides how passwords are resolved (the demo's generated secrets)."""
     tend_heap: bool = False
     """This process is the server (the CLI): freeze the start-up heap and collect cyclic
-    garbage in fewer, larger sweeps (see `controller.heap`). Off in-process (tests)."""
+    garbage in fewer, larger sweeps (see `controller.runtime.heap`). Off in-process (tests)."""
     simulate: SimulateOptions | None = None
     """Run a simulated charger for every declared charger in the same process (the demo)."""
     watch: bool = True

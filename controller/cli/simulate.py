@@ -1,6 +1,6 @@
 """`chargectl simulate`: simulated chargers for demos, tests and benchmarks.
 
-Registered on the `chargectl` group by `controller/cli.py`; everything it does goes through
+Registered on the `chargectl` group by `controller/cli/app.py`; everything it does goes through
 the public API of this package, so `chargectl serve --simulate` and the benchmarks can do the
 same things from Python.
 """
@@ -197,9 +197,9 @@ def simulate(
     context = _tls(url, cafile, insecure)
     chargers: list[SimulatedCharger]
     if fleet_path is not None:
-        from controller.checking import check_paths
-        from controller.credentials import SecretResolver
-        from controller.reporting import format_human, plural
+        from controller.fleet.checking import check_paths
+        from controller.fleet.credentials import SecretResolver
+        from controller.fleet.reporting import format_human, plural
 
         report = check_paths([fleet_path])
         if not report.valid:

@@ -20,7 +20,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from controller.web.client import DEFAULT_SERVER, ApiClient, ApiError, Document
+from controller.cli.client import DEFAULT_SERVER, ApiClient, ApiError, Document
 
 TRIGGER_MESSAGES = (
     "BootNotification",
@@ -30,7 +30,7 @@ TRIGGER_MESSAGES = (
     "FirmwareStatusNotification",
     "DiagnosticsStatusNotification",
 )
-"""`controller.ocpp.commands.TriggerKind`, spelled out here to keep this module light (a unit
+"""`controller.values.commands.TriggerKind`, spelled out here to keep this module light (a unit
 test checks the two agree)."""
 
 ARROWS = {"sent": "→", "received": "←"}

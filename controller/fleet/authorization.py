@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from controller.fleet import Fleet
+from controller.fleet.model import Fleet
 from controller.resources.card import CardStatus
 
 

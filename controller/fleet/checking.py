@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from controller.fleet import Fleet
-from controller.loading import Locator, load_paths
-from controller.problems import Problem, Severity
-from controller.validation import check_fleet
+from controller.fleet.loading import Locator, load_paths
+from controller.fleet.model import Fleet
+from controller.fleet.problems import Problem, Severity
+from controller.fleet.validation import check_fleet
 
 
 @dataclass(frozen=True)

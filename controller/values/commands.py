@@ -15,8 +15,8 @@ from decimal import ROUND_FLOOR, Decimal
 from enum import StrEnum
 from typing import Any, Protocol
 
-from controller.ocpp.session import CallFailed
-from controller.store.models import ReportedKey
+from controller.values.errors import CallFailed
+from controller.values.records import ReportedKey
 
 
 class ConfigStatus(StrEnum):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from controller.problems import Problem, Severity, format_path
+from controller.fleet.problems import Problem, Severity, format_path
 
 JSON_FORMAT_VERSION = 1
 

@@ -14,7 +14,7 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any, Generic, TypeVar, cast
 
-from controller.problems import DocPath, Problem, Source
+from controller.fleet.problems import DocPath, Problem, Source
 from controller.resources import Card, Charger, Location, PowerLimit, Resource, Tariff, Team
 from controller.resources.card import CardStatus
 from controller.resources.catalogue import OCPP16_KEYS, OCPP201_VARIABLES, KeySpec, VariableSpec

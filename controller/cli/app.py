@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from controller import __version__
-from controller.reporting import format_github, format_human, format_json, plural
+from controller.fleet.reporting import format_github, format_human, format_json, plural
 
 OUTPUT_FORMATS = ("human", "json", "github")
 
@@ -46,7 +46,7 @@ def validate(paths: tuple[Path, ...], output: str, strict: bool) -> None:
     PATHS are YAML files or directories (read recursively). Every problem is reported, with
     file, line and column. Exits 0 when the fleet is valid, 1 when it is not.
     """
-    from controller.checking import check_paths
+    from controller.fleet.checking import check_paths
 
     report = check_paths(paths)
     resources = len(report.fleet)
@@ -99,7 +99,7 @@ def _summary(errors: int, warnings: int, resources: int, files: int) -> str:
 @click.option("--check", is_flag=True, help="Only report stale files; exit 1 if any.")
 def schemas(root: Path, check: bool) -> None:
     """Regenerate schemas/*.json and the CRDs in charts/chargectl/crds from the models."""
-    from controller.schemagen import stale_files, write_all
+    from controller.resources.generation import stale_files, write_all
 
     if check:
         stale = stale_files(root)
@@ -155,8 +155,8 @@ def import_(
 
     from ruamel.yaml import YAML
 
-    from controller.importing import import_chargers, write_documents
-    from controller.loading import Locator
+    from controller.cli.importing import import_chargers, write_documents
+    from controller.fleet.loading import Locator
 
     result = import_chargers(csv_file, location, default_ocpp_version=ocpp_version)
     problems = Locator().locate_all(result.problems)
@@ -323,8 +323,8 @@ def serve(
     """Run the OCPP central system for the fleet in PATHS."""
     import asyncio
 
-    from controller.logsetup import configure
-    from controller.serve import (
+    from controller.runtime.logsetup import configure
+    from controller.runtime.serve import (
         FleetInvalid,
         ServeOptions,
         SimulateOptions,
@@ -361,7 +361,7 @@ def serve(
         with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
             runner.run(serve_forever(options))
     except FleetInvalid as exc:
-        from controller.loading import Locator
+        from controller.fleet.loading import Locator
 
         problems = Locator().locate_all(exc.problems)
         click.echo(format_human(problems, "The fleet is invalid; nothing started."), err=True)
@@ -425,8 +425,8 @@ def export_transactions(
     """Transactions with energy and cost from each location's Tariff, as CSV or JSON."""
     import asyncio
 
-    from controller.exporting import export_rows, to_csv, to_json
-    from controller.serve import FleetInvalid, load_fleet
+    from controller.cli.export import export_rows, to_csv, to_json
+    from controller.runtime.serve import FleetInvalid, load_fleet
     from controller.store import open_store
 
     try:
@@ -455,7 +455,7 @@ def export_transactions(
 
 
 def _register_simulate() -> None:
-    from controller.simulator.command import simulate
+    from controller.cli.simulate import simulate
 
     main.add_command(simulate)
 
@@ -464,8 +464,8 @@ _register_simulate()
 
 
 def _register_web() -> None:
-    from controller.plancmd import plan
-    from controller.web.clicommands import command, logs
+    from controller.cli.command import command, logs
+    from controller.cli.plan import plan
 
     main.add_command(plan)
     main.add_command(command)

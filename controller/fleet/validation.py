@@ -13,7 +13,7 @@ import difflib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 
-from controller.fleet import (
+from controller.fleet.model import (
     Fleet,
     Loaded,
     canonical_key,
@@ -21,7 +21,7 @@ from controller.fleet import (
     key_spec,
     key_version,
 )
-from controller.problems import DocPath, Problem, Severity
+from controller.fleet.problems import DocPath, Problem, Severity
 from controller.resources import Charger, Location, PowerLimit, Resource
 from controller.resources.card import OCPP16_ID_TAG_MAX
 from controller.resources.catalogue import (

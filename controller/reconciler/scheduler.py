@@ -28,12 +28,9 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from controller.converge.base import PassContext, Step, TransportFailure
-from controller.fleet import DesiredCharger, Fleet, Loaded
-from controller.maintenance import may_reboot
+from controller.fleet.model import DesiredCharger, Fleet, Loaded
 from controller.ocpp.central import CentralSystem, Observer
-from controller.ocpp.commands import ChargerCommands, ConfigStatus, ConfigurationReport, Status
-from controller.ocpp.session import CallFailed, FailureKind
-from controller.planning import (
+from controller.planning.keys import (
     AVAILABILITY_KEY,
     ActionKind,
     ChargerPlan,
@@ -43,10 +40,13 @@ from controller.planning import (
     plan_charger,
     reads_as_declared,
 )
+from controller.planning.maintenance import may_reboot
 from controller.resources import Charger
 from controller.resources.charger import ChargerSpec
 from controller.resources.settings import OcppVersion
-from controller.store.models import (
+from controller.values.commands import ChargerCommands, ConfigStatus, ConfigurationReport, Status
+from controller.values.errors import CallFailed, FailureKind
+from controller.values.records import (
     ChargerCondition,
     ChargerRecord,
     KeyState,

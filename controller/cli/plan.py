@@ -18,17 +18,17 @@ from pathlib import Path
 
 import click
 
-from controller.planning import FleetPlan, plan_fleet
-from controller.planview import (
+from controller.cli.planview import format_plan_human
+from controller.fleet.problems import Problem, Severity
+from controller.fleet.reporting import format_human, format_json, plural
+from controller.planning.document import (
     PlanFormatError,
-    format_plan_human,
     format_plan_json,
     only_chargers,
     plan_from_json,
 )
-from controller.problems import Problem, Severity
-from controller.reporting import format_human, format_json, plural
-from controller.store.models import ChargerRecord, KeyStatus
+from controller.planning.keys import FleetPlan, plan_fleet
+from controller.values.records import ChargerRecord, KeyStatus
 
 DEFAULT_STATE = "sqlite:///chargectl.db"
 SERVER_TIMEOUT = 30.0
@@ -85,7 +85,7 @@ def plan(
     """
     if state_url is not None and server_url is not None:
         raise click.UsageError("give --state or --server, not both")
-    from controller.checking import check_paths
+    from controller.fleet.checking import check_paths
 
     report = check_paths(paths)
     if not report.valid:

@@ -27,8 +27,8 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from controller.loading import parse_document
-from controller.problems import Problem, Source
+from controller.fleet.loading import parse_document
+from controller.fleet.problems import Problem, Source
 from controller.resources import API_VERSION, Charger
 from controller.resources.charger import CurrentType, PlugType, RebootPolicy
 from controller.resources.common import NAME_PATTERN

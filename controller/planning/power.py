@@ -84,10 +84,10 @@ from fractions import Fraction
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
-from controller.fleet import Fleet
-from controller.ocpp.commands import ChargingLimit, LimitPeriod, LimitPurpose, limit_amperes
+from controller.fleet.model import Fleet
 from controller.resources.charger import CurrentType
 from controller.resources.powerlimit import PowerLimitSpec
+from controller.values.commands import ChargingLimit, LimitPeriod, LimitPurpose, limit_amperes
 
 _MINUTES_PER_DAY = 24 * 60
 _MINUTES_PER_WEEK = 7 * _MINUTES_PER_DAY
