@@ -3,7 +3,8 @@
 
     python3 dev.py demo   set up .venv, validate the example fleet and run it with simulated
                           chargers (extra arguments go to `chargectl serve`)
-    python3 dev.py test   set up .venv and run the whole test suite (ruff, mypy, pytest)
+    python3 dev.py test   set up .venv and run the whole test suite (ruff, mypy, the import
+                          contracts, pytest)
 
 A virtualenv in .venv is created or refreshed when pyproject.toml changes. Extra arguments
 after `test` go to pytest (e.g. `python3 dev.py test -k validate`).
@@ -85,6 +86,7 @@ def test(args: list[str]) -> None:
     run(BIN / "ruff", "check", "controller", "tests", "bench", "dev.py")
     run(BIN / "ruff", "format", "--check", "controller", "tests", "bench", "dev.py")
     run(BIN / "mypy", "--strict", "controller")
+    run(BIN / "lint-imports")
     run(BIN / "python", "-m", "pytest", *args)
 
 

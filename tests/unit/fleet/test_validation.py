@@ -17,7 +17,7 @@ from controller.fleet.model import Fleet
 from controller.fleet.problems import Problem
 from controller.fleet.validation import check_fleet
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 HEADER = "apiVersion: chargectl.io/v1alpha1\n"
 
 

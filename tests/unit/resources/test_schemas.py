@@ -29,7 +29,7 @@ from controller.resources.generation import (
     write_all,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 rendered = functools.cache(render_all)
 """The generated files, rendered once for the whole module (rendering takes a while)."""

@@ -526,7 +526,7 @@ def test_no_schedule_no_change() -> None:
 
 
 def test_example_fleet_office_hours() -> None:
-    loaded = load_paths([Path(__file__).resolve().parents[2] / "examples" / "fleet"])
+    loaded = load_paths([Path(__file__).resolve().parents[3] / "examples" / "fleet"])
     fleet, _ = Fleet.build(loaded.resources)
     tuesday_ten = datetime(2024, 6, 4, 10, 0, tzinfo=AMSTERDAM)
     plan = allocate(fleet, sessions_on("acme-hq-01", "acme-hq-02", "acme-hq-03"), tuesday_ten)

@@ -12,7 +12,7 @@ from controller.fleet.loading import load_paths, parse_document
 from controller.fleet.problems import Problem, Source
 from controller.resources import Charger
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "import" / "chargers.csv"
+EXAMPLE = Path(__file__).parents[3] / "examples" / "import" / "chargers.csv"
 SCHEMA = "../../schemas/charger.schema.json"
 
 HEADER = "identity,vendor,model,serial,connectors,max_current,labels"
