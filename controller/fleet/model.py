@@ -20,6 +20,7 @@ from controller.resources.card import CardStatus
 from controller.resources.catalogue import OCPP16_KEYS, OCPP201_VARIABLES, KeySpec, VariableSpec
 from controller.resources.common import LabelSelector
 from controller.resources.settings import (
+    DEFAULT_HEARTBEAT_INTERVAL,
     SETTING_MAPPINGS,
     Availability,
     ChargerSettings,
@@ -48,7 +49,7 @@ class Loaded(Generic[R]):
         return self.resource.KIND
 
 
-BUILTIN_SETTINGS = ChargerSettings(heartbeat_interval=300)
+BUILTIN_SETTINGS = ChargerSettings(heartbeat_interval=DEFAULT_HEARTBEAT_INTERVAL)
 """What every charger gets unless its location or its own spec says otherwise.
 
 Kept deliberately small: the heartbeat interval is also what BootNotification answers, so the

@@ -16,7 +16,7 @@ from typing import Any
 
 from controller.fleet.authorization import AuthDecision, authorize
 from controller.fleet.model import Fleet
-from controller.resources.settings import OcppVersion
+from controller.resources.settings import DEFAULT_HEARTBEAT_INTERVAL, OcppVersion, setting_key
 from controller.store.base import Store
 from controller.values.commands import ChargerCommands
 from controller.values.records import (
@@ -35,8 +35,6 @@ log = logging.getLogger("chargectl.ocpp")
 
 PENDING_RETRY_INTERVAL = 60
 """Seconds a Pending charger waits before booting again."""
-
-DEFAULT_HEARTBEAT_INTERVAL = 300
 
 
 class BootStatus(StrEnum):
@@ -118,11 +116,10 @@ class CentralSystem:
         charger = self._fleet.charger_by_identity(identity)
         if charger is None:
             return DEFAULT_HEARTBEAT_INTERVAL
-        desired = self._fleet.desired(charger)
-        for key in ("HeartbeatInterval", "OCPPCommCtrlr.HeartbeatInterval"):
-            value = desired.configuration.get(key)
-            if value is not None and isinstance(value.value, int):
-                return value.value
+        key = setting_key("heartbeat_interval", charger.resource.spec.ocpp_version)
+        value = self._fleet.desired(charger).configuration.get(key) if key else None
+        if value is not None and isinstance(value.value, int):
+            return value.value
         return DEFAULT_HEARTBEAT_INTERVAL
 
     # --- connections ---------------------------------------------------------------------------

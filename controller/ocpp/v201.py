@@ -37,7 +37,12 @@ import orjson
 from controller.fleet.authorization import AuthDecision
 from controller.ocpp.central import CentralSystem
 from controller.ocpp.session import Handler, Session
-from controller.resources.catalogue import OCPP201_VARIABLES, Mutability, parse_variable_key
+from controller.resources.catalogue import (
+    OCPP201_VARIABLES,
+    Mutability,
+    parse_variable_key,
+    variable_key,
+)
 from controller.values.commands import (
     ChargingLimit,
     CompositeSchedule,
@@ -172,17 +177,6 @@ def id_token_info(decision: AuthDecision) -> dict[str, Any]:
     if decision.parent_id_tag is not None:
         info["groupIdToken"] = {"idToken": decision.parent_id_tag, "type": CENTRAL_TOKEN_TYPE}
     return info
-
-
-def variable_key(component: Mapping[str, Any], variable: Mapping[str, Any]) -> str:
-    """ComponentType and VariableType → `Component[instance].Variable[instance]`."""
-    key = str(component["name"])
-    if component.get("instance"):
-        key += f"[{component['instance']}]"
-    key += f".{variable['name']}"
-    if variable.get("instance"):
-        key += f"[{variable['instance']}]"
-    return key
 
 
 def _component_variable(key: str) -> dict[str, Any]:

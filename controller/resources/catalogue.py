@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Final, TypeAlias, TypeVar
+from typing import Any, Final, TypeAlias, TypeVar
 
 
 class ValueType(StrEnum):
@@ -645,6 +645,18 @@ def parse_variable_key(key: str) -> tuple[str, str | None, str, str | None]:
                 f"{key!r}: {part!r} is longer than the {_MAX_NAME_LENGTH} characters OCPP allows"
             )
     return parts
+
+
+def variable_key(component: Mapping[str, Any], variable: Mapping[str, Any]) -> str:
+    """ComponentType and VariableType, as on the wire, to the flat key `parse_variable_key`
+    reads back: `Component[instance].Variable[instance]`."""
+    key = str(component["name"])
+    if component.get("instance"):
+        key += f"[{component['instance']}]"
+    key += f".{variable['name']}"
+    if variable.get("instance"):
+        key += f"[{variable['instance']}]"
+    return key
 
 
 # --- Values ----------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Final
 
 from pydantic import Field
 from pydantic.alias_generators import to_camel
@@ -115,6 +115,11 @@ class ChargerSettings(Model):
     )
 
 
+DEFAULT_HEARTBEAT_INTERVAL: Final = 300
+"""Seconds between Heartbeats when nothing declares otherwise: the built-in layer of every
+charger's settings, and what BootNotification answers a charger the fleet does not know."""
+
+
 @dataclass(frozen=True, slots=True)
 class SettingMapping:
     """Where one setting lives on each OCPP version; None when that version has no key."""
@@ -123,6 +128,16 @@ class SettingMapping:
     ocpp16: str | None
     ocpp201: str | None
     invert_201: bool = False
+
+    def key(self, version: OcppVersion) -> str | None:
+        """The configuration key this setting is written to on a charger of `version`."""
+        return self.ocpp16 if version is OcppVersion.V16 else self.ocpp201
+
+    def wire_value(self, version: OcppVersion, value: object) -> object:
+        """The key's value for the setting's value (free charging is `AuthCtrlr.Enabled=false`)."""
+        if version is OcppVersion.V201 and self.invert_201 and isinstance(value, bool):
+            return not value
+        return value
 
 
 SETTING_MAPPINGS: tuple[SettingMapping, ...] = (
@@ -196,16 +211,12 @@ SETTINGS_BY_NAME: dict[str, SettingMapping] = {m.setting: m for m in SETTING_MAP
 
 def setting_key(setting: str, version: OcppVersion) -> str | None:
     """The configuration key a setting is written to on a charger of this OCPP version."""
-    mapping = SETTINGS_BY_NAME[setting]
-    return mapping.ocpp16 if version is OcppVersion.V16 else mapping.ocpp201
+    return SETTINGS_BY_NAME[setting].key(version)
 
 
 def setting_wire_value(setting: str, version: OcppVersion, value: object) -> object:
     """The key's value for a setting's value (free charging is `AuthCtrlr.Enabled = false`)."""
-    mapping = SETTINGS_BY_NAME[setting]
-    if version is OcppVersion.V201 and mapping.invert_201 and isinstance(value, bool):
-        return not value
-    return value
+    return SETTINGS_BY_NAME[setting].wire_value(version, value)
 
 
 def camel(setting: str) -> str:

@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from controller.resources.catalogue import Mutability, ValueType, parse_variable_key
+from controller.resources.catalogue import Mutability, ValueType, parse_variable_key, variable_key
 from controller.simulator._ocpp import ChargePoint201, call201, on, result201
 from controller.simulator.charger import BootReply, SimulatedCharger, VersionKeys
 from controller.simulator.clock import parse_timestamp, timestamp
@@ -104,17 +104,6 @@ def charging_profile(evse_id: int, data: dict[str, Any]) -> ChargingProfile:
             duration=schedule.get("duration"),
         ),
     )
-
-
-def variable_key(component: dict[str, Any], variable: dict[str, Any]) -> str:
-    """The flat name of a component variable: `Component[instance].Variable[instance]`."""
-    key = str(component["name"])
-    if component.get("instance"):
-        key += f"[{component['instance']}]"
-    key += f".{variable['name']}"
-    if variable.get("instance"):
-        key += f"[{variable['instance']}]"
-    return key
 
 
 class Charger201(SimulatedCharger):
