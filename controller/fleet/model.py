@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar, cast
 from controller.fleet.problems import DocPath, Problem, Source
 from controller.resources import Card, Charger, Location, PowerLimit, Resource, Tariff, Team
 from controller.resources.card import CardStatus
-from controller.resources.catalogue import OCPP16_KEYS, OCPP201_VARIABLES, KeySpec, VariableSpec
+from controller.resources.catalogue import KeySpec, VariableSpec
 from controller.resources.common import LabelSelector
 from controller.resources.settings import (
     DEFAULT_HEARTBEAT_INTERVAL,
@@ -29,6 +29,7 @@ from controller.resources.settings import (
     camel,
     setting_wire_value,
 )
+from controller.resources.versions import CATALOGUES, version_of_key
 
 R = TypeVar("R", bound=Resource, covariant=True)
 
@@ -56,28 +57,17 @@ Kept deliberately small: the heartbeat interval is also what BootNotification an
 two never disagree.
 """
 
-_OCPP16_BY_LOWER: dict[str, KeySpec] = {k.lower(): spec for k, spec in OCPP16_KEYS.items()}
-
 
 def key_spec(version: OcppVersion, key: str) -> KeySpec | VariableSpec | None:
-    """The catalogue entry of a raw key (1.6 key names compare case-insensitively)."""
-    if version is OcppVersion.V16:
-        return _OCPP16_BY_LOWER.get(key.lower())
-    return OCPP201_VARIABLES.get(key)
+    """The catalogue entry of a raw key, compared as its version compares names."""
+    return CATALOGUES[version].spec(key)
 
 
-def key_version(key: str) -> OcppVersion:
-    """Which OCPP version a raw key belongs to: 2.0.1 keys are `Component.Variable`."""
-    return OcppVersion.V201 if "." in key else OcppVersion.V16
+key_version = version_of_key
 
 
 def canonical_key(version: OcppVersion, key: str) -> str:
-    spec = key_spec(version, key)
-    if isinstance(spec, KeySpec):
-        return spec.name
-    if isinstance(spec, VariableSpec):
-        return spec.key
-    return key
+    return CATALOGUES[version].canonical(key)
 
 
 # --- the fleet ---------------------------------------------------------------------------------
@@ -395,7 +385,7 @@ def resolve_charger(fleet: Fleet, loaded: Loaded[Charger]) -> DesiredCharger:
     hands_off = {key.lower() for key in unmanaged}
     for mapping in SETTING_MAPPINGS:  # a setting named by hand protects its key as well
         if mapping.setting in hands_off or camel(mapping.setting).lower() in hands_off:
-            key = mapping.ocpp16 if version is OcppVersion.V16 else mapping.ocpp201
+            key = mapping.key(version)
             if key is not None:
                 hands_off.add(key.lower())
     for layer, source, base, settings, raw, vendor_raw in layers:
@@ -409,7 +399,7 @@ def resolve_charger(fleet: Fleet, loaded: Loaded[Charger]) -> DesiredCharger:
             if setting == "free_charging":
                 free_charging = bool(value)
             mapping = next(m for m in SETTING_MAPPINGS if m.setting == setting)
-            key = mapping.ocpp16 if version is OcppVersion.V16 else mapping.ocpp201
+            key = mapping.key(version)
             if key is None or key.lower() in hands_off:
                 continue
             wire = cast(ConfigValue, setting_wire_value(setting, version, value))

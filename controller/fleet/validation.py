@@ -23,15 +23,11 @@ from controller.fleet.model import (
 )
 from controller.fleet.problems import DocPath, Problem, Severity
 from controller.resources import Charger, Location, PowerLimit, Resource
-from controller.resources.card import OCPP16_ID_TAG_MAX
 from controller.resources.catalogue import (
-    OCPP16_KEYS,
-    OCPP201_VARIABLES,
     KeySpec,
     Mutability,
     VariableSpec,
     parse_value,
-    parse_variable_key,
 )
 from controller.resources.charger import CurrentType, RebootPolicy
 from controller.resources.common import ALL_WEEKDAYS, LabelSelector, minutes_of_day
@@ -44,6 +40,7 @@ from controller.resources.settings import (
     setting_key,
     setting_wire_value,
 )
+from controller.resources.versions import CATALOGUES
 
 Check = Callable[[Fleet], Iterable[Problem]]
 
@@ -281,7 +278,7 @@ def _check_settings(
 ) -> Iterator[Problem]:
     for setting, value in declared_settings(settings):
         mapping = SETTINGS_BY_NAME[setting]
-        key = mapping.ocpp16 if version is OcppVersion.V16 else mapping.ocpp201
+        key = mapping.key(version)
         spec = key_spec(version, key) if key else None
         if spec is None:
             continue
@@ -301,12 +298,11 @@ def _check_raw_key(
     item: Loaded[Resource], version: OcppVersion, key: str, value: ConfigValue, base: DocPath
 ) -> Iterator[Problem]:
     path: DocPath = (*base, "configuration", key)
-    if version is OcppVersion.V201:
-        try:
-            parse_variable_key(key)
-        except ValueError as exc:
-            yield _problem("invalid-key", str(exc), item, path, point=True)
-            return
+    try:
+        CATALOGUES[version].check_name(key)
+    except ValueError as exc:
+        yield _problem("invalid-key", str(exc), item, path, point=True)
+        return
     spec = key_spec(version, key)
     if spec is None:
         yield from _unknown_key(item, version, key, path)
@@ -329,14 +325,13 @@ def _check_raw_key(
 def _unknown_key(
     item: Loaded[Resource], version: OcppVersion, key: str, path: DocPath
 ) -> Iterator[Problem]:
-    specs = OCPP16_KEYS if version is OcppVersion.V16 else OCPP201_VARIABLES
-    writable = [k for k, spec in specs.items() if spec.mutability is not Mutability.READ_ONLY]
-    hint = difflib.get_close_matches(key, writable, n=1, cutoff=0.8)
+    catalogue = CATALOGUES[version]
+    hint = difflib.get_close_matches(key, catalogue.writable(), n=1, cutoff=0.8)
     suggestion = f"did you mean {hint[0]!r}? " if hint else ""
-    if version is OcppVersion.V16:
+    if catalogue.complete:
         yield _problem(
             "unknown-key",
-            f"{key!r} is not a standard OCPP 1.6 key; {suggestion}"
+            f"{key!r} is not a standard {catalogue.label}; {suggestion}"
             "put vendor-specific keys under vendorConfiguration",
             item,
             path,
@@ -345,7 +340,7 @@ def _unknown_key(
     else:
         yield _problem(
             "unknown-variable",
-            f"{key!r} is not in chargectl's OCPP 2.0.1 catalogue, so only the charger can "
+            f"{key!r} is not in chargectl's {catalogue.label} catalogue, so only the charger can "
             f"check it; {suggestion}vendor variables belong under vendorConfiguration",
             item,
             path,
@@ -366,10 +361,8 @@ def _check_conflicts(
     }
     for setting, value in declared_settings(settings):
         mapping = SETTINGS_BY_NAME[setting]
-        for version, key in (
-            (OcppVersion.V16, mapping.ocpp16),
-            (OcppVersion.V201, mapping.ocpp201),
-        ):
+        for version in OcppVersion:
+            key = mapping.key(version)
             if key is None or (version, key) not in raw_by_key:
                 continue
             raw_key, raw_value = raw_by_key[(version, key)]
@@ -487,14 +480,17 @@ def _describe(minute_of_week: int) -> str:
 def check_cards(fleet: Fleet) -> Iterator[Problem]:
     """Id tags are unique (OCPP compares them case-insensitively) and fit every charger."""
     seen: dict[str, str] = {}
-    ocpp16_locations = {
-        c.resource.spec.location
-        for c in fleet.chargers.values()
-        if c.resource.spec.ocpp_version is OcppVersion.V16
-    }
-    accepted_at_16: set[str] = set()
-    for location in ocpp16_locations:
-        accepted_at_16.update(card.name for card in fleet.cards_accepted_at(location))
+    locations_by_version: dict[OcppVersion, set[str]] = {}
+    for charger in fleet.chargers.values():
+        declared = charger.resource.spec
+        locations_by_version.setdefault(declared.ocpp_version, set()).add(declared.location)
+    limits: dict[str, tuple[int, OcppVersion]] = {}  # card name -> the tightest id tag limit
+    for version, locations in sorted(locations_by_version.items()):
+        limit = CATALOGUES[version].id_tag_max_length
+        for location in locations:
+            for accepted in fleet.cards_accepted_at(location):
+                if limit < limits.get(accepted.name, (limit + 1, version))[0]:
+                    limits[accepted.name] = (limit, version)
     now = datetime.now(UTC)
     for card in fleet.cards.values():
         spec = card.resource.spec
@@ -507,13 +503,14 @@ def check_cards(fleet: Fleet) -> Iterator[Problem]:
                 card,
                 ("spec", "idTag"),
             )
-        if card.name in accepted_at_16:
+        if card.name in limits:
+            limit, version = limits[card.name]
             for field, value in (("idTag", spec.id_tag), ("parentIdTag", spec.parent_id_tag)):
-                if value is not None and len(value) > OCPP16_ID_TAG_MAX:
+                if value is not None and len(value) > limit:
                     yield _problem(
                         "id-tag-too-long",
-                        f"{field} has {len(value)} characters; OCPP 1.6 chargers accept this "
-                        f"card and take at most {OCPP16_ID_TAG_MAX}",
+                        f"{field} has {len(value)} characters; OCPP {version} chargers accept "
+                        f"this card and take at most {limit}",
                         card,
                         ("spec", field),
                     )

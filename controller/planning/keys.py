@@ -40,17 +40,16 @@ from controller.fleet.model import (
     key_spec,
 )
 from controller.resources.catalogue import (
-    KeySpec,
     Mutability,
     Spec,
     Value,
     ValueType,
-    VariableSpec,
     format_value,
     parse_value,
 )
 from controller.resources.charger import Charger
 from controller.resources.settings import Availability, ConfigValue, OcppVersion
+from controller.resources.versions import CATALOGUES
 from controller.values.records import ChargerRecord, KeyState, KeyStatus, ReportedKey
 from controller.values.timestamps import iso_seconds
 
@@ -427,12 +426,7 @@ def _inferred_spec(version: OcppVersion, key: str, value: ConfigValue) -> Spec:
         else ValueType.STRING
     )
     ordered = kind is ValueType.LIST
-    if version is OcppVersion.V16:
-        return KeySpec(key, "vendor", kind, Mutability.READ_WRITE, False, "", ordered=ordered)
-    component, _, variable = key.partition(".")
-    return VariableSpec(
-        component, variable or key, None, kind, Mutability.READ_WRITE, "", ordered=ordered
-    )
+    return CATALOGUES[version].vendor_spec(key, kind, ordered)
 
 
 def _match_reported(
@@ -440,11 +434,12 @@ def _match_reported(
 ) -> dict[str, ReportedKey]:
     """Reported keys by declared key. 1.6 key names compare case-insensitively; 2.0.1 names
     exactly, then case-insensitively for stations that spell them their own way."""
+    catalogue = CATALOGUES[version]
     exact = {r.key: r for r in reversed(reported)}
     folded = {r.key.lower(): r for r in reversed(reported)}
     found: dict[str, ReportedKey] = {}
     for key in declared:
-        match = exact.get(key) if version is OcppVersion.V201 else None
+        match = exact.get(key) if catalogue.exact_names else None
         if match is None:
             match = folded.get(key.lower())
         if match is not None:
