@@ -21,9 +21,12 @@ class Table:
         self.fail_next: Exception | None = None
         self.gate = asyncio.Event()
         self.gate.set()
+        self.fetching = asyncio.Event()
+        """Set when a fetch has started (and, with the gate closed, is held in flight)."""
 
     async def fetch(self, identities: Sequence[str]) -> dict[str, list[int]]:
         self.fetches.append(list(identities))
+        self.fetching.set()
         await self.gate.wait()
         if self.fail_next is not None:
             error, self.fail_next = self.fail_next, None
@@ -46,7 +49,7 @@ async def test_reads_asked_while_one_is_in_flight_go_in_the_next_fetch() -> None
     batcher = ReadBatcher(table.fetch)
     table.gate.clear()
     first = asyncio.create_task(batcher.get("a"))
-    await asyncio.sleep(0.01)  # the fetch of "a" is under way
+    await table.fetching.wait()  # the fetch of "a" is under way
     later = [asyncio.create_task(batcher.get(i)) for i in ("b", "c", "b")]
     table.gate.set()
 
@@ -82,7 +85,7 @@ async def test_a_cancelled_reader_leaves_the_others_their_rows() -> None:
     table.gate.clear()
     gone = asyncio.create_task(batcher.get("a"))
     staying = asyncio.create_task(batcher.get("b"))
-    await asyncio.sleep(0.01)
+    await table.fetching.wait()
     gone.cancel()
     table.gate.set()
 
@@ -96,9 +99,9 @@ async def test_closing_fails_the_reads_still_waiting_and_refuses_new_ones() -> N
     batcher = ReadBatcher(table.fetch)
     table.gate.clear()
     in_flight = asyncio.create_task(batcher.get("a"))
-    await asyncio.sleep(0.01)
+    await table.fetching.wait()
     queued = asyncio.create_task(batcher.get("b"))
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one turn of the loop: the queued task asks its read
 
     await batcher.close()
 
