@@ -42,6 +42,7 @@ from controller.values.records import (
     KeyStatus,
     TransactionStart,
 )
+from tests.fakes import FakeCharger, always, raising
 
 T = TypeVar("T")
 
@@ -233,22 +234,11 @@ def build(root: Path, documents: list[str]) -> Fleet:
     return fleet
 
 
-@dataclass
-class FakeCharger:
-    """Records UpdateFirmware; answers `answer` (or raises `error`, as a lost connection)."""
-
-    identity: str
-    answer: Status | CallFailed = Status.ACCEPTED
-    error: Exception | None = None
-    sent: list[tuple[str, datetime, int]] = field(default_factory=list)
-
-    async def update_firmware(
-        self, url: str, retrieve_at: datetime, request_id: int = 1
-    ) -> Status | CallFailed:
-        if self.error is not None:
-            raise self.error
-        self.sent.append((url, retrieve_at, request_id))
-        return self.answer
+def updates(charger: FakeCharger) -> list[tuple[str, datetime, int]]:
+    """The UpdateFirmwares the charger was sent: (url, retrieve at, request id)."""
+    return [
+        (a["url"], a["retrieve_at"], a["request_id"]) for a in charger.arguments("UpdateFirmware")
+    ]
 
 
 class Clock:
@@ -317,7 +307,7 @@ class Rig:
         self.clock.now += timedelta(seconds=1)
 
     def sent(self) -> list[str]:
-        return sorted(i for i, c in self.chargers.items() if c.sent)
+        return sorted(i for i, c in self.chargers.items() if updates(c))
 
     async def stored(self, identity: str) -> KeyStatus | None:
         found = [s for s in await self.store.key_statuses(identity) if s.key == FIRMWARE_KEY]
@@ -368,7 +358,7 @@ async def test_an_update_is_sent_with_the_declared_url_and_recorded(make: Make) 
     rig = await make(fleet_yaml(1))
     result = await rig.run("CP-1")
     assert not result.synced and "UpdateFirmware sent" in result.message
-    url, retrieve_at, _ = rig.charger("CP-1").sent[0]
+    url, retrieve_at, _ = updates(rig.charger("CP-1"))[0]
     assert (url, retrieve_at) == (URL, T0)
     stored = await rig.stored("CP-1")
     assert stored is not None
@@ -391,7 +381,7 @@ async def test_no_more_than_max_unavailable_chargers_update_at_once(
     # passes again change nothing while the updates are under way
     await rig.run_all()
     assert len(rig.sent()) == at_once
-    assert all(len(c.sent) == 1 for c in rig.chargers.values() if c.sent)
+    assert all(len(updates(c)) == 1 for c in rig.chargers.values() if updates(c))
 
 
 async def test_a_place_frees_when_the_charger_is_back_with_the_new_version(make: Make) -> None:
@@ -463,7 +453,7 @@ async def test_failures_stop_the_rollout_at_max_failures_and_are_not_retried(
         assert "not updated, the rollout at depot stopped" in result.message
     await rig.run_all()
     assert rig.sent() == ["CP-1", "CP-2", "CP-3"]
-    assert all(len(c.sent) == 1 for c in rig.chargers.values() if c.sent)
+    assert all(len(updates(c)) == 1 for c in rig.chargers.values() if updates(c))
     assert len(await rig.events("FirmwareFailed")) == 2
     assert len(await rig.events("FirmwareRolloutStopped")) == 1
     # the update under way finishes
@@ -490,7 +480,7 @@ async def test_a_new_declared_firmware_is_tried_again_on_a_charger_that_failed(
     fixed_url = "https://firmware.example.com/6.4.1.img"
     fixed = await make(fleet_yaml(1, url=fixed_url, version="6.4.1"), rig.store)
     assert "UpdateFirmware sent" in (await fixed.run("CP-1")).message
-    assert fixed.charger("CP-1").sent[0][0] == fixed_url
+    assert updates(fixed.charger("CP-1"))[0][0] == fixed_url
 
 
 async def test_the_rollout_state_survives_a_restart(make: Make) -> None:
@@ -534,21 +524,21 @@ async def test_inside_the_maintenance_window_an_idle_charger_is_updated(make: Ma
 
 async def test_a_refused_update_counts_as_a_failure(make: Make) -> None:
     rig = await make(fleet_yaml(2))
-    rig.charger("CP-1").answer = Status.REJECTED
+    rig.charger("CP-1").respond["UpdateFirmware"] = always(Status.REJECTED)
     result = await rig.run("CP-1")
     assert "UpdateFirmware Rejected" in result.message
     stored = await rig.stored("CP-1")
     assert stored is not None and stored.state is KeyState.REJECTED
     assert "stopped" in (await rig.run("CP-2")).message
-    assert len(rig.charger("CP-1").sent) == 1
+    assert len(updates(rig.charger("CP-1"))) == 1
     await rig.run("CP-1")
-    assert len(rig.charger("CP-1").sent) == 1
+    assert len(updates(rig.charger("CP-1"))) == 1
 
 
 async def test_a_call_error_counts_as_a_failure(make: Make) -> None:
     rig = await make(fleet_yaml(1))
-    rig.charger("CP-1").answer = CallFailed(
-        FailureKind.CALL_ERROR, "UpdateFirmware", "not here", "NotImplemented"
+    rig.charger("CP-1").respond["UpdateFirmware"] = always(
+        CallFailed(FailureKind.CALL_ERROR, "UpdateFirmware", "not here", "NotImplemented")
     )
     result = await rig.run("CP-1")
     assert "UpdateFirmware failed: NotImplemented: not here" in result.message
@@ -556,7 +546,7 @@ async def test_a_call_error_counts_as_a_failure(make: Make) -> None:
 
 async def test_a_lost_connection_gives_the_place_back(make: Make) -> None:
     rig = await make(fleet_yaml(2))
-    rig.charger("CP-1").error = ConnectionError("gone")
+    rig.charger("CP-1").respond["UpdateFirmware"] = raising(ConnectionError("gone"))
     with pytest.raises(ConnectionError):
         await rig.run("CP-1")
     assert await rig.stored("CP-1") is None
@@ -583,7 +573,7 @@ async def test_notifications_of_another_request_or_without_an_update_are_ignored
     assert await rig.report("CP-2", "Downloading") == []  # a manual update: not ours
     assert await rig.stored("CP-2") is None
     await rig.run("CP-1")
-    _, _, request_id = rig.charger("CP-1").sent[0]
+    _, _, request_id = updates(rig.charger("CP-1"))[0]
     assert await rig.report("CP-1", "InstallationFailed", requestId=request_id + 1) == []
     assert await rig.report("CP-1", "Idle", requestId=request_id) == []
     assert await rig.report("CP-1", "Downloading", requestId=request_id) == ["CP-1"]
@@ -706,7 +696,7 @@ async def test_a_team_rollout_binds_across_locations_whose_own_limits_allow_more
     assert (census.chargers, census.updating, census.failed) == (5, ("NORTH-1", "NORTH-2"), ())
     await rig.run_all()
     assert rig.sent() == ["ANNEX-1", "ANNEX-2", "NORTH-1", "NORTH-2"]
-    assert all(len(c.sent) == 1 for c in rig.chargers.values() if c.sent)
+    assert all(len(updates(c)) == 1 for c in rig.chargers.values() if updates(c))
 
     # a place frees at north: the first charger queued for the team, at south, is woken, and
     # only as many as there are places, not the whole team
@@ -779,7 +769,7 @@ async def test_failures_across_the_team_stop_the_rollout_at_its_other_locations(
         )
     await rig.run_all()
     assert rig.sent() == ["NORTH-1", "NORTH-2", "NORTH-3", "SOUTH-1"]
-    assert all(len(c.sent) == 1 for c in rig.chargers.values() if c.sent)
+    assert all(len(updates(c)) == 1 for c in rig.chargers.values() if updates(c))
     assert len(await rig.events("FirmwareRolloutStopped")) == 1  # announced once
     # the updates under way finish
     for identity in ("NORTH-3", "SOUTH-1"):

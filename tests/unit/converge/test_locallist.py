@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -37,12 +37,12 @@ from controller.resources import Card
 from controller.values.commands import (
     AuthListStatus,
     ChargerCommands,
-    ConfigurationReport,
     LocalListEntry,
     Status,
 )
 from controller.values.errors import CallFailed, FailureKind
 from controller.values.records import ChargerRecord, KeyState, KeyStatus, ReportedKey
+from tests.fakes import FakeCentral, FakeCharger, in_turn
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 HEADER = "apiVersion: chargectl.io/v1alpha1\n"
@@ -115,81 +115,21 @@ def entry(tag: str, status: AuthListStatus | None = AuthListStatus.ACCEPTED) -> 
     return LocalListEntry(tag, status)
 
 
-# --- the fake charger --------------------------------------------------------------------------
+def sent(sim: FakeCharger) -> list[ListUpdate]:
+    """The SendLocalLists the fake charger was sent since its calls were last cleared."""
+    return [
+        ListUpdate(a["version"], a["entries"], a["full"]) for a in sim.arguments("SendLocalList")
+    ]
 
 
-@dataclass
-class FakeCharger:
-    """A charger's local list as OCPP describes it, with answers a test can override."""
-
-    identity: str = "CP-16"
-    version: int = 0
-    entries: dict[str, LocalListEntry] = field(default_factory=dict)
-    per_message: int | None = None
-    configuration: dict[str, str] = field(default_factory=dict)
-    answers: list[Status | CallFailed] = field(default_factory=list)
-    """Answers to the next SendLocalLists, before the list is looked at."""
-    version_answer: int | CallFailed | None = None
-    sent: list[ListUpdate] = field(default_factory=list)
-    calls: list[str] = field(default_factory=list)
-
-    async def get_local_list_version(self) -> int | CallFailed:
-        self.calls.append("GetLocalListVersion")
-        return self.version if self.version_answer is None else self.version_answer
-
-    async def send_local_list(
-        self, version: int, entries: Sequence[LocalListEntry], full: bool
-    ) -> Status | CallFailed:
-        self.calls.append("SendLocalList")
-        self.sent.append(ListUpdate(version, tuple(entries), full))
-        if self.answers:
-            return self.answers.pop(0)
-        if self.per_message is not None and len(entries) > self.per_message:
-            return Status.FAILED
-        if not full and version <= self.version:
-            return Status.VERSION_MISMATCH
-        current = {} if full else dict(self.entries)
-        for item in entries:
-            if item.status is None:
-                current.pop(item.id_tag.casefold(), None)
-            else:
-                current[item.id_tag.casefold()] = item
-        self.entries, self.version = current, version
-        return Status.ACCEPTED
-
-    async def get_configuration(self, keys: Sequence[str] = ()) -> ConfigurationReport:
-        self.calls.append("GetConfiguration")
-        known = {k.casefold(): (k, v) for k, v in self.configuration.items()}
-        values = tuple(
-            ReportedKey(key, known[key.casefold()][1]) for key in keys if key.casefold() in known
-        )
-        return ConfigurationReport(values, tuple(k for k in keys if k.casefold() not in known))
-
-    def statuses(self) -> dict[str, AuthListStatus | None]:
-        return {tag: e.status for tag, e in sorted(self.entries.items())}
+def statuses(sim: FakeCharger) -> dict[str, AuthListStatus | None]:
+    """The list the fake charger holds: each id tag's status."""
+    return {tag: e.status for tag, e in sorted(sim.list_entries.items())}
 
 
-class FakeStore:
-    def __init__(self) -> None:
-        self.rows: dict[tuple[str, str], KeyStatus] = {}
-
-    async def key_statuses(self, identity: str | None = None) -> list[KeyStatus]:
-        return [s for (i, _), s in sorted(self.rows.items()) if identity in (None, i)]
-
-    async def record_key_statuses(self, statuses: Sequence[KeyStatus]) -> None:
-        for status in statuses:
-            self.rows[(status.identity, status.key)] = status
-
-
-class FakeCentral:
-    def __init__(self, store: FakeStore | None = None) -> None:
-        self.store = store or FakeStore()
-        self.events: list[tuple[str, str]] = []
-
-    async def event(
-        self, identity: str | None, kind: str, message: str, data: dict[str, Any] | None = None
-    ) -> None:
-        self.events.append((kind, message))
+def charger_16(**kwargs: Any) -> FakeCharger:
+    """The fake of cp-16, the 1.6 charger of the fleets here."""
+    return FakeCharger("CP-16", **kwargs)
 
 
 async def _call(awaitable: Awaitable[T]) -> T:
@@ -341,25 +281,25 @@ def test_an_empty_list_is_one_full_update_without_entries() -> None:
 
 async def test_first_pass_sends_the_list_then_only_checks_the_version(build: Build) -> None:
     fleet = build(*BASE, *CARDS)
-    sim, central, step = FakeCharger(), FakeCentral(), LocalListStep(clock=lambda: T0)
+    sim, central, step = charger_16(), FakeCentral(), LocalListStep(clock=lambda: T0)
     result = await step.run(context(fleet, sim, central))
     desired = step.desired(fleet, "depot")
     assert result.synced and "Full update, 4 cards" in result.message
-    assert sim.version == desired.version
-    assert sim.statuses() == {
+    assert sim.list_version == desired.version
+    assert statuses(sim) == {
         "aa01": AuthListStatus.ACCEPTED,
         "bb02": AuthListStatus.ACCEPTED,
         "cc03": AuthListStatus.BLOCKED,
         "dd04": AuthListStatus.EXPIRED,
     }
-    assert [u.full for u in sim.sent] == [True]
+    assert [u.full for u in sent(sim)] == [True]
     assert stored(central).state is KeyState.APPLIED
     assert central.events[-1][0] == "LocalListUpdated"
 
     sim.calls.clear()
     result = await step.run(context(fleet, sim, central))
     assert result.synced and result.message == ""
-    assert sim.calls == ["GetLocalListVersion"]
+    assert sim.actions() == ["GetLocalListVersion"]
 
 
 EDITS = [
@@ -391,74 +331,74 @@ def _edited(build: Build, rising: bool) -> tuple[Fleet, Fleet, LocalListEntry]:
 
 async def test_a_blocked_card_goes_as_a_differential_update(build: Build) -> None:
     before, after, changed = _edited(build, rising=True)
-    sim, central, step = FakeCharger(), FakeCentral(), LocalListStep(clock=lambda: T0)
+    sim, central, step = charger_16(), FakeCentral(), LocalListStep(clock=lambda: T0)
     await step.run(context(before, sim, central))
-    sim.sent.clear()
+    sim.calls.clear()
     result = await step.run(context(after, sim, central))
     new = step.desired(after, "depot")
     assert result.synced and "Differential update, 1 change" in result.message
-    assert sim.sent == [ListUpdate(new.version, (changed,), False)]
-    assert sim.version == new.version
+    assert sent(sim) == [ListUpdate(new.version, (changed,), False)]
+    assert sim.list_version == new.version
 
 
 async def test_a_lower_new_version_goes_as_a_full_update_without_a_refusal_first(
     build: Build,
 ) -> None:
     before, after, _ = _edited(build, rising=False)
-    sim, central, step = FakeCharger(), FakeCentral(), LocalListStep(clock=lambda: T0)
+    sim, central, step = charger_16(), FakeCentral(), LocalListStep(clock=lambda: T0)
     await step.run(context(before, sim, central))
-    sim.sent.clear()
+    sim.calls.clear()
     result = await step.run(context(after, sim, central))
     assert result.synced
-    assert [u.full for u in sim.sent] == [True]
+    assert [u.full for u in sent(sim)] == [True]
 
 
 async def test_what_the_charger_holds_survives_a_restart(build: Build) -> None:
     before, after, changed = _edited(build, rising=True)
-    sim, central = FakeCharger(), FakeCentral()
+    sim, central = charger_16(), FakeCentral()
     await LocalListStep(clock=lambda: T0).run(context(before, sim, central))
-    sim.sent.clear()
+    sim.calls.clear()
     restarted = LocalListStep(clock=lambda: T0)  # a new process: only the store remembers
     result = await restarted.run(context(after, sim, FakeCentral(central.store)))
     assert result.synced
-    assert [(u.full, u.entries) for u in sim.sent] == [(False, (changed,))]
+    assert [(u.full, u.entries) for u in sent(sim)] == [(False, (changed,))]
 
 
 async def test_without_a_record_a_changed_list_goes_in_full(build: Build) -> None:
     before, after, _ = _edited(build, rising=True)
-    sim = FakeCharger()
+    sim = charger_16()
     await LocalListStep(clock=lambda: T0).run(context(before, sim, FakeCentral()))
-    sim.sent.clear()
+    sim.calls.clear()
     await LocalListStep(clock=lambda: T0).run(context(after, sim, FakeCentral()))
-    assert [u.full for u in sim.sent] == [True]
+    assert [u.full for u in sent(sim)] == [True]
 
 
 async def test_a_version_mismatch_falls_back_to_one_full_update(build: Build) -> None:
     before, after, _ = _edited(build, rising=True)
-    sim, central, step = FakeCharger(), FakeCentral(), LocalListStep(clock=lambda: T0)
+    sim, central, step = charger_16(), FakeCentral(), LocalListStep(clock=lambda: T0)
     await step.run(context(before, sim, central))
-    sim.sent.clear()
-    sim.answers = [Status.VERSION_MISMATCH]
+    sim.calls.clear()
+    sim.respond["SendLocalList"] = in_turn(Status.VERSION_MISMATCH)
     result = await step.run(context(after, sim, central))
     assert result.synced
-    assert [u.full for u in sim.sent] == [False, True]
-    assert sim.version == step.desired(after, "depot").version
+    assert [u.full for u in sent(sim)] == [False, True]
+    assert sim.list_version == step.desired(after, "depot").version
 
 
 async def test_a_refused_full_update_is_reported_and_not_resent(build: Build) -> None:
     fleet = build(*BASE, *CARDS)
-    sim, central, step = FakeCharger(), FakeCentral(), LocalListStep(clock=lambda: T0)
-    sim.answers = [Status.FAILED]
+    sim, central, step = charger_16(), FakeCentral(), LocalListStep(clock=lambda: T0)
+    sim.respond["SendLocalList"] = in_turn(Status.FAILED)
     result = await step.run(context(fleet, sim, central))
     assert not result.synced and "answered Failed to a Full update" in result.message
     assert stored(central).state is KeyState.FAILED
     sim.calls.clear()
     again = await step.run(context(fleet, sim, central))
     assert again == result
-    assert sim.calls == ["GetLocalListVersion"]
+    assert sim.actions() == ["GetLocalListVersion"]
     step.forget("CP-16")  # a reconnect tries again
     await step.run(context(fleet, sim, central))
-    assert sim.version == step.desired(fleet, "depot").version
+    assert sim.list_version == step.desired(fleet, "depot").version
 
 
 @pytest.mark.parametrize(
@@ -474,25 +414,25 @@ async def test_a_charger_without_a_list_is_remembered_as_such(
     build: Build, answer: Status | CallFailed
 ) -> None:
     fleet = build(*BASE, *CARDS)
-    sim, central, step = FakeCharger(), FakeCentral(), LocalListStep(clock=lambda: T0)
-    sim.answers = [answer]
+    sim, central, step = charger_16(), FakeCentral(), LocalListStep(clock=lambda: T0)
+    sim.respond["SendLocalList"] = in_turn(answer)
     result = await step.run(context(fleet, sim, central))
     assert result.synced and "not supported" in result.message
     assert stored(central).state is KeyState.NOT_SUPPORTED
     sim.calls.clear()
     assert await step.run(context(fleet, sim, central)) == result
-    assert sim.calls == []
+    assert sim.actions() == []
     step.forget("CP-16")
     await step.run(context(fleet, sim, central))
-    assert sim.version == step.desired(fleet, "depot").version
+    assert sim.list_version == step.desired(fleet, "depot").version
 
 
 async def test_version_minus_one_means_no_list_support(build: Build) -> None:
     fleet = build(*BASE, *CARDS)
-    sim, central, step = FakeCharger(version=-1), FakeCentral(), LocalListStep(clock=lambda: T0)
+    sim, central, step = charger_16(list_version=-1), FakeCentral(), LocalListStep(clock=lambda: T0)
     result = await step.run(context(fleet, sim, central))
     assert result.synced and "version -1" in result.message
-    assert sim.sent == []
+    assert sent(sim) == []
 
 
 async def test_a_201_charger_that_says_it_has_no_list_gets_none(build: Build) -> None:
@@ -500,7 +440,7 @@ async def test_a_201_charger_that_says_it_has_no_list_gets_none(build: Build) ->
     sim = FakeCharger("CP-201", configuration={"LocalAuthListCtrlr.Available": "false"})
     result = await LocalListStep(clock=lambda: T0).run(context(fleet, sim, FakeCentral()))
     assert result.synced and "LocalAuthListCtrlr.Available is false" in result.message
-    assert sim.sent == []
+    assert sent(sim) == []
 
 
 @pytest.mark.parametrize(
@@ -516,29 +456,29 @@ async def test_a_long_list_is_sent_in_parts_the_charger_takes(
     result = await step.run(context(fleet, sim, FakeCentral()))
     desired = step.desired(fleet, "depot")
     assert result.synced and "in 2 messages" in result.message
-    assert [(u.version, u.full, len(u.entries)) for u in sim.sent] == [
+    assert [(u.version, u.full, len(u.entries)) for u in sent(sim)] == [
         (desired.version - 1, True, 3),
         (desired.version, False, 1),
     ]
-    assert sim.version == desired.version and len(sim.entries) == 4
-    assert sim.calls.count("GetConfiguration") == 1
+    assert sim.list_version == desired.version and len(sim.list_entries) == 4
+    assert sim.actions().count("GetConfiguration") == 1
 
 
 async def test_limits_already_reported_are_not_asked_again(build: Build) -> None:
     fleet = build(*BASE, *CARDS)
-    sim = FakeCharger(per_message=2)
+    sim = charger_16(per_message=2)
     reported = [
         ReportedKey("SendLocalListMaxLength", "2"),
         ReportedKey("LocalAuthListMaxLength", "9"),
     ]
     result = await LocalListStep(clock=lambda: T0).run(context(fleet, sim, FakeCentral(), reported))
-    assert result.synced and "GetConfiguration" not in sim.calls
-    assert len(sim.sent) == 2
+    assert result.synced and "GetConfiguration" not in sim.actions()
+    assert len(sent(sim)) == 2
 
 
 async def test_an_interrupted_transfer_is_completed_differentially(build: Build) -> None:
     fleet = build(*BASE, *CARDS)
-    sim = FakeCharger(per_message=1, configuration={"SendLocalListMaxLength": "1"})
+    sim = charger_16(per_message=1, configuration={"SendLocalListMaxLength": "1"})
     central, step = FakeCentral(), LocalListStep(clock=lambda: T0)
     sends = 0
 
@@ -554,33 +494,33 @@ async def test_an_interrupted_transfer_is_completed_differentially(build: Build)
     with pytest.raises(ConnectionResetError):
         await step.run(replace(context(fleet, sim, central), call=dropped_at_the_third_part))
     desired = step.desired(fleet, "depot")
-    assert sim.version == desired.version - 2 and len(sim.entries) == 2
+    assert sim.list_version == desired.version - 2 and len(sim.list_entries) == 2
     assert stored(central).state is KeyState.PENDING
-    sim.sent.clear()
+    sim.calls.clear()
     result = await step.run(context(fleet, sim, central))
     assert result.synced
-    assert [(u.version, u.full) for u in sim.sent] == [
+    assert [(u.version, u.full) for u in sent(sim)] == [
         (desired.version - 1, False),
         (desired.version, False),
     ]
-    assert sim.version == desired.version and len(sim.entries) == 4
+    assert sim.list_version == desired.version and len(sim.list_entries) == 4
 
 
 async def test_a_list_longer_than_the_charger_keeps_is_refused_before_sending(
     build: Build,
 ) -> None:
     fleet = build(*BASE, *CARDS)
-    sim = FakeCharger(configuration={"LocalAuthListMaxLength": "3"})
+    sim = charger_16(configuration={"LocalAuthListMaxLength": "3"})
     result = await LocalListStep(clock=lambda: T0).run(context(fleet, sim, FakeCentral()))
     assert not result.synced
     assert "4 cards are accepted at depot, the charger keeps at most 3" in result.message
-    assert sim.sent == []
+    assert sent(sim) == []
 
 
 async def test_an_update_accepted_but_not_reported_is_not_done(build: Build) -> None:
     fleet = build(*BASE, *CARDS)
-    sim, step = FakeCharger(), LocalListStep(clock=lambda: T0)
-    sim.answers = [Status.ACCEPTED]  # says Accepted, keeps version 0
+    sim, step = charger_16(), LocalListStep(clock=lambda: T0)
+    sim.respond["SendLocalList"] = in_turn(Status.ACCEPTED)  # says Accepted, keeps version 0
     result = await step.run(context(fleet, sim, FakeCentral()))
     assert not result.synced and "but the charger reports version 0" in result.message
 
@@ -595,15 +535,15 @@ async def test_a_list_declared_disabled_is_left_alone(
     fleet = build(*[disabled if identity.lower() in d else d for d in BASE], *CARDS)
     sim = FakeCharger(identity)
     result = await LocalListStep(clock=lambda: T0).run(context(fleet, sim, FakeCentral()))
-    assert result.synced and sim.calls == []
+    assert result.synced and sim.actions() == []
 
 
 async def test_a_list_declared_enabled_is_sent(build: Build) -> None:
     enabled = charger("cp-16", "1.6", "localAuthListEnabled: true")
     fleet = build(*[enabled if "cp-16" in d else d for d in BASE], *CARDS)
-    sim = FakeCharger()
+    sim = charger_16()
     await LocalListStep(clock=lambda: T0).run(context(fleet, sim, FakeCentral()))
-    assert len(sim.entries) == 4
+    assert len(sim.list_entries) == 4
 
 
 async def test_the_desired_list_is_computed_once_per_fleet_until_a_card_expires(

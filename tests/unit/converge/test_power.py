@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -27,14 +26,14 @@ from controller.ocpp.central import CentralSystem
 from controller.store.base import Store
 from controller.values.commands import (
     ChargerCommands,
-    ChargingLimit,
     CompositeSchedule,
     LimitPeriod,
     LimitPurpose,
     Status,
 )
 from controller.values.errors import CallFailed, FailureKind
-from controller.values.records import ChargerRecord, Event, ReportedKey, Transaction
+from controller.values.records import ChargerRecord, ReportedKey
+from tests.fakes import Call, FakeCharger, FakeStore, Gate, always, flat, raising
 
 FLEET = """apiVersion: chargectl.io/v1alpha1
 kind: Team
@@ -111,121 +110,27 @@ def load(
     return report.fleet
 
 
-@dataclass
-class FakeStore:
-    """What the step reads and writes of the store: open transactions, events."""
-
-    open: dict[str, list[Transaction]] = field(default_factory=dict)
-    events: list[Event] = field(default_factory=list)
-    next_id: int = 1
-
-    async def open_transactions(self, identity: str) -> list[Transaction]:
-        return list(self.open.get(identity, []))
-
-    async def add_event(self, event: Event) -> None:
-        self.events.append(event)
-
-    def start(self, identity: str, connector: int = 1) -> Transaction:
-        transaction = Transaction(
-            self.next_id, identity, connector, START + timedelta(minutes=self.next_id), 0
-        )
-        self.next_id += 1
-        self.open.setdefault(identity, []).append(transaction)
-        return transaction
-
-    def stop(self, identity: str) -> Transaction:
-        return self.open[identity].pop()
-
-
-Answer = Callable[[ChargingLimit], Status | CallFailed]
-Composite = Callable[[int], CompositeSchedule | CallFailed]
-
-
-def accept(limit: ChargingLimit) -> Status | CallFailed:
-    return Status.ACCEPTED
-
-
-def flat(amperes: float) -> CompositeSchedule:
-    return CompositeSchedule(Status.ACCEPTED, (LimitPeriod(0, amperes),))
-
-
-@dataclass
-class FakeCharger:
-    """Answers SetChargingProfile with `answer` and ClearChargingProfile with Accepted;
-    every such call goes to the shared `log` as (identity, purpose or 'clear', amperes or id).
-
-    The profiles it accepts are in force (unless `applies` is off): GetCompositeSchedule
-    answers the lowest of the station maximum, the connector's Tx profile (or else its
-    TxDefault) and the connector's own 32 A, unless `composite` answers instead. The
-    connectors asked go to `asked`; with a `gate`, the answer waits for it to open.
-    """
-
-    identity: str
-    log: list[tuple[str, str, float]]
-    answer: Answer = accept
-    applies: bool = True
-    composite: Composite | None = None
-    gate: asyncio.Event | None = None
-    installed: dict[int, ChargingLimit] = field(default_factory=dict)
-    asked: list[int] = field(default_factory=list)
-
-    async def set_charging_profile(self, limit: ChargingLimit) -> Status | CallFailed:
-        self.log.append((self.identity, limit.purpose.value, limit.periods[0].amperes))
-        answer = self.answer(limit)
-        if answer is Status.ACCEPTED and self.applies:
-            self.installed[limit.profile_id] = limit
-        return answer
-
-    async def clear_charging_profile(
-        self,
-        profile_id: int | None = None,
-        connector: int | None = None,
-        purpose: LimitPurpose | None = None,
-    ) -> Status | CallFailed:
-        self.log.append((self.identity, "clear", float(profile_id or 0)))
-        self.installed.pop(profile_id or 0, None)
-        return Status.ACCEPTED
-
-    async def get_composite_schedule(
-        self, connector: int, duration: int
-    ) -> CompositeSchedule | CallFailed:
-        self.asked.append(connector)
-        if self.gate is not None:
-            await self.gate.wait()
-        if self.composite is not None:
-            return self.composite(connector)
-        return flat(self.in_force(connector))
-
-    def in_force(self, connector: int) -> float:
-        def limits(purpose: LimitPurpose, where: int) -> list[float]:
-            return [
-                limit.periods[0].amperes
-                for limit in self.installed.values()
-                if limit.purpose is purpose and limit.connector == where
-            ]
-
-        found = [32.0, *limits(LimitPurpose.STATION_MAX, 0)]
-        if connector:
-            found += limits(LimitPurpose.TX, connector) or limits(
-                LimitPurpose.TX_DEFAULT, connector
-            )
-        return min(found)
-
-    def transaction_ended(self) -> None:
-        for pid, limit in list(self.installed.items()):
-            if limit.purpose is LimitPurpose.TX:
-                del self.installed[pid]
+def sent(log: list[Call]) -> list[tuple[str, str, float]]:
+    """The profiles set and cleared, as (identity, purpose or 'clear', amperes or profile id)."""
+    found: list[tuple[str, str, float]] = []
+    for call in log:
+        if call.action == "SetChargingProfile":
+            limit = call.arguments["limit"]
+            found.append((call.identity, limit.purpose.value, limit.periods[0].amperes))
+        elif call.action == "ClearChargingProfile":
+            found.append((call.identity, "clear", float(call.arguments["profile_id"] or 0)))
+    return found
 
 
 class Rig:
     """A step, its fake store and chargers, and the identities it asked to wake."""
 
     def __init__(self, fleet: Fleet) -> None:
-        self.store = FakeStore()
+        self.store = FakeStore(started=START)
         self.central = CentralSystem(fleet, cast(Store, self.store))
         self.woken: list[str] = []
         self.step = PowerStep(wake=self.woken.append)
-        self.log: list[tuple[str, str, float]] = []
+        self.log: list[Call] = []
         self.chargers = {i: FakeCharger(i, self.log) for i in ("CP-A", "CP-B", "CP-HOME")}
         self.records = {i: ChargerRecord(i, pending=False) for i in self.chargers}
 
@@ -247,7 +152,7 @@ class Rig:
 
     def sent(self) -> list[tuple[str, str, float]]:
         """The calls since the last look."""
-        calls = list(self.log)
+        calls = sent(self.log)
         self.log.clear()
         return calls
 
@@ -257,8 +162,9 @@ class Rig:
 
     def asked(self, identity: str) -> list[int]:
         """The connectors whose composite schedule the charger was asked since the last look."""
-        asked = list(self.chargers[identity].asked)
-        self.chargers[identity].asked.clear()
+        charger = self.chargers[identity]
+        asked = [a["connector"] for a in charger.arguments("GetCompositeSchedule")]
+        charger.calls.clear()
         return asked
 
     def stop(self, identity: str) -> None:
@@ -272,7 +178,7 @@ class Rig:
         self.sent()
         self.woken.clear()
         for charger in self.chargers.values():
-            charger.asked.clear()
+            charger.calls.clear()
 
 
 async def _call(awaitable: Awaitable[Any]) -> Any:
@@ -376,8 +282,8 @@ async def test_a_refused_limit_is_shown_and_not_sent_again(
     rig: Rig, answer: Status | CallFailed
 ) -> None:
     await rig.converge("CP-A", "CP-B")
-    rig.chargers["CP-A"].answer = lambda limit: (
-        answer if limit.purpose is LimitPurpose.TX else Status.ACCEPTED
+    rig.chargers["CP-A"].respond["SetChargingProfile"] = lambda call: (
+        answer if call.arguments["limit"].purpose is LimitPurpose.TX else None
     )
     rig.start("CP-A")
 
@@ -403,7 +309,7 @@ async def test_a_refused_decrease_holds_the_raises_at_the_location(rig: Rig) -> 
     await rig.converge("CP-A", "CP-B")
     rig.start("CP-A")
     await rig.converge("CP-A", "CP-B")
-    rig.chargers["CP-A"].answer = lambda limit: Status.REJECTED
+    rig.chargers["CP-A"].respond["SetChargingProfile"] = always(Status.REJECTED)
     rig.start("CP-B")
 
     assert not (await rig.run("CP-A")).synced
@@ -492,10 +398,8 @@ async def test_a_lower_circuit_limit_is_applied_without_waiting(tmp_path: Path) 
 async def test_an_unanswered_raise_counts_as_applied(rig: Rig) -> None:
     await rig.converge("CP-A", "CP-B")
 
-    def lost(limit: ChargingLimit) -> Status | CallFailed:
-        raise TimeoutError("no answer")  # what the reconciler's call raises: the pass aborts
-
-    rig.chargers["CP-A"].answer = lost
+    # what the reconciler's call raises when there is no answer: the pass aborts
+    rig.chargers["CP-A"].respond["SetChargingProfile"] = raising(TimeoutError("no answer"))
     rig.start("CP-A")
     with pytest.raises(TimeoutError):
         await rig.run("CP-A")
@@ -505,7 +409,7 @@ async def test_an_unanswered_raise_counts_as_applied(rig: Rig) -> None:
     result = await rig.run("CP-B")
     assert "waits until cp-a has lowered its limits" in result.message
     assert rig.sent() == []
-    rig.chargers["CP-A"].answer = accept
+    del rig.chargers["CP-A"].respond["SetChargingProfile"]
     assert (await rig.run("CP-A")).synced
     assert rig.sent() == [("CP-A", "Tx", 20.0)]
 
@@ -602,7 +506,9 @@ async def test_the_composite_limit_may_be_below_ours_but_not_above(
 ) -> None:
     """Connector 1 answers `composite` (the charger, 32 A); its default is 6 A. A charger whose
     clock lags ours starts a profile sent "now" a moment later: that is not drift."""
-    rig.chargers["CP-A"].composite = lambda c: composite if c == 1 else flat(32.0)
+    rig.chargers["CP-A"].respond["GetCompositeSchedule"] = lambda call: (
+        composite if call.arguments["connector"] == 1 else flat(32.0)
+    )
     result = await rig.run("CP-A")
     assert result.synced is synced
     assert ("expected at most 6 A" in result.message) is not synced
@@ -621,7 +527,7 @@ async def test_the_composite_limit_may_be_below_ours_but_not_above(
 async def test_a_charger_without_composite_schedules_is_trusted_and_asked_once(
     rig: Rig, refusal: CompositeSchedule | CallFailed
 ) -> None:
-    rig.chargers["CP-A"].composite = lambda connector: refusal
+    rig.chargers["CP-A"].respond["GetCompositeSchedule"] = always(refusal)
     assert (await rig.run("CP-A")).synced
     assert rig.asked("CP-A") == [0]
 
@@ -647,7 +553,7 @@ async def test_a_charger_without_smart_charging_is_not_asked(rig: Rig) -> None:
 
 async def test_another_callerror_trusts_the_answer_for_that_change(rig: Rig) -> None:
     failed = CallFailed(FailureKind.CALL_ERROR, "GetCompositeSchedule", "oops", "InternalError")
-    rig.chargers["CP-A"].composite = lambda connector: failed
+    rig.chargers["CP-A"].respond["GetCompositeSchedule"] = always(failed)
     assert (await rig.run("CP-A")).synced
     assert rig.asked("CP-A") == [0, 1]
     assert (await rig.run("CP-A")).synced
@@ -665,7 +571,7 @@ async def test_a_charger_that_does_not_answer_is_trusted_and_asked_once(
     """Firmware that drops actions it does not implement never answers: asking again at every
     pass would abort every pass (and leave its decreases unverified, holding up raises)."""
     unanswered = CallFailed(kind, "GetCompositeSchedule", "no answer within 30s")
-    rig.chargers["CP-A"].composite = lambda connector: unanswered
+    rig.chargers["CP-A"].respond["GetCompositeSchedule"] = always(unanswered)
     assert (await rig.run("CP-A")).synced
     assert rig.asked("CP-A") == [0]
 
@@ -678,10 +584,10 @@ async def test_a_disconnect_while_asking_aborts_the_pass_and_the_next_one_asks_a
     rig: Rig,
 ) -> None:
     gone = CallFailed(FailureKind.DISCONNECTED, "GetCompositeSchedule", "connection closed")
-    rig.chargers["CP-A"].composite = lambda connector: gone
+    rig.chargers["CP-A"].respond["GetCompositeSchedule"] = always(gone)
     with pytest.raises(TransportFailure):
         await rig.run("CP-A")
-    rig.chargers["CP-A"].composite = None
+    del rig.chargers["CP-A"].respond["GetCompositeSchedule"]
     assert (await rig.run("CP-A")).synced
     assert rig.asked("CP-A") == [0, 0, 1]
     assert rig.sent() == [("CP-A", "StationMax", 32.0), ("CP-A", "TxDefault", 6.0)]
@@ -693,7 +599,7 @@ async def test_a_decrease_that_cannot_be_verified_does_not_hold_up_raises(rig: R
     await rig.converge("CP-A", "CP-B")
     rig.start("CP-B")
     unanswered = CallFailed(FailureKind.TIMEOUT, "GetCompositeSchedule", "no answer")
-    rig.chargers["CP-A"].composite = lambda connector: unanswered
+    rig.chargers["CP-A"].respond["GetCompositeSchedule"] = always(unanswered)
 
     assert (await rig.run("CP-A")).synced  # lowered to 20 A, accepted, never shown
     assert rig.sent() == [("CP-A", "Tx", 20.0)]
@@ -709,18 +615,17 @@ async def test_raises_wait_until_a_decrease_is_seen_in_force(rig: Rig) -> None:
     rig.start("CP-B")
     rig.woken.clear()
 
-    gate = asyncio.Event()
-    rig.chargers["CP-A"].gate = gate
+    gate = Gate()
+    rig.chargers["CP-A"].gates["GetCompositeSchedule"] = gate
     lowering = asyncio.create_task(rig.run("CP-A"))
-    while not rig.chargers["CP-A"].asked:  # cp-a accepted 20 A, is being asked if in force
-        await asyncio.sleep(0)
+    await gate.reached.wait()  # cp-a accepted 20 A, is being asked if in force
     assert rig.sent() == [("CP-A", "Tx", 20.0)]
 
     held = await rig.run("CP-B")
     assert "Tx 20 A on connector 1 waits until cp-a has lowered its limits" in held.message
     assert rig.sent() == [], "accepted is not yet in force: cp-a may still offer 32 A"
 
-    gate.set()
+    gate.open.set()
     assert (await lowering).synced
     assert rig.woken == ["CP-B"]
     assert (await rig.run("CP-B")).synced
