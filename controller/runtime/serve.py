@@ -183,7 +183,7 @@ async def running(options: ServeOptions) -> AsyncIterator[Running]:
                 list(options.paths), fleet, lambda _old, new: central.replace_fleet(new)
             )
             started = Running(central, endpoint, source, reconciler, web)
-            watcher = asyncio.create_task(source.watch()) if options.watch else None
+            watcher = asyncio.create_task(source.run()) if options.watch else None
             collector = (
                 asyncio.create_task(collect_periodically(thresholds), name="gc")
                 if thresholds is not None

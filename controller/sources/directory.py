@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from watchfiles import awatch
@@ -18,20 +18,29 @@ from controller.fleet.checking import check_paths
 from controller.fleet.loading import YAML_SUFFIXES
 from controller.fleet.model import Fleet
 from controller.fleet.reporting import format_human, plural
+from controller.sources.base import FleetListener
 
 log = logging.getLogger("chargectl.fleet")
 
-FleetListener = Callable[[Fleet, Fleet], Awaitable[None]]
-"""Called with (old, new) after a valid fleet replaced the one in force."""
-
 
 class DirectorySource:
-    """Watches fleet paths; `current` is always the last fleet that validated."""
+    """Watches fleet paths; `current` is always the last fleet that validated.
 
-    def __init__(self, paths: Sequence[Path], fleet: Fleet, listener: FleetListener) -> None:
+    A `DesiredStateSource` (see `controller.sources.base`).
+    """
+
+    def __init__(
+        self,
+        paths: Sequence[Path],
+        fleet: Fleet,
+        listener: FleetListener,
+        *,
+        debounce_ms: int = 300,
+    ) -> None:
         self.paths = list(paths)
         self.current = fleet
         self.listener = listener
+        self.debounce_ms = debounce_ms
         self.refused = 0
         self.reloaded = 0
 
@@ -56,10 +65,10 @@ class DirectorySource:
         await self.listener(old, report.fleet)
         return True
 
-    async def watch(self, debounce_ms: int = 300) -> None:
+    async def run(self) -> None:
         """Reload on every change to a YAML file under the paths, until cancelled."""
         async for changes in awatch(
-            *self.paths, debounce=debounce_ms, watch_filter=_yaml_only, recursive=True
+            *self.paths, debounce=self.debounce_ms, watch_filter=_yaml_only, recursive=True
         ):
             log.debug("fleet files changed: %s", sorted(path for _, path in changes))
             await self.reload()
