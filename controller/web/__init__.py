@@ -2,11 +2,12 @@
 
 - `app`: the HTTP server (`WebServer`, `WebOptions`), run next to the OCPP endpoint;
 - `status`: the JSON documents, computed from the fleet, the store and the connections;
+- `plan`: `/api/plan`, the plan document `chargectl plan --server` reads;
 - `commands`: the imperative escape hatches as values, sent and logged as events;
-- `metrics`: Prometheus metrics (`Metrics`), also fed by the reconciler;
-- `access`: who is asking and what they may see (not enforced yet);
-- `client`, `clicommands`: `chargectl command` and `chargectl logs`, over the HTTP API.
+- `metrics`: Prometheus metrics (`Metrics`), also fed by the reconciler through its recorder;
+- `access`: who is asking and what they may see (not enforced yet).
 
-Nothing is re-exported here: the CLI imports `clicommands` on every start, and must not pay
-for importing aiohttp and prometheus-client to validate a fleet.
+The command-line side of the API (`chargectl command`, `logs`, `plan --server`) lives in
+`controller.cli`. Nothing is re-exported here, so importing one module does not load aiohttp
+and prometheus-client for another.
 """
