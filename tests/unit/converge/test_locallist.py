@@ -1,14 +1,14 @@
-"""The local list step: the list's content and version (pure), and one pass against a fake charger.
+"""The local list step: one pass against a fake charger (the list's content and version, pure,
+are tests/unit/planning/test_locallist.py).
 
-The fleets are real YAML, loaded the way `serve` loads them; the charger is a fake that keeps a
-list as OCPP says a charger does (a Differential update must raise the version) and logs every
-call, so each test can say exactly what went over the wire.
+The fleets are real YAML, loaded the way `serve` loads them (tests/unit/cards.py); the charger is a
+fake that keeps a list as OCPP says a charger does (a Differential update must raise the
+version) and logs every call, so each test can say exactly what went over the wire.
 """
 
 from __future__ import annotations
 
-import textwrap
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Coroutine, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,98 +17,24 @@ from typing import Any, TypeVar, cast
 import pytest
 
 from controller.converge.base import PassContext
-from controller.converge.locallist import (
-    LOCAL_LIST_KEY,
-    VERSION_FLOOR,
-    VERSION_LIMIT,
-    DesiredList,
-    ListUpdate,
-    LocalListStep,
-    apply_update,
-    desired_list,
-    list_changes,
-    list_entries,
-    plan_updates,
-)
-from controller.fleet.loading import load_paths
+from controller.converge.locallist import LocalListStep
 from controller.fleet.model import Fleet, resolve_charger
 from controller.ocpp.central import CentralSystem
-from controller.resources import Card
-from controller.values.commands import (
-    AuthListStatus,
-    ChargerCommands,
-    LocalListEntry,
-    Status,
-)
+from controller.planning.locallist import LOCAL_LIST_KEY, ListUpdate, desired_list
+from controller.values.commands import AuthListStatus, ChargerCommands, LocalListEntry, Status
 from controller.values.errors import CallFailed, FailureKind
 from controller.values.records import ChargerRecord, KeyState, KeyStatus, ReportedKey
 from tests.fakes import FakeCentral, FakeCharger, in_turn
+from tests.unit.cards import BASE, CARDS, Build, card, cards_of, charger, fleet_builder
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-HEADER = "apiVersion: chargectl.io/v1alpha1\n"
 
 T = TypeVar("T")
 
 
-def doc(kind: str, name: str, spec: str) -> str:
-    body = textwrap.indent(textwrap.dedent(spec).strip("\n"), "  ")
-    return f"{HEADER}kind: {kind}\nmetadata:\n  name: {name}\nspec:\n{body}\n"
-
-
-def card(name: str, id_tag: str, extra: str = "", team: str = "ops") -> str:
-    return doc("Card", name, f"idTag: {id_tag}\nteam: {team}\n{textwrap.dedent(extra)}")
-
-
-def charger(name: str, version: str = "1.6", settings: str = "") -> str:
-    spec = (
-        f'location: depot\nocppVersion: "{version}"\nocppIdentity: {name.upper()}\n'
-        "connectors: [{id: 1, type: Type2, maxCurrent: 32}]\n"
-    )
-    if settings:
-        spec += "settings:\n" + textwrap.indent(textwrap.dedent(settings), "  ")
-    return doc("Charger", name, spec)
-
-
-BASE = [
-    doc("Team", "ops", "displayName: Ops\nhandle: ops"),
-    doc("Team", "guests", "displayName: Guests\nhandle: guests"),
-    doc("Location", "depot", "team: ops\ndisplayName: Depot\nacceptedCards: {teams: [ops]}"),
-    charger("cp-16"),
-    charger("cp-201", "2.0.1"),
-]
-
-CARDS = [
-    card("alice", "AA01", "parentIdTag: FLEET\nexpiresAt: 2027-01-01T00:00:00Z"),
-    card("bob", "BB02"),
-    card("carol", "CC03", "status: Blocked"),
-    card("dave", "DD04", "expiresAt: 2026-01-01T00:00:00+01:00"),
-    card("guest", "EE05", team="guests"),  # not accepted at the depot
-]
-
-Build = Callable[..., Fleet]
-
-
 @pytest.fixture
 def build(tmp_path: Path) -> Build:
-    """A fleet from YAML documents, in a fresh directory each time."""
-    counter = iter(range(1000))
-
-    def build(*documents: str) -> Fleet:
-        root = tmp_path / f"fleet-{next(counter)}"
-        root.mkdir()
-        for i, text in enumerate(documents):
-            (root / f"{i:02d}.yaml").write_text(text, encoding="utf-8")
-        loaded = load_paths([root])
-        assert loaded.problems == ()
-        fleet, problems = Fleet.build(loaded.resources)
-        assert problems == []
-        return fleet
-
-    return build
-
-
-def cards_of(fleet: Fleet) -> list[Card]:
-    return [c.resource for c in fleet.cards_accepted_at("depot")]
+    return fleet_builder(tmp_path)
 
 
 def entry(tag: str, status: AuthListStatus | None = AuthListStatus.ACCEPTED) -> LocalListEntry:
@@ -161,119 +87,6 @@ def context(
 
 def stored(central: FakeCentral, identity: str = "CP-16") -> KeyStatus:
     return central.store.rows[(identity, LOCAL_LIST_KEY)]
-
-
-# --- the list and its version (pure) ----------------------------------------------------------
-
-
-def test_entries_are_what_authorize_answers_sorted_by_id_tag(build: Build) -> None:
-    fleet = build(*BASE, *CARDS)
-    entries = list_entries(cards_of(fleet), T0)
-    assert entries == (
-        LocalListEntry("AA01", AuthListStatus.ACCEPTED, datetime(2027, 1, 1, tzinfo=UTC), "FLEET"),
-        LocalListEntry("BB02", AuthListStatus.ACCEPTED),
-        LocalListEntry("CC03", AuthListStatus.BLOCKED),
-        LocalListEntry("DD04", AuthListStatus.EXPIRED, datetime(2025, 12, 31, 23, tzinfo=UTC)),
-    )
-
-
-def test_the_version_is_stable_and_positive(build: Build) -> None:
-    one = desired_list(cards_of(build(*BASE, *CARDS)), T0)
-    again = desired_list(cards_of(build(*BASE, *reversed(CARDS))), T0)
-    assert one == again
-    assert VERSION_FLOOR <= one.version < VERSION_LIMIT
-    empty = desired_list([], T0)
-    assert empty.entries == () and empty.version > 0
-
-
-@pytest.mark.parametrize(
-    "edited",
-    [
-        card("bob", "BB02", "status: Blocked"),
-        card("bob", "BB02", "expiresAt: 2027-06-01T00:00:00Z"),
-        card("bob", "BB02", "parentIdTag: FLEET"),
-        card("bob", "BB03"),
-        card("bob", "BB02", team="guests"),  # no longer accepted at the depot
-    ],
-    ids=["blocked", "expiry", "parent", "id-tag", "removed"],
-)
-def test_any_change_of_content_changes_the_version(build: Build, edited: str) -> None:
-    before = desired_list(cards_of(build(*BASE, *CARDS)), T0)
-    cards = [edited if "name: bob\n" in c else c for c in CARDS]
-    after = desired_list(cards_of(build(*BASE, *cards)), T0)
-    assert after.version != before.version
-
-
-def test_a_card_that_expires_changes_the_list_when_it_expires(build: Build) -> None:
-    cards = cards_of(build(*BASE, *CARDS))
-    before = desired_list(cards, T0)
-    after = desired_list(cards, datetime(2027, 1, 1, tzinfo=UTC))
-    assert after.version != before.version
-    assert after.entries[0].status is AuthListStatus.EXPIRED
-
-
-def test_changes_carry_new_and_changed_entries_and_removals() -> None:
-    held = (entry("A"), entry("B"), entry("C"))
-    desired = (entry("A"), entry("B", AuthListStatus.BLOCKED), entry("D"))
-    changes = list_changes(held, desired)
-    assert changes == (entry("B", AuthListStatus.BLOCKED), entry("C", None), entry("D"))
-    update = ListUpdate(VERSION_FLOOR, changes, full=False)
-    assert apply_update(held, update) == desired
-
-
-def test_in_sync_needs_nothing_and_an_empty_list_is_in_sync_at_zero() -> None:
-    desired = DesiredList(VERSION_FLOOR + 5, (entry("A"),))
-    assert plan_updates(VERSION_FLOOR + 5, None, desired, None) == ()
-    assert plan_updates(0, (), DesiredList(VERSION_FLOOR + 7, ()), None) == ()
-
-
-def test_a_known_list_gets_a_differential_update_when_the_version_rises() -> None:
-    held = tuple(entry(t) for t in "ABCD")
-    desired = DesiredList(2_000_000, (entry("A"), entry("B", AuthListStatus.BLOCKED), *held[2:]))
-    updates = plan_updates(1_000_000, held, desired, None)
-    assert updates == (ListUpdate(2_000_000, (entry("B", AuthListStatus.BLOCKED),), False),)
-
-
-def test_a_full_update_when_the_differential_would_be_refused_or_is_unknown() -> None:
-    held = tuple(entry(t) for t in "ABCD")
-    desired = DesiredList(1_000_000, (entry("A"), entry("B", AuthListStatus.BLOCKED), *held[2:]))
-    full = (ListUpdate(1_000_000, desired.entries, True),)
-    assert plan_updates(2_000_000, held, desired, None) == full  # lower version: VersionMismatch
-    assert plan_updates(500_000, None, desired, None) == full  # what it holds is unknown
-    assert plan_updates(0, (), desired, None) == full  # no list yet
-    everything = DesiredList(2_000_000, tuple(entry(t) for t in "WXYZ"))
-    assert plan_updates(1_000_000, held, everything, None)[0].full  # no shorter than the list
-
-
-def test_a_long_list_goes_as_a_full_first_part_then_differential_parts() -> None:
-    desired = DesiredList(1_000_000, tuple(entry(t) for t in "ABCDE"))
-    updates = plan_updates(0, None, desired, 2)
-    assert updates == (
-        ListUpdate(999_998, (entry("A"), entry("B")), True),
-        ListUpdate(999_999, (entry("C"), entry("D")), False),
-        ListUpdate(1_000_000, (entry("E"),), False),
-    )
-    held: tuple[LocalListEntry, ...] = ()
-    for update in updates:
-        held = apply_update(held, update)
-    assert held == desired.entries
-
-
-def test_a_long_differential_needs_room_for_its_parts_above_the_charger_version() -> None:
-    held = tuple(entry(t) for t in "ABCDEFGHIJ")
-    desired = DesiredList(1_000_000, (*held[:7], entry("X"), entry("Y"), entry("Z")))
-    parts = plan_updates(999_997, held, desired, 2)  # 6 changes: X, Y, Z in, H, I, J out
-    assert [(u.version, u.full, len(u.entries)) for u in parts] == [
-        (999_998, False, 2),
-        (999_999, False, 2),
-        (1_000_000, False, 2),
-    ]
-    assert plan_updates(999_998, held, desired, 2)[0].full
-
-
-def test_an_empty_list_is_one_full_update_without_entries() -> None:
-    desired = DesiredList(1_000_000, ())
-    assert plan_updates(1234567, None, desired, 10) == (ListUpdate(1_000_000, (), True),)
 
 
 # --- one pass against a fake charger -----------------------------------------------------------
