@@ -40,11 +40,17 @@ _RULE_KINDS: dict[str, ErrorKind] = {
 }
 
 
+_FOLDERS: dict[RpcVersion, tuple[str, str]] = {
+    RpcVersion.V16: ("v16", ""),
+    RpcVersion.V201: ("v201", "Request"),
+}
+"""Each version's folder of schemas in the `ocpp` library, and the suffix of its request
+schemas' names: file names differ by version (1.6 `Heartbeat.json`, 2.0.1
+`HeartbeatRequest.json`)."""
+
+
 def _schema_file(version: RpcVersion, action: str, response: bool) -> str:
-    """File names differ by version: 1.6 `Heartbeat.json`, 2.0.1 `HeartbeatRequest.json`."""
-    if version is RpcVersion.V16:
-        return f"{action}Response.json" if response else f"{action}.json"
-    return f"{action}Response.json" if response else f"{action}Request.json"
+    return f"{action}Response.json" if response else f"{action}{_FOLDERS[version][1]}.json"
 
 
 def _strip_multiple_of(node: Any) -> Any:
@@ -73,9 +79,8 @@ def _tolerate_hertz(schema: Any) -> Any:
 @cache
 def validator(version: RpcVersion, action: str, response: bool = False) -> Validator | None:
     """The compiled validator of an action's request (or response); None if none exists."""
-    folder = "v16" if version is RpcVersion.V16 else "v201"
     path = resources.files("ocpp").joinpath(
-        folder, "schemas", _schema_file(version, action, response)
+        _FOLDERS[version][0], "schemas", _schema_file(version, action, response)
     )
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -89,13 +94,13 @@ def validator(version: RpcVersion, action: str, response: bool = False) -> Valid
 
 def known_actions(version: RpcVersion) -> frozenset[str]:
     """Every action the specification defines (those with a request schema)."""
-    folder = "v16" if version is RpcVersion.V16 else "v201"
+    folder, request_suffix = _FOLDERS[version]
     names = set()
     for entry in resources.files("ocpp").joinpath(folder, "schemas").iterdir():
         name = entry.name.removesuffix(".json")
         if name.endswith("Response"):
             continue
-        names.add(name.removesuffix("Request") if version is RpcVersion.V201 else name)
+        names.add(name.removesuffix(request_suffix))
     return frozenset(names)
 
 

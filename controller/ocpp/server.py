@@ -7,6 +7,9 @@ charger's identity as user name and the password its credential reference points
 password is refused with 401, counted, and repeated failures of one identity are answered ever
 more slowly. Profile 2 needs TLS, profile 3 a client certificate naming the charger.
 
+The subprotocols offered, and the version each selects, come from `versions.VERSIONS`; after
+the handshake `connection.serve_connection` takes over on a `transport.Transport`.
+
 The subprotocol follows the fleet: a charger declared as OCPP 1.6 must offer `ocpp1.6`. If it
 does not, the handshake completes without a subprotocol and the connection is closed at once,
 as OCPP-J prescribes, with a log line saying what was declared and what was offered.
@@ -34,16 +37,12 @@ from websockets.typing import Subprotocol
 
 from controller.fleet.credentials import SecretResolver, SecretUnavailable
 from controller.ocpp.central import CentralSystem
-from controller.ocpp.rpc import RpcVersion
-from controller.ocpp.session import Session
-from controller.ocpp.v16 import V16Charger
+from controller.ocpp.connection import serve_connection
+from controller.ocpp.transport import WebsocketTransport, remote_of
+from controller.ocpp.versions import BY_OCPP_VERSION, VERSIONS
 from controller.resources.settings import OcppVersion
-from controller.values.commands import ChargerCommands
 
 log = logging.getLogger("chargectl.ocpp")
-
-SUBPROTOCOLS = {OcppVersion.V201: Subprotocol("ocpp2.0.1"), OcppVersion.V16: Subprotocol("ocpp1.6")}
-VERSION_OF = {protocol: version for version, protocol in SUBPROTOCOLS.items()}
 
 MAX_FRAME_BYTES = 64 * 1024
 """Frames above this are refused with close code 1009; no standard message comes close."""
@@ -121,7 +120,7 @@ class Endpoint:
             self.options.host,
             self.options.port,
             ssl=self.options.tls,
-            subprotocols=list(SUBPROTOCOLS.values()),
+            subprotocols=[Subprotocol(protocol) for protocol in VERSIONS],
             select_subprotocol=self._select_subprotocol,
             process_request=self._process_request,
             compression=None,  # OCPP chargers do not use it, and zlib costs ~100 KB a connection
@@ -151,7 +150,7 @@ class Endpoint:
         charger = fleet.charger_by_identity(identity)
         if charger is None:
             if not self.central.allows_unknown():
-                log.warning("refused unknown charger %r from %s", identity, _remote(connection))
+                log.warning("refused unknown charger %r from %s", identity, remote_of(connection))
                 return _refuse(connection, HTTPStatus.NOT_FOUND, f"unknown charger {identity}")
             self._admitted[connection] = _Admitted(identity, None)
             return None
@@ -200,7 +199,7 @@ class Endpoint:
             log.warning(
                 "refused %s from %s: %s (failure %d)",
                 identity,
-                _remote(connection),
+                remote_of(connection),
                 "no Basic auth" if credentials is None else "wrong user name or password",
                 failures.count,
             )
@@ -217,11 +216,11 @@ class Endpoint:
         if admitted is None:
             return None
         if admitted.declared is not None:
-            wanted = SUBPROTOCOLS[admitted.declared]
+            wanted = Subprotocol(BY_OCPP_VERSION[admitted.declared].subprotocol)
             return wanted if wanted in offered else None
-        for protocol in SUBPROTOCOLS.values():
+        for protocol in VERSIONS:
             if protocol in offered:
-                return protocol
+                return Subprotocol(protocol)
         return None
 
     # --- the connection ------------------------------------------------------------------------
@@ -249,51 +248,16 @@ class Endpoint:
             )
             await connection.close(1002, "no agreed OCPP subprotocol")
             return
-        version = VERSION_OF[protocol]
-        session = Session(
+        await serve_connection(
+            WebsocketTransport(connection),
             identity,
-            RpcVersion(version.value),
-            connection,
             self.central,
             call_timeout=self.options.call_timeout,
         )
-        charger = self._charger_for(session, version)
-        previous = await self.central.connected(
-            identity, charger, version.value, _remote(connection)
-        )
-        if previous is not None:
-            log.info("%s reconnected; closing its previous connection", identity)
-            await _close_previous(previous)
-        reason = "closed"
-        try:
-            await session.serve()
-            reason = f"closed ({connection.close_code or 1006})"
-        finally:
-            await self.central.disconnected(identity, charger, reason)
-
-    def _charger_for(self, session: Session, version: OcppVersion) -> ChargerCommands:
-        if version is OcppVersion.V16:
-            return V16Charger(session, self.central)
-        from controller.ocpp.v201 import V201Charger
-
-        return V201Charger(session, self.central)
-
-
-async def _close_previous(previous: ChargerCommands) -> None:
-    session = getattr(previous, "session", None)
-    if isinstance(session, Session):
-        await session.close(1000, "replaced by a new connection")
 
 
 def _refuse(connection: ServerConnection, status: HTTPStatus, text: str) -> Response:
     return connection.respond(status, text + "\n")
-
-
-def _remote(connection: ServerConnection) -> str | None:
-    address = connection.remote_address
-    if not address:
-        return None
-    return f"{address[0]}:{address[1]}"
 
 
 def _client_certificate_names(connection: ServerConnection, identity: str) -> bool:

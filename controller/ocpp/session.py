@@ -1,6 +1,7 @@
-"""One charger's websocket connection: the OCPP-J RPC layer, version-neutral.
+"""One charger's connection: the OCPP-J RPC layer, version-neutral.
 
-A session reads frames, answers the charger's CALLs through a handler table, and sends the
+A session reads frames from a `transport.Transport` (a websocket in production, an in-memory
+pair in tests), answers the charger's CALLs through a handler table, and sends the
 central system's own CALLs one at a time: OCPP-J allows one outstanding CALL per direction, so
 outgoing calls queue on a lock and each waits for its CALLRESULT or CALLERROR, or times out.
 A timeout, a CALLERROR or a dropped connection come back as a `CallFailed` value, never as a
@@ -18,9 +19,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed
-
 from controller.ocpp import schemas
 from controller.ocpp.rpc import (
     Call,
@@ -35,6 +33,7 @@ from controller.ocpp.rpc import (
     parse_frame,
     result_frame,
 )
+from controller.ocpp.transport import Transport, TransportClosed
 from controller.values.errors import CallFailed, FailureKind
 from controller.values.records import Direction, LogEntry, MessageType
 
@@ -66,14 +65,14 @@ class Session:
         self,
         identity: str,
         version: RpcVersion,
-        connection: ServerConnection,
+        transport: Transport,
         frame_log: FrameLog,
         *,
         call_timeout: float = 30.0,
     ) -> None:
         self.identity = identity
         self.version = version
-        self.connection = connection
+        self.transport = transport
         self.handlers: Mapping[str, Handler] = {}
         self.call_timeout = call_timeout
         self._frame_log = frame_log
@@ -87,9 +86,9 @@ class Session:
     async def serve(self) -> None:
         """Read frames until the connection closes."""
         try:
-            async for message in self.connection:
-                await self._receive(message)
-        except ConnectionClosed:
+            while True:
+                await self._receive(await self.transport.recv())
+        except TransportClosed:
             pass
         finally:
             self.closed.set()
@@ -207,7 +206,7 @@ class Session:
                 return CallFailed(
                     FailureKind.TIMEOUT, action, f"no answer within {timeout or self.call_timeout}s"
                 )
-            except (asyncio.CancelledError, ConnectionClosed):
+            except (asyncio.CancelledError, TransportClosed):
                 if self.closed.is_set():
                     return CallFailed(FailureKind.DISCONNECTED, action, "connection closed")
                 raise
@@ -226,9 +225,9 @@ class Session:
     ) -> None:
         await self._log(Direction.SENT, message_type, message_id, text, action, datetime.now(UTC))
         try:
-            await self.connection.send(text)
-        except ConnectionClosed:
+            await self.transport.send(text)
+        except TransportClosed:
             self.closed.set()
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
-        await self.connection.close(code, reason)
+        await self.transport.close(code, reason)

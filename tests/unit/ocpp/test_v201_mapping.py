@@ -1,4 +1,4 @@
-"""OCPP 2.0.1 mapping (`controller/ocpp/v201.py`) without sockets.
+"""OCPP 2.0.1 mapping (`controller/ocpp/v201/`) without sockets.
 
 A fake session records every CALL we send, checks it against the `ocpp` library's 2.0.1 request
 schema and answers with canned, schema-valid responses; a fake central system records what the
@@ -25,13 +25,9 @@ from controller.ocpp import schemas
 from controller.ocpp.central import BootReply, BootStatus, CentralSystem
 from controller.ocpp.rpc import RpcVersion
 from controller.ocpp.session import Handler, Session
-from controller.ocpp.v201 import (
-    CONFIG_STATUSES,
-    GET_VARIABLES_CHUNK,
-    STATUSES,
-    V201Charger,
-    limit_amperes,
-)
+from controller.ocpp.v201 import V201Charger
+from controller.ocpp.v201.commands import GET_VARIABLES_CHUNK
+from controller.ocpp.v201.conversions import CONFIG_STATUSES, STATUSES
 from controller.values.commands import (
     AuthListStatus,
     ChargerCommands,
@@ -44,6 +40,7 @@ from controller.values.commands import (
     LocalListEntry,
     Status,
     TriggerKind,
+    limit_amperes,
 )
 from controller.values.errors import CallFailed, FailureKind
 from controller.values.records import (
