@@ -37,171 +37,58 @@ the chargers that count (under way or failed) are indexed apart, so that countin
 costs what is under way, not the size of a team of thousands of chargers. Chargers held back
 by their team's maxUnavailable alone queue, and as places free, that many are woken, rather
 than the whole team.
+
+The arithmetic (the census of a rollout, its gate, a charger's phase in it, when an update under
+way has failed) is pure, in `controller.planning.firmware`; this step keeps the statuses, reads
+and writes them in the store, sends UpdateFirmware and wakes the chargers a freed place lets go.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import islice
-from typing import Any, Final
+from typing import Any
 
 from controller.converge.base import PassContext, Step, StepResult
 from controller.fleet.model import Fleet, Loaded
 from controller.ocpp.central import CentralSystem
+from controller.planning.firmware import (
+    FAILURES,
+    INSTALLED,
+    PROGRESS,
+    TERMINAL,
+    Census,
+    counts,
+    declaring,
+    free_places,
+    in_flight_failure,
+    listed,
+    location_settings,
+    refusal,
+    request_id,
+    rollout_gate,
+    sent_status,
+    stopped,
+    take_census,
+    team_rollout,
+)
 from controller.planning.keys import FIRMWARE_KEY
 from controller.planning.maintenance import may_reboot
 from controller.resources import Charger
 from controller.resources.charger import Firmware
-from controller.resources.common import FirmwareRollout, WeeklyTimeRange
-from controller.values.commands import Status
-from controller.values.errors import CallFailed
+from controller.resources.common import FirmwareRollout
 from controller.values.records import KeyState, KeyStatus
 from controller.values.timestamps import iso_seconds
 
 log = logging.getLogger("chargectl.firmware")
 
-SENT: Final = "Sent"
-"""The progress of an update the charger accepted and has said nothing about yet."""
-INSTALLED: Final = "Installed"
-
-PROGRESS: Final = frozenset(
-    {
-        "DownloadScheduled",
-        "Downloading",
-        "DownloadPaused",
-        "Downloaded",
-        "SignatureVerified",
-        "InstallScheduled",
-        "Installing",
-        "InstallRebooting",
-        INSTALLED,
-    }
-)
-"""FirmwareStatusNotification statuses of an update under way (1.6, its security extension, and
-2.0.1). Installed too: a 1.6 charger says it before rebooting into the new firmware."""
-
-FAILURES: Final = frozenset(
-    {"DownloadFailed", "InstallationFailed", "InvalidSignature", "InstallVerificationFailed"}
-)
-"""FirmwareStatusNotification statuses that end an update without the new firmware."""
-
-_REBOOTING: Final = frozenset({INSTALLED, "InstallRebooting"})
-"""Statuses after which the next boot runs the new firmware, or the installation failed."""
-
-_TERMINAL: Final = frozenset({KeyState.FAILED, KeyState.REJECTED})
-
-_LISTED: Final = 5
-"""How many identities a message names before it says how many more there are."""
-
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class Gate:
-    """Whether a rollout lets one more charger start updating, and why (not)."""
-
-    allowed: bool
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Census:
-    """Where the rollout over a location, or over all the locations of a team, stands."""
-
-    name: str
-    """The location's name, or the team's."""
-    chargers: int
-    """Chargers there that declare firmware: what a percentage is of."""
-    updating: tuple[str, ...]
-    """Identities with an update under way (whatever image it is of)."""
-    failed: tuple[str, ...]
-    """Identities that failed the image they declare now."""
-    team: bool = False
-    """Whether this is a team's rollout, across its locations."""
-
-    @property
-    def where(self) -> str:
-        """The chargers counted, as messages name them: "at depot", "across team ops"."""
-        return f"across team {self.name}" if self.team else f"at {self.name}"
-
-    @property
-    def scope(self) -> tuple[str, str]:
-        return ("Team" if self.team else "Location", self.name)
-
-
-def rollout_gate(rollout: FirmwareRollout, census: Census) -> Gate:
-    """The rollout's verdict on starting one more update among the census' chargers."""
-    failed, where = len(census.failed), census.where
-    if failed >= rollout.max_failures:
-        return Gate(
-            False,
-            f"the rollout {where} stopped: {failed} charger(s) failed "
-            f"({_listed(census.failed)}; maxFailures {rollout.max_failures})",
-        )
-    limit = rollout.max_unavailable_of(census.chargers)
-    updating = len(census.updating)
-    declared = rollout.max_unavailable
-    of = f"{declared} of {census.chargers} = {limit}" if isinstance(declared, str) else limit
-    if updating >= limit:
-        return Gate(
-            False,
-            f"{updating} charger(s) {where} updating ({_listed(census.updating)}; "
-            f"maxUnavailable {of})",
-        )
-    return Gate(True, f"{updating} charger(s) {where} updating (maxUnavailable {of})")
-
-
-def _listed(identities: Sequence[str]) -> str:
-    """Identities for a message: a team's rollout may count hundreds."""
-    named = ", ".join(identities[:_LISTED])
-    more = len(identities) - _LISTED
-    return f"{named} and {more} more" if more > 0 else named
-
-
-def phase(
-    status: KeyStatus | None, firmware: Firmware | None, now: datetime, deadline: timedelta
-) -> str | None:
-    """Where one charger's status puts it in the rollout: "updating", "failed" (the image
-    `firmware` declares), or None (nothing under way, done, or about another image).
-
-    An update with no news for `deadline` has failed: it no longer holds a place in the
-    rollout, and counts against maxFailures when it was of the declared image.
-    """
-    if status is None:
-        return None
-    current = firmware is not None and status.value == firmware.url
-    if status.state is KeyState.PENDING:
-        if now - status.at < deadline:
-            return "updating"
-        return "failed" if current else None
-    if status.state in _TERMINAL and current:
-        return "failed"
-    return None
-
-
-def in_flight_failure(
-    status: KeyStatus,
-    reported: str | None,
-    booted_at: datetime | None,
-    now: datetime,
-    deadline: timedelta,
-) -> str | None:
-    """Why an update under way has failed, if it has; None while it may still succeed.
-
-    Called only when the charger does not report the declared version.
-    """
-    if now - status.at >= deadline:
-        minutes = int(deadline.total_seconds() // 60)
-        return f"no progress reported for {minutes} min (last: {status.detail})"
-    if status.detail in _REBOOTING and booted_at is not None and booted_at > status.at:
-        return f"{status.detail}, but the charger still reports {reported or 'no version'}"
-    return None
 
 
 class FirmwareStep(Step):
@@ -285,7 +172,7 @@ class FirmwareStep(Step):
             status = await self._fail(ctx.fleet, ctx.identity, status, failure, now)
             self._wake_others(ctx.fleet, location, ctx.identity)
 
-        if status is not None and status.state in _TERMINAL and status.value == firmware.url:
+        if status is not None and status.state in TERMINAL and status.value == firmware.url:
             return StepResult(
                 False,
                 f"firmware {version}: failed at {iso_seconds(status.at)}: {status.detail}; "
@@ -329,12 +216,12 @@ class FirmwareStep(Step):
     ) -> StepResult:
         version = firmware.version.strip()
         location = ctx.charger.resource.spec.location
-        _, windows, timezone = _settings(ctx.fleet, location)
+        _, windows, timezone = location_settings(ctx.fleet, location)
         idle = not await ctx.central.open_transactions(ctx.identity)
         now = self._clock()
         rollouts = self._rollouts(ctx.fleet, location, now)
         for rollout, census in rollouts:  # the location's, then the team's
-            if len(census.failed) >= rollout.max_failures:
+            if stopped(rollout, census):
                 await self._announce_stop(rollout, census)
                 reason = rollout_gate(rollout, census).reason
                 return StepResult(False, f"firmware {version}: not updated, {reason}")
@@ -357,15 +244,12 @@ class FirmwareStep(Step):
 
         # Taken before the first await, so that no other pass at this location or in this team
         # sees the place free in the meantime.
-        attempts = previous.attempts + 1 if previous and previous.value == firmware.url else 1
-        sent = KeyStatus(
-            ctx.identity, FIRMWARE_KEY, KeyState.PENDING, firmware.url, now, SENT, attempts
-        )
+        sent = sent_status(ctx.identity, firmware, now, previous)
         self._put(sent)
-        request_id = int(now.timestamp() * 1000) % 2**31
-        self._request_ids[ctx.identity] = request_id
+        request = request_id(now)
+        self._request_ids[ctx.identity] = request
         try:
-            answer = await ctx.call(ctx.commands.update_firmware(firmware.url, now, request_id))
+            answer = await ctx.call(ctx.commands.update_firmware(firmware.url, now, request))
         except BaseException:
             if self._statuses.get(ctx.identity) is sent:  # nothing was heard: try again later
                 self._restore(ctx.identity, previous)
@@ -374,15 +258,11 @@ class FirmwareStep(Step):
             ctx.identity,
             "FirmwareUpdate",
             f"UpdateFirmware {firmware.url} ({reported} -> {version}): {answer}",
-            {"url": firmware.url, "from": reported, "to": version, "requestId": request_id},
+            {"url": firmware.url, "from": reported, "to": version, "requestId": request},
         )
-        if answer not in (Status.ACCEPTED, Status.SCHEDULED):
-            detail = (
-                f"UpdateFirmware failed: {answer.code or answer.kind.value}: {answer.description}"
-                if isinstance(answer, CallFailed)
-                else f"UpdateFirmware {answer}"
-            )
-            state = KeyState.FAILED if isinstance(answer, CallFailed) else KeyState.REJECTED
+        refused = refusal(answer)
+        if refused is not None:
+            state, detail = refused
             failed = await self._fail(ctx.fleet, ctx.identity, sent, detail, now, state)
             self._wake_others(ctx.fleet, location, ctx.identity)
             return StepResult(False, f"firmware {version}: failed: {failed.detail}")
@@ -454,23 +334,15 @@ class FirmwareStep(Step):
         return self._census(fleet, team, team=True, now=now)
 
     def _census(self, fleet: Fleet, name: str, *, team: bool, now: datetime | None) -> Census:
-        at = now or self._clock()
-        updating, failed = [], []
-        for identity in self._counted:  # what is under way or failed, not every charger
-            charger = fleet.charger_by_identity(identity)
-            if charger is None:
-                continue
-            location = charger.resource.spec.location
-            if (fleet.team_of(location) if team else location) != name:
-                continue
-            status = self._statuses[identity]
-            state = phase(status, charger.resource.spec.firmware, at, self.progress_deadline)
-            if state == "updating":
-                updating.append(identity)
-            elif state == "failed":
-                failed.append(identity)
-        declaring = self._declaring_in(fleet, name, team=team)
-        return Census(name, declaring, tuple(sorted(updating)), tuple(sorted(failed)), team)
+        return take_census(
+            fleet,
+            name,
+            team=team,
+            statuses=(self._statuses[i] for i in self._counted),  # not every charger
+            declaring=self._declaring_in(fleet, name, team=team),
+            now=now or self._clock(),
+            deadline=self.progress_deadline,
+        )
 
     def _declaring_in(self, fleet: Fleet, name: str, *, team: bool) -> int:
         """Chargers of a location or team that declare firmware, counted once per fleet."""
@@ -479,7 +351,7 @@ class FirmwareStep(Step):
         count = self._declaring.get(key)
         if count is None:
             chargers = fleet.chargers_of_team(name) if team else fleet.chargers_at(name)
-            count = sum(1 for c in chargers if c.resource.spec.firmware is not None)
+            count = declaring(chargers)
             self._declaring[key] = count
         return count
 
@@ -488,23 +360,23 @@ class FirmwareStep(Step):
     ) -> list[tuple[FirmwareRollout, Census]]:
         """The rollouts a charger at `location` takes part in: its location's, and its team's
         when the team declares one."""
-        rollout, _, _ = _settings(fleet, location)
+        rollout, _, _ = location_settings(fleet, location)
         found = [(rollout, self.census(fleet, location, now))]
         team = fleet.team_of(location)
-        across = _team_rollout(fleet, team)
+        across = team_rollout(fleet, team)
         if team is not None and across is not None:
             found.append((across, self.team_census(fleet, team, now)))
         return found
 
     async def _announce_stop(self, rollout: FirmwareRollout, census: Census) -> None:
-        if census.scope in self._stopped or len(census.failed) < rollout.max_failures:
+        if census.scope in self._stopped or not stopped(rollout, census):
             return
         self._stopped.add(census.scope)
         await self.central.event(
             None,
             "FirmwareRolloutStopped",
             f"firmware rollout {census.where} stopped: {len(census.failed)} charger(s) failed "
-            f"({_listed(census.failed)}; maxFailures {rollout.max_failures})",
+            f"({listed(census.failed)}; maxFailures {rollout.max_failures})",
             {"team" if census.team else "location": census.name, "failed": list(census.failed)},
         )
 
@@ -547,7 +419,7 @@ class FirmwareStep(Step):
             fleet, ("Location", location), lambda: self._members(fleet, location)
         )
         team = fleet.team_of(location)
-        if team is not None and _team_rollout(fleet, team) is not None:
+        if team is not None and team_rollout(fleet, team) is not None:
             await self._load_scope(
                 fleet,
                 ("Team", team),
@@ -616,7 +488,7 @@ class FirmwareStep(Step):
 
     def _put(self, status: KeyStatus) -> None:
         self._statuses[status.identity] = status
-        if status.state is KeyState.PENDING or status.state in _TERMINAL:
+        if counts(status):
             self._counted.add(status.identity)
         else:
             self._counted.discard(status.identity)
@@ -637,13 +509,11 @@ class FirmwareStep(Step):
         """Chargers of the team of `location` to wake, as many as its rollout has free places:
         the first in its queue, who leave it (a pass held back again queues them again)."""
         team = fleet.team_of(location)
-        rollout = _team_rollout(fleet, team)
+        rollout = team_rollout(fleet, team)
         queue = self._queued.get(team) if team is not None else None
         if team is None or rollout is None or not queue:
             return []
-        census = self.team_census(fleet, team)
-        free = rollout.max_unavailable_of(census.chargers) - len(census.updating)
-        woken = list(islice(queue, max(0, free)))
+        woken = list(islice(queue, free_places(rollout, self.team_census(fleet, team))))
         for identity in woken:
             del queue[identity]
         return woken
@@ -651,18 +521,3 @@ class FirmwareStep(Step):
     def _unqueue(self, identity: str) -> None:
         for queue in self._queued.values():
             queue.pop(identity, None)
-
-
-def _team_rollout(fleet: Fleet, team: str | None) -> FirmwareRollout | None:
-    """The rollout a team declares across its locations, if any."""
-    loaded = fleet.teams.get(team) if team is not None else None
-    return loaded.resource.spec.firmware_rollout if loaded is not None else None
-
-
-def _settings(fleet: Fleet, location: str) -> tuple[FirmwareRollout, list[WeeklyTimeRange], str]:
-    """The rollout settings, maintenance windows and timezone of a location."""
-    loaded = fleet.locations.get(location)
-    if loaded is None:
-        return FirmwareRollout(), [], "UTC"
-    spec = loaded.resource.spec
-    return spec.firmware_rollout, list(spec.maintenance_window), spec.timezone
