@@ -11,16 +11,28 @@ into a test file:
 - chargers: `FakeCharger`, implementing `controller.values.commands.ChargerCommands`
 - store: `FakeStore`, the part of `controller.store.base.Store` the steps use
 - central system: `FakeCentral`, the part of `controller.ocpp.central.CentralSystem` they use
+- OCPP endpoint: `MemoryTransport` (an in-memory `Transport` under a real `Session`),
+  `MessageLog`, `ScriptedSession` (a session for one version's handlers and commands),
+  `EndpointCentral` with `CardFleet` and `ReportStore` (the central system as those use it),
+  and `VirtualTimeLoop` / `run_in_virtual_time` (timeouts that pass at once)
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
+import json
+import selectors
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
+from controller.fleet.authorization import AuthDecision, AuthStatus
+from controller.ocpp import schemas
+from controller.ocpp.central import BootReply, BootStatus
+from controller.ocpp.rpc import RpcVersion
+from controller.ocpp.session import Handler
+from controller.ocpp.transport import TransportClosed
 from controller.values.commands import (
     ChargingLimit,
     CompositeSchedule,
@@ -34,7 +46,21 @@ from controller.values.commands import (
     TriggerKind,
 )
 from controller.values.errors import CallFailed
-from controller.values.records import Event, KeyStatus, ReportedKey, Transaction
+from controller.values.records import (
+    BootInfo,
+    ConnectorStatus,
+    Event,
+    KeyStatus,
+    LogEntry,
+    MeterSample,
+    ReportedKey,
+    Transaction,
+    TransactionStart,
+    TransactionStop,
+    TransactionUpdate,
+)
+
+T = TypeVar("T")
 
 # --- chargers ------------------------------------------------------------------------------------
 
@@ -374,3 +400,338 @@ class FakeCentral:
         self, identity: str | None, kind: str, message: str, data: dict[str, Any] | None = None
     ) -> None:
         self.events.append((kind, message))
+
+
+# --- OCPP endpoint -------------------------------------------------------------------------------
+#
+# For the OCPP layer's own tests (tests/unit/ocpp): an in-memory transport for a real `Session`,
+# a scripted session for a version's handlers and commands, the central system and store as
+# those see them, and an event loop whose clock jumps, for timeouts without waiting.
+
+CARD_EXPIRES = datetime(2027, 1, 1, tzinfo=UTC)
+"""When the endpoint central's accepted card (`card-1`) expires."""
+
+
+class MemoryTransport:
+    """`controller.ocpp.transport.Transport` in memory; the test plays the charger's end.
+
+    `deliver()` is a frame from the charger, `next_frame()` the next one the session sent
+    (parsed), `disconnect()` the charger going away.
+    """
+
+    def __init__(
+        self, subprotocol: str | None = "ocpp1.6", remote_address: str | None = "192.0.2.7:5000"
+    ) -> None:
+        self.subprotocol = subprotocol
+        self.remote_address = remote_address
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self.sent: list[str] = []
+        self._incoming: asyncio.Queue[str | bytes | None] = asyncio.Queue()
+        self._outgoing: asyncio.Queue[str] = asyncio.Queue()
+
+    # the session's end
+
+    async def send(self, text: str) -> None:
+        if self.close_code is not None:
+            raise TransportClosed(f"closed ({self.close_code})")
+        self.sent.append(text)
+        self._outgoing.put_nowait(text)
+
+    async def recv(self) -> str | bytes:
+        frame = await self._incoming.get()
+        if frame is None:
+            self._incoming.put_nowait(None)  # every later recv() sees the close too
+            raise TransportClosed(f"closed ({self.close_code})")
+        return frame
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        self.disconnect(code, reason)
+
+    # the charger's end
+
+    def deliver(self, frame: str | bytes | list[Any]) -> None:
+        """A frame from the charger: text as is, or a list serialised as JSON."""
+        self._incoming.put_nowait(json.dumps(frame) if isinstance(frame, list) else frame)
+
+    async def next_frame(self, timeout: float = 5.0) -> list[Any]:
+        """The next frame the session sent, parsed; fails after `timeout` if none comes."""
+        async with asyncio.timeout(timeout):
+            text = await self._outgoing.get()
+        frame: list[Any] = json.loads(text)
+        return frame
+
+    def unread(self) -> int:
+        """Frames sent and not yet taken by `next_frame()`."""
+        return self._outgoing.qsize()
+
+    def disconnect(self, code: int = 1006, reason: str = "") -> None:
+        if self.close_code is None:
+            self.close_code, self.close_reason = code, reason
+            self._incoming.put_nowait(None)
+
+
+class MessageLog:
+    """The session's frame log (`session.FrameLog`): every frame, both directions."""
+
+    def __init__(self) -> None:
+        self.entries: list[LogEntry] = []
+
+    async def log_message(self, entry: LogEntry) -> None:
+        self.entries.append(entry)
+
+
+ScriptedReply = dict[str, Any] | CallFailed | Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+"""A scripted answer to one CALL: a payload, a failure, or a coroutine building the payload."""
+
+
+class ScriptedSession:
+    """A version's handlers and commands see this instead of a `Session`.
+
+    Records every CALL sent (each checked against its request schema) and answers from a
+    script (each payload checked against the response schema); `handle()` feeds a charger's
+    CALL through the handlers the way the session does.
+    """
+
+    def __init__(
+        self, version: RpcVersion, identity: str = "CP-1", call_timeout: float = 1.0
+    ) -> None:
+        self.rpc = version
+        self.identity = identity
+        self.handlers: Mapping[str, Handler] = {}
+        self.call_timeout = call_timeout
+        self.closed = asyncio.Event()
+        self.requests: list[tuple[str, dict[str, Any]]] = []
+        self.replies: dict[str, list[ScriptedReply]] = {}
+        self.called = asyncio.Event()
+
+    def validate_request(self, action: str, payload: dict[str, Any]) -> None:
+        schemas.validate(self.rpc, action, payload, "1", response=False)
+
+    def validate_response(self, action: str, payload: dict[str, Any]) -> None:
+        schemas.validate(self.rpc, action, payload, "1", response=True)
+
+    def script(self, action: str, *replies: ScriptedReply) -> None:
+        self.replies.setdefault(action, []).extend(replies)
+
+    def payloads(self, action: str) -> list[dict[str, Any]]:
+        return [payload for name, payload in self.requests if name == action]
+
+    async def call(
+        self, action: str, payload: dict[str, Any], *, timeout: float | None = None
+    ) -> dict[str, Any] | CallFailed:
+        self.validate_request(action, payload)
+        self.requests.append((action, payload))
+        self.called.set()
+        queue = self.replies.get(action)
+        assert queue, f"no reply scripted for {action}"
+        reply = queue.pop(0)
+        if isinstance(reply, CallFailed):
+            return reply
+        answer = reply if isinstance(reply, dict) else await reply(payload)
+        self.validate_response(action, answer)
+        return answer
+
+    async def handle(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """The session's path for a charger's CALL: request schema, handler, response schema."""
+        self.validate_request(action, payload)
+        reply = await self.handlers[action](payload)
+        self.validate_response(action, reply)
+        return reply
+
+
+@dataclass
+class CardFleet:
+    """The fleet as commands see it: which id tags are cards."""
+
+    cards: set[str]
+
+    def card_by_id_tag(self, id_tag: str) -> object | None:
+        return id_tag if id_tag.lower() in self.cards else None
+
+
+@dataclass
+class ReportStore:
+    """The store as handlers write it directly: complete configuration reports."""
+
+    configurations: list[tuple[str, tuple[ReportedKey, ...]]] = field(default_factory=list)
+
+    async def record_configuration(
+        self, identity: str, values: Any, at: datetime, *, partial: bool = False
+    ) -> None:
+        assert not partial
+        self.configurations.append((identity, tuple(values)))
+
+
+class EndpointCentral:
+    """The central system as a version's handlers and commands use it; records every call.
+
+    Transactions are kept as the store keeps them: with `station_ids` (OCPP 2.0.1) by the
+    station's transaction id, which every start, update and stop must name (a start with a
+    known one returns the stored transaction, an update of an unknown one returns None);
+    without (OCPP 1.6) by chargectl's id, which the charger is given at the start.
+    Id tag `card-1` is accepted (expiring `CARD_EXPIRES`, group `TEAM-A`), `blocked` is
+    blocked, any other is invalid.
+    """
+
+    def __init__(self, *, station_ids: bool = True) -> None:
+        self.station_ids = station_ids
+        self.calls: list[tuple[str, Any]] = []
+        self.transactions: dict[str, Transaction] = {}
+        self.fleet = CardFleet({"card-1", "04a1b2c3"})
+        self.store = ReportStore()
+        self.boot_reply = BootReply(BootStatus.ACCEPTED, 120)
+
+    def called(self, name: str) -> list[Any]:
+        return [arg for call, arg in self.calls if call == name]
+
+    def _key(self, charger_transaction_id: str | None, transaction_id: int | None) -> str:
+        if self.station_ids:
+            assert charger_transaction_id is not None
+            return charger_transaction_id
+        assert charger_transaction_id is None and transaction_id is not None
+        return str(transaction_id)
+
+    async def boot(self, identity: str, boot: BootInfo) -> BootReply:
+        self.calls.append(("boot", boot))
+        return self.boot_reply
+
+    async def heartbeat(self, identity: str) -> datetime:
+        self.calls.append(("heartbeat", identity))
+        return datetime(2026, 11, 25, 10, tzinfo=UTC)
+
+    async def status(self, status: ConnectorStatus) -> None:
+        self.calls.append(("status", status))
+
+    def authorize(self, identity: str, id_tag: str) -> AuthDecision:
+        self.calls.append(("authorize", id_tag))
+        if id_tag.lower() == "card-1":
+            return AuthDecision(AuthStatus.ACCEPTED, "accepted", "card-1", CARD_EXPIRES, "TEAM-A")
+        if id_tag.lower() == "blocked":
+            return AuthDecision(AuthStatus.BLOCKED, "blocked", "blocked")
+        return AuthDecision(AuthStatus.INVALID, "no card has this id tag")
+
+    async def start_transaction(self, start: TransactionStart) -> Transaction:
+        self.calls.append(("start", start))
+        if self.station_ids:
+            assert start.charger_transaction_id is not None
+            existing = self.transactions.get(start.charger_transaction_id)
+            if existing is not None:
+                return existing
+        else:
+            assert start.charger_transaction_id is None
+        transaction = Transaction(
+            id=len(self.transactions) + 100,
+            identity=start.identity,
+            connector_id=start.connector_id,
+            started_at=start.started_at,
+            meter_start_wh=start.meter_start_wh,
+            id_tag=start.id_tag,
+            charger_transaction_id=start.charger_transaction_id,
+            meter_last_wh=start.meter_start_wh,
+        )
+        self.transactions[self._key(start.charger_transaction_id, transaction.id)] = transaction
+        return transaction
+
+    async def update_transaction(self, update: TransactionUpdate) -> Transaction | None:
+        self.calls.append(("update", update))
+        key = self._key(update.charger_transaction_id, update.transaction_id)
+        row = self.transactions.get(key)
+        if row is None or row.stopped_at is not None:
+            return row
+        changed = replace(
+            row,
+            updated_at=update.at,
+            id_tag=update.id_tag if update.id_tag is not None else row.id_tag,
+            connector_id=update.connector_id
+            if update.connector_id is not None
+            else row.connector_id,
+            meter_last_wh=update.meter_wh if update.meter_wh is not None else row.meter_last_wh,
+            meter_start_wh=row.meter_start_wh
+            if row.meter_start_wh is not None
+            else update.meter_wh,
+        )
+        self.transactions[key] = changed
+        return changed
+
+    async def stop_transaction(self, stop: TransactionStop) -> Transaction | None:
+        self.calls.append(("stop", stop))
+        key = self._key(stop.charger_transaction_id, stop.transaction_id)
+        row = self.transactions.get(key)
+        if row is None or row.stopped_at is not None:
+            return row
+        meter_stop = stop.meter_stop_wh if stop.meter_stop_wh is not None else row.meter_last_wh
+        stopped = replace(
+            row,
+            stopped_at=stop.stopped_at,
+            meter_stop_wh=meter_stop,
+            stop_reason=stop.reason,
+            stop_id_tag=stop.id_tag,
+        )
+        self.transactions[key] = stopped
+        return stopped
+
+    async def open_transactions(self, identity: str) -> list[Transaction]:
+        return [t for t in self.transactions.values() if t.is_open]
+
+    async def meter_values(self, samples: list[MeterSample]) -> None:
+        self.calls.append(("meter_values", list(samples)))
+
+    async def reported(self, identity: str, kind: str, message: str, data: dict[str, Any]) -> None:
+        self.calls.append(("reported", (kind, message, data)))
+
+    async def event(
+        self, identity: str | None, kind: str, message: str, data: dict[str, Any] | None = None
+    ) -> None:
+        self.calls.append(("event", (kind, message, data)))
+
+
+class _JumpingSelector(selectors.DefaultSelector):
+    """Polls without blocking; when nothing is ready, moves the loop's clock to the next timer
+    instead of waiting for it."""
+
+    def __init__(self, loop: VirtualTimeLoop) -> None:
+        super().__init__()
+        self._loop = loop
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        events = super().select(0)
+        if events or timeout == 0:
+            return events
+        if timeout is None:  # no timer at all: only I/O can wake the loop
+            return super().select(None)
+        self._loop.now += timeout
+        return events
+
+
+class VirtualTimeLoop(asyncio.SelectorEventLoop):
+    """An event loop on a virtual clock: time stands still while anything is runnable, and
+    jumps to the next timer when everything waits. Timeouts of any length pass at once and
+    in a fixed order, so a test says "30 s later" without waiting or racing."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        super().__init__(_JumpingSelector(self))
+
+    def time(self) -> float:
+        return self.now
+
+
+def run_in_virtual_time(main: Callable[[], Awaitable[T]]) -> T:
+    """Run `main()` to completion on a `VirtualTimeLoop` (from a plain, non-async test)."""
+    with asyncio.Runner(loop_factory=VirtualTimeLoop) as runner:
+        return runner.run(_as_coroutine(main))
+
+
+async def _as_coroutine(main: Callable[[], Awaitable[T]]) -> T:
+    return await main()
+
+
+async def advance(seconds: float) -> None:
+    """On a `VirtualTimeLoop`: let `seconds` of virtual time pass (every timer due before then
+    fires, in order), taking no real time."""
+    loop = asyncio.get_running_loop()
+    assert isinstance(loop, VirtualTimeLoop), "advance() is for virtual time"
+    reached: asyncio.Future[None] = loop.create_future()
+    loop.call_later(seconds, reached.set_result, None)
+    await reached

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any, cast
@@ -20,11 +19,10 @@ from typing import Any, cast
 import orjson
 import pytest
 
-from controller.fleet.authorization import AuthDecision, AuthStatus
 from controller.ocpp import schemas
 from controller.ocpp.central import BootReply, BootStatus, CentralSystem
 from controller.ocpp.rpc import RpcVersion
-from controller.ocpp.session import Handler, Session
+from controller.ocpp.session import Session
 from controller.ocpp.v201 import V201Charger
 from controller.ocpp.v201.commands import GET_VARIABLES_CHUNK
 from controller.ocpp.v201.conversions import CONFIG_STATUSES, STATUSES
@@ -46,20 +44,23 @@ from controller.values.errors import CallFailed, FailureKind
 from controller.values.records import (
     BootInfo,
     ConnectorStatus,
-    MeterSample,
     ReportedKey,
-    Transaction,
     TransactionStart,
     TransactionStop,
     TransactionUpdate,
+)
+from tests.fakes import (
+    CARD_EXPIRES,
+    EndpointCentral,
+    ScriptedSession,
+    advance,
+    run_in_virtual_time,
 )
 
 IDENTITY = "CP-201"
 NOW = "2026-11-25T10:00:00.000Z"
 LATER = "2026-11-25T11:00:00.000Z"
-EXPIRES = datetime(2027, 1, 1, tzinfo=UTC)
-
-Reply = dict[str, Any] | CallFailed | Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+EXPIRES = CARD_EXPIRES
 
 
 def validate_request(action: str, payload: dict[str, Any]) -> None:
@@ -79,185 +80,18 @@ def status_enum(action: str) -> set[str]:
     return set(status["enum"])
 
 
-# --- fakes ---------------------------------------------------------------------------------------
-
-
-class FakeSession:
-    """Records CALLs (each checked against its request schema) and answers from a script."""
-
-    def __init__(self, call_timeout: float = 1.0) -> None:
-        self.identity = IDENTITY
-        self.handlers: Mapping[str, Handler] = {}
-        self.call_timeout = call_timeout
-        self.closed = asyncio.Event()
-        self.requests: list[tuple[str, dict[str, Any]]] = []
-        self.replies: dict[str, list[Reply]] = {}
-        self.called = asyncio.Event()
-
-    def script(self, action: str, *replies: Reply) -> None:
-        self.replies.setdefault(action, []).extend(replies)
-
-    def payloads(self, action: str) -> list[dict[str, Any]]:
-        return [payload for name, payload in self.requests if name == action]
-
-    async def call(
-        self, action: str, payload: dict[str, Any], *, timeout: float | None = None
-    ) -> dict[str, Any] | CallFailed:
-        validate_request(action, payload)
-        self.requests.append((action, payload))
-        self.called.set()
-        queue = self.replies.get(action)
-        assert queue, f"no reply scripted for {action}"
-        reply = queue.pop(0)
-        if isinstance(reply, CallFailed):
-            return reply
-        answer = reply if isinstance(reply, dict) else await reply(payload)
-        validate_response(action, answer)
-        return answer
-
-    async def handle(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """The session's path for a charger's CALL: request schema, handler, response schema."""
-        validate_request(action, payload)
-        reply = await self.handlers[action](payload)
-        validate_response(action, reply)
-        return reply
-
-
-@dataclass
-class FakeFleet:
-    cards: set[str]
-
-    def card_by_id_tag(self, id_tag: str) -> object | None:
-        return id_tag if id_tag.lower() in self.cards else None
-
-
-@dataclass
-class FakeStore:
-    configurations: list[tuple[str, tuple[ReportedKey, ...]]] = field(default_factory=list)
-
-    async def record_configuration(
-        self, identity: str, values: Any, at: datetime, *, partial: bool = False
-    ) -> None:
-        assert not partial
-        self.configurations.append((identity, tuple(values)))
-
-
-class FakeCentral:
-    """Records calls; keeps 2.0.1 transactions by station transaction id, as the store does."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, Any]] = []
-        self.transactions: dict[str, Transaction] = {}
-        self.fleet = FakeFleet({"card-1", "04a1b2c3"})
-        self.store = FakeStore()
-        self.boot_reply = BootReply(BootStatus.ACCEPTED, 120)
-
-    def called(self, name: str) -> list[Any]:
-        return [arg for call, arg in self.calls if call == name]
-
-    async def boot(self, identity: str, boot: BootInfo) -> BootReply:
-        self.calls.append(("boot", boot))
-        return self.boot_reply
-
-    async def heartbeat(self, identity: str) -> datetime:
-        self.calls.append(("heartbeat", identity))
-        return datetime(2026, 11, 25, 10, tzinfo=UTC)
-
-    async def status(self, status: ConnectorStatus) -> None:
-        self.calls.append(("status", status))
-
-    def authorize(self, identity: str, id_tag: str) -> AuthDecision:
-        self.calls.append(("authorize", id_tag))
-        if id_tag.lower() == "card-1":
-            return AuthDecision(AuthStatus.ACCEPTED, "accepted", "card-1", EXPIRES, "TEAM-A")
-        if id_tag.lower() == "blocked":
-            return AuthDecision(AuthStatus.BLOCKED, "blocked", "blocked")
-        return AuthDecision(AuthStatus.INVALID, "no card has this id tag")
-
-    async def start_transaction(self, start: TransactionStart) -> Transaction:
-        self.calls.append(("start", start))
-        assert start.charger_transaction_id is not None
-        existing = self.transactions.get(start.charger_transaction_id)
-        if existing is not None:
-            return existing
-        transaction = Transaction(
-            id=len(self.transactions) + 100,
-            identity=start.identity,
-            connector_id=start.connector_id,
-            started_at=start.started_at,
-            meter_start_wh=start.meter_start_wh,
-            id_tag=start.id_tag,
-            charger_transaction_id=start.charger_transaction_id,
-            meter_last_wh=start.meter_start_wh,
-        )
-        self.transactions[start.charger_transaction_id] = transaction
-        return transaction
-
-    async def update_transaction(self, update: TransactionUpdate) -> Transaction | None:
-        self.calls.append(("update", update))
-        assert update.charger_transaction_id is not None
-        row = self.transactions.get(update.charger_transaction_id)
-        if row is None or row.stopped_at is not None:
-            return row
-        changed = replace(
-            row,
-            updated_at=update.at,
-            id_tag=update.id_tag if update.id_tag is not None else row.id_tag,
-            connector_id=update.connector_id
-            if update.connector_id is not None
-            else row.connector_id,
-            meter_last_wh=update.meter_wh if update.meter_wh is not None else row.meter_last_wh,
-            meter_start_wh=row.meter_start_wh
-            if row.meter_start_wh is not None
-            else update.meter_wh,
-        )
-        self.transactions[update.charger_transaction_id] = changed
-        return changed
-
-    async def stop_transaction(self, stop: TransactionStop) -> Transaction | None:
-        self.calls.append(("stop", stop))
-        assert stop.charger_transaction_id is not None
-        row = self.transactions.get(stop.charger_transaction_id)
-        if row is None or row.stopped_at is not None:
-            return row
-        meter_stop = stop.meter_stop_wh if stop.meter_stop_wh is not None else row.meter_last_wh
-        stopped = replace(
-            row,
-            stopped_at=stop.stopped_at,
-            meter_stop_wh=meter_stop,
-            stop_reason=stop.reason,
-            stop_id_tag=stop.id_tag,
-        )
-        self.transactions[stop.charger_transaction_id] = stopped
-        return stopped
-
-    async def open_transactions(self, identity: str) -> list[Transaction]:
-        return [t for t in self.transactions.values() if t.is_open]
-
-    async def meter_values(self, samples: list[MeterSample]) -> None:
-        self.calls.append(("meter_values", list(samples)))
-
-    async def reported(self, identity: str, kind: str, message: str, data: dict[str, Any]) -> None:
-        self.calls.append(("reported", (kind, message, data)))
-
-    async def event(
-        self, identity: str | None, kind: str, message: str, data: dict[str, Any] | None = None
-    ) -> None:
-        self.calls.append(("event", (kind, message, data)))
+@pytest.fixture
+def session() -> ScriptedSession:
+    return ScriptedSession(RpcVersion.V201, IDENTITY)
 
 
 @pytest.fixture
-def session() -> FakeSession:
-    return FakeSession()
+def central() -> EndpointCentral:
+    return EndpointCentral()
 
 
 @pytest.fixture
-def central() -> FakeCentral:
-    return FakeCentral()
-
-
-@pytest.fixture
-def charger(session: FakeSession, central: FakeCentral) -> V201Charger:
+def charger(session: ScriptedSession, central: EndpointCentral) -> V201Charger:
     return V201Charger(cast(Session, session), cast(CentralSystem, central))
 
 
@@ -267,8 +101,8 @@ def test_the_charger_is_a_charger_commands_with_version_201(charger: V201Charger
     assert charger.version == "2.0.1"
 
 
-def test_every_handled_action_is_a_201_charger_to_csms_message(session: FakeSession) -> None:
-    V201Charger(cast(Session, session), cast(CentralSystem, FakeCentral()))
+def test_every_handled_action_is_a_201_charger_to_csms_message(session: ScriptedSession) -> None:
+    V201Charger(cast(Session, session), cast(CentralSystem, EndpointCentral()))
     assert set(session.handlers) <= schemas.known_actions(RpcVersion.V201)
     assert {"BootNotification", "TransactionEvent", "NotifyReport"} <= set(session.handlers)
 
@@ -311,7 +145,7 @@ def get_result(
 
 
 async def test_get_configuration_of_keys_is_get_variables(
-    session: FakeSession, charger: V201Charger
+    session: ScriptedSession, charger: V201Charger
 ) -> None:
     session.script(
         "GetVariables",
@@ -379,7 +213,7 @@ async def test_get_configuration_of_keys_is_get_variables(
 
 
 async def test_get_variables_results_are_matched_to_the_keys_as_asked(
-    session: FakeSession, charger: V201Charger
+    session: ScriptedSession, charger: V201Charger
 ) -> None:
     session.script(
         "GetVariables",
@@ -390,7 +224,7 @@ async def test_get_variables_results_are_matched_to_the_keys_as_asked(
 
 
 async def test_component_instances_are_sent_and_read_back(
-    session: FakeSession, charger: V201Charger
+    session: ScriptedSession, charger: V201Charger
 ) -> None:
     result = get_result("EVSEPowerMeter", "Power", value="11000", variable_instance="MaxSet")
     result["component"]["instance"] = "Main"
@@ -405,7 +239,7 @@ async def test_component_instances_are_sent_and_read_back(
 
 
 async def test_get_variables_are_asked_twenty_at_a_time(
-    session: FakeSession, charger: V201Charger
+    session: ScriptedSession, charger: V201Charger
 ) -> None:
     keys = [f"VendorCtrlr.Var{n}" for n in range(45)]
 
@@ -426,7 +260,7 @@ async def test_get_variables_are_asked_twenty_at_a_time(
 
 
 async def test_get_variables_failure_is_returned(
-    session: FakeSession, charger: V201Charger
+    session: ScriptedSession, charger: V201Charger
 ) -> None:
     failed = CallFailed(FailureKind.TIMEOUT, "GetVariables", "no answer within 1.0s")
     session.script("GetVariables", failed)
@@ -474,7 +308,7 @@ def notify_report(
 
 
 async def test_get_configuration_without_keys_collects_the_full_inventory_report(
-    session: FakeSession, central: FakeCentral, charger: V201Charger
+    session: ScriptedSession, central: EndpointCentral, charger: V201Charger
 ) -> None:
     session.script("GetBaseReport", {"status": "Accepted"})
     task = asyncio.create_task(charger.get_configuration())
@@ -507,7 +341,7 @@ async def test_get_configuration_without_keys_collects_the_full_inventory_report
 
 
 async def test_report_parts_sent_before_the_response_are_kept(
-    session: FakeSession, charger: V201Charger
+    session: ScriptedSession, charger: V201Charger
 ) -> None:
     async def report_first(payload: dict[str, Any]) -> dict[str, Any]:
         items = [report_item("OCPPCommCtrlr", "HeartbeatInterval", "60")]
@@ -520,7 +354,7 @@ async def test_report_parts_sent_before_the_response_are_kept(
 
 
 async def test_a_report_nobody_asked_for_is_answered_and_ignored(
-    session: FakeSession, central: FakeCentral, charger: V201Charger
+    session: ScriptedSession, central: EndpointCentral, charger: V201Charger
 ) -> None:
     items = [report_item("OCPPCommCtrlr", "HeartbeatInterval", "60")]
     assert await session.handle("NotifyReport", notify_report(7, 0, items, False)) == {}
@@ -528,7 +362,7 @@ async def test_a_report_nobody_asked_for_is_answered_and_ignored(
 
 
 async def test_an_empty_base_report_is_an_empty_configuration(
-    session: FakeSession, charger: V201Charger
+    session: ScriptedSession, charger: V201Charger
 ) -> None:
     session.script("GetBaseReport", {"status": "EmptyResultSet"})
     assert await charger.get_configuration() == ConfigurationReport(())
@@ -536,37 +370,41 @@ async def test_an_empty_base_report_is_an_empty_configuration(
 
 @pytest.mark.parametrize("status", ["Rejected", "NotSupported"])
 async def test_a_refused_base_report_fails(
-    session: FakeSession, charger: V201Charger, status: str
+    session: ScriptedSession, charger: V201Charger, status: str
 ) -> None:
     session.script("GetBaseReport", {"status": status})
     failed = await charger.get_configuration()
     assert isinstance(failed, CallFailed) and status in failed.description
 
 
-async def test_an_unfinished_report_times_out_after_the_call_timeout(
-    central: FakeCentral,
-) -> None:
-    session = FakeSession(call_timeout=0.05)
-    charger = V201Charger(cast(Session, session), cast(CentralSystem, central))
-    session.script("GetBaseReport", {"status": "Accepted"})
-    task = asyncio.create_task(charger.get_configuration())
-    await session.called.wait()
-    request_id = session.payloads("GetBaseReport")[0]["requestId"]
-    items = [report_item("OCPPCommCtrlr", "HeartbeatInterval", "60")]
-    await asyncio.sleep(0.03)
-    await session.handle("NotifyReport", notify_report(request_id, 0, items, True))
-    await asyncio.sleep(0.03)
-    assert not task.done()  # a part restarts the wait
-    failed = await task
-    assert isinstance(failed, CallFailed) and failed.kind is FailureKind.TIMEOUT
-    assert central.store.configurations == []
-    # a late part finds nobody waiting
-    await session.handle("NotifyReport", notify_report(request_id, 1, items, False))
-    assert central.store.configurations == []
+def test_an_unfinished_report_times_out_after_the_call_timeout(central: EndpointCentral) -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        session = ScriptedSession(RpcVersion.V201, IDENTITY, call_timeout=30)
+        charger = V201Charger(cast(Session, session), cast(CentralSystem, central))
+        session.script("GetBaseReport", {"status": "Accepted"})
+        task = asyncio.create_task(charger.get_configuration())
+        await session.called.wait()
+        asked = loop.time()
+        request_id = session.payloads("GetBaseReport")[0]["requestId"]
+        items = [report_item("OCPPCommCtrlr", "HeartbeatInterval", "60")]
+        await advance(20)
+        await session.handle("NotifyReport", notify_report(request_id, 0, items, True))
+        await advance(20)
+        assert not task.done()  # a part restarts the wait
+        failed = await task
+        assert isinstance(failed, CallFailed) and failed.kind is FailureKind.TIMEOUT
+        assert loop.time() - asked == pytest.approx(50)  # the call timeout after the last part
+        assert central.store.configurations == []
+        # a late part finds nobody waiting
+        await session.handle("NotifyReport", notify_report(request_id, 1, items, False))
+        assert central.store.configurations == []
+
+    run_in_virtual_time(main)
 
 
 async def test_a_disconnect_mid_report_fails_at_once(
-    session: FakeSession, charger: V201Charger
+    session: ScriptedSession, charger: V201Charger
 ) -> None:
     session.script("GetBaseReport", {"status": "Accepted"})
     task = asyncio.create_task(charger.get_configuration())
@@ -578,7 +416,7 @@ async def test_a_disconnect_mid_report_fails_at_once(
 
 @pytest.mark.parametrize(("answer", "expected"), sorted(CONFIG_STATUSES.items()))
 async def test_change_configuration_is_set_variables(
-    session: FakeSession, charger: V201Charger, answer: str, expected: ConfigStatus
+    session: ScriptedSession, charger: V201Charger, answer: str, expected: ConfigStatus
 ) -> None:
     result = get_result("OCPPCommCtrlr", "MessageAttempts", variable_instance="TransactionEvent")
     result["attributeStatus"] = answer
@@ -603,7 +441,7 @@ async def test_change_configuration_is_set_variables(
 
 
 async def test_change_configuration_refuses_what_201_cannot_carry(
-    session: FakeSession, charger: V201Charger
+    session: ScriptedSession, charger: V201Charger
 ) -> None:
     assert (
         await charger.change_configuration("HeartbeatInterval", "60") is ConfigStatus.NOT_SUPPORTED
@@ -616,14 +454,14 @@ async def test_change_configuration_refuses_what_201_cannot_carry(
 
 
 @pytest.mark.parametrize(("hard", "kind"), [(True, "Immediate"), (False, "OnIdle")])
-async def test_reset(session: FakeSession, charger: V201Charger, hard: bool, kind: str) -> None:
+async def test_reset(session: ScriptedSession, charger: V201Charger, hard: bool, kind: str) -> None:
     session.script("Reset", {"status": "Scheduled"})
     assert await charger.reset(hard) is Status.SCHEDULED
     assert session.payloads("Reset") == [{"type": kind}]
 
 
 async def test_change_availability_of_the_station_and_of_an_evse(
-    session: FakeSession, charger: V201Charger
+    session: ScriptedSession, charger: V201Charger
 ) -> None:
     session.script("ChangeAvailability", {"status": "Accepted"}, {"status": "Scheduled"})
     assert await charger.change_availability(0, operative=False) is Status.ACCEPTED
@@ -634,7 +472,9 @@ async def test_change_availability_of_the_station_and_of_an_evse(
     ]
 
 
-async def test_set_charging_profile_station_max(session: FakeSession, charger: V201Charger) -> None:
+async def test_set_charging_profile_station_max(
+    session: ScriptedSession, charger: V201Charger
+) -> None:
     session.script("SetChargingProfile", {"status": "Accepted"})
     limit = ChargingLimit(
         profile_id=7,
@@ -675,7 +515,7 @@ def test_limits_have_one_decimal_rounded_down(amperes: float, sent: float) -> No
 
 
 async def test_absolute_and_recurring_profiles_always_have_a_start_schedule(
-    session: FakeSession, charger: V201Charger
+    session: ScriptedSession, charger: V201Charger
 ) -> None:
     session.script("SetChargingProfile", {"status": "Accepted"}, {"status": "Rejected"})
     before = datetime.now(UTC).replace(microsecond=0)
@@ -693,7 +533,7 @@ async def test_absolute_and_recurring_profiles_always_have_a_start_schedule(
 
 
 async def test_tx_profile_names_the_stations_transaction_id(
-    session: FakeSession, central: FakeCentral, charger: V201Charger
+    session: ScriptedSession, central: EndpointCentral, charger: V201Charger
 ) -> None:
     transaction = await central.start_transaction(
         TransactionStart(IDENTITY, 1, datetime(2026, 11, 25, tzinfo=UTC), 0, None, "tx-abc")
@@ -711,7 +551,7 @@ async def test_tx_profile_names_the_stations_transaction_id(
         assert payload["chargingProfile"]["transactionId"] == "tx-abc"
 
 
-async def test_clear_charging_profile(session: FakeSession, charger: V201Charger) -> None:
+async def test_clear_charging_profile(session: ScriptedSession, charger: V201Charger) -> None:
     session.script(
         "ClearChargingProfile",
         {"status": "Accepted"},
@@ -731,7 +571,7 @@ async def test_clear_charging_profile(session: FakeSession, charger: V201Charger
     ]
 
 
-async def test_send_local_list(session: FakeSession, charger: V201Charger) -> None:
+async def test_send_local_list(session: ScriptedSession, charger: V201Charger) -> None:
     session.script(
         "SendLocalList",
         {"status": "Accepted"},
@@ -769,7 +609,7 @@ async def test_send_local_list(session: FakeSession, charger: V201Charger) -> No
     assert second == {"versionNumber": 6, "updateType": "Full"}
 
 
-async def test_get_local_list_version(session: FakeSession, charger: V201Charger) -> None:
+async def test_get_local_list_version(session: ScriptedSession, charger: V201Charger) -> None:
     session.script("GetLocalListVersion", {"versionNumber": 12})
     assert await charger.get_local_list_version() == 12
     assert session.payloads("GetLocalListVersion") == [{}]
@@ -786,7 +626,7 @@ async def test_get_local_list_version(session: FakeSession, charger: V201Charger
     ],
 )
 async def test_update_firmware(
-    session: FakeSession, charger: V201Charger, answer: str, expected: Status
+    session: ScriptedSession, charger: V201Charger, answer: str, expected: Status
 ) -> None:
     session.script("UpdateFirmware", {"status": answer})
     at = datetime(2026, 12, 1, 3, tzinfo=UTC)
@@ -814,7 +654,7 @@ async def test_update_firmware(
     ],
 )
 async def test_trigger_message(
-    session: FakeSession, charger: V201Charger, kind: TriggerKind, requested: str
+    session: ScriptedSession, charger: V201Charger, kind: TriggerKind, requested: str
 ) -> None:
     session.script("TriggerMessage", {"status": "Accepted"}, {"status": "NotImplemented"})
     assert await charger.trigger_message(kind) is Status.ACCEPTED
@@ -827,7 +667,7 @@ async def test_trigger_message(
     assert ("connectorId" in one["evse"]) is (kind is TriggerKind.STATUS_NOTIFICATION)
 
 
-async def test_remote_start(session: FakeSession, charger: V201Charger) -> None:
+async def test_remote_start(session: ScriptedSession, charger: V201Charger) -> None:
     session.script("RequestStartTransaction", {"status": "Accepted"}, {"status": "Rejected"})
     assert await charger.remote_start("04A1B2C3", connector=1) is Status.ACCEPTED
     assert await charger.remote_start("operator") is Status.REJECTED
@@ -840,7 +680,7 @@ async def test_remote_start(session: FakeSession, charger: V201Charger) -> None:
 
 
 async def test_remote_stop_uses_the_stations_transaction_id(
-    session: FakeSession, central: FakeCentral, charger: V201Charger
+    session: ScriptedSession, central: EndpointCentral, charger: V201Charger
 ) -> None:
     ours = await central.start_transaction(
         TransactionStart(IDENTITY, 1, datetime(2026, 11, 25, tzinfo=UTC), 0, None, "9f1c-77")
@@ -873,20 +713,20 @@ async def test_remote_stop_uses_the_stations_transaction_id(
     ],
 )
 async def test_unlock_connector(
-    session: FakeSession, charger: V201Charger, answer: str, expected: Status
+    session: ScriptedSession, charger: V201Charger, answer: str, expected: Status
 ) -> None:
     session.script("UnlockConnector", {"status": answer})
     assert await charger.unlock_connector(2) is expected
     assert session.payloads("UnlockConnector") == [{"evseId": 2, "connectorId": 1}]
 
 
-async def test_clear_cache(session: FakeSession, charger: V201Charger) -> None:
+async def test_clear_cache(session: ScriptedSession, charger: V201Charger) -> None:
     session.script("ClearCache", {"status": "Rejected", "statusInfo": {"reasonCode": "Busy"}})
     assert await charger.clear_cache() is Status.REJECTED
     assert session.payloads("ClearCache") == [{}]
 
 
-async def test_data_transfer(session: FakeSession, charger: V201Charger) -> None:
+async def test_data_transfer(session: ScriptedSession, charger: V201Charger) -> None:
     session.script(
         "DataTransfer",
         {"status": "Accepted", "data": "pong"},
@@ -910,7 +750,7 @@ async def test_data_transfer(session: FakeSession, charger: V201Charger) -> None
 
 
 async def test_call_failures_come_back_as_they_are(
-    session: FakeSession, charger: V201Charger
+    session: ScriptedSession, charger: V201Charger
 ) -> None:
     failed = CallFailed(FailureKind.CALL_ERROR, "Reset", "no", "NotSupported")
     session.script("Reset", failed)
@@ -920,7 +760,7 @@ async def test_call_failures_come_back_as_they_are(
 # --- the station's messages ----------------------------------------------------------------------
 
 
-async def test_boot_notification(session: FakeSession, central: FakeCentral) -> None:
+async def test_boot_notification(session: ScriptedSession, central: EndpointCentral) -> None:
     V201Charger(cast(Session, session), cast(CentralSystem, central))
     reply = await session.handle(
         "BootNotification",
@@ -941,7 +781,9 @@ async def test_boot_notification(session: FakeSession, central: FakeCentral) -> 
     assert (reply["status"], reply["interval"]) == ("Accepted", 120)
 
 
-async def test_boot_notification_pending(session: FakeSession, central: FakeCentral) -> None:
+async def test_boot_notification_pending(
+    session: ScriptedSession, central: EndpointCentral
+) -> None:
     V201Charger(cast(Session, session), cast(CentralSystem, central))
     central.boot_reply = BootReply(BootStatus.PENDING, 60)
     boot = {"reason": "PowerUp", "chargingStation": {"vendorName": "ABB", "model": "Terra AC"}}
@@ -950,12 +792,12 @@ async def test_boot_notification_pending(session: FakeSession, central: FakeCent
     assert central.called("boot") == [BootInfo("ABB", "Terra AC")]
 
 
-async def test_heartbeat(session: FakeSession, charger: V201Charger) -> None:
+async def test_heartbeat(session: ScriptedSession, charger: V201Charger) -> None:
     assert await session.handle("Heartbeat", {}) == {"currentTime": "2026-11-25T10:00:00.000Z"}
 
 
 async def test_status_notification_reports_the_evse(
-    session: FakeSession, central: FakeCentral, charger: V201Charger
+    session: ScriptedSession, central: EndpointCentral, charger: V201Charger
 ) -> None:
     payload = {"timestamp": NOW, "connectorStatus": "Occupied", "evseId": 2, "connectorId": 1}
     assert await session.handle("StatusNotification", payload) == {}
@@ -964,7 +806,9 @@ async def test_status_notification_reports_the_evse(
     ]
 
 
-async def test_authorize(session: FakeSession, central: FakeCentral, charger: V201Charger) -> None:
+async def test_authorize(
+    session: ScriptedSession, central: EndpointCentral, charger: V201Charger
+) -> None:
     accepted = await session.handle(
         "Authorize", {"idToken": {"idToken": "card-1", "type": "ISO14443"}}
     )
@@ -1024,7 +868,7 @@ def transaction_event(
 
 
 async def test_transaction_event_started_starts_a_transaction(
-    session: FakeSession, central: FakeCentral, charger: V201Charger
+    session: ScriptedSession, central: EndpointCentral, charger: V201Charger
 ) -> None:
     reply = await session.handle(
         "TransactionEvent",
@@ -1051,7 +895,7 @@ async def test_transaction_event_started_starts_a_transaction(
 
 
 async def test_a_refused_token_still_records_the_transaction(
-    session: FakeSession, central: FakeCentral, charger: V201Charger
+    session: ScriptedSession, central: EndpointCentral, charger: V201Charger
 ) -> None:
     reply = await session.handle(
         "TransactionEvent", transaction_event("Started", id_token="nobody")
@@ -1061,7 +905,7 @@ async def test_a_refused_token_still_records_the_transaction(
 
 
 async def test_started_without_token_or_evse(
-    session: FakeSession, central: FakeCentral, charger: V201Charger
+    session: ScriptedSession, central: EndpointCentral, charger: V201Charger
 ) -> None:
     """Cable first: no token yet; authorised first: no EVSE yet (connector 0 until one)."""
     assert await session.handle("TransactionEvent", transaction_event("Started", evse=None)) == {}
@@ -1088,8 +932,8 @@ async def test_started_without_token_or_evse(
     ],
 )
 async def test_energy_register_readings_are_converted_to_wh(
-    session: FakeSession,
-    central: FakeCentral,
+    session: ScriptedSession,
+    central: EndpointCentral,
     charger: V201Charger,
     value: float,
     unit: str | None,
@@ -1107,7 +951,7 @@ async def test_energy_register_readings_are_converted_to_wh(
 
 
 async def test_only_the_whole_outlet_register_is_a_meter_reading(
-    session: FakeSession, central: FakeCentral, charger: V201Charger
+    session: ScriptedSession, central: EndpointCentral, charger: V201Charger
 ) -> None:
     meter = [
         {
@@ -1131,7 +975,7 @@ async def test_only_the_whole_outlet_register_is_a_meter_reading(
 
 
 async def test_updated_records_the_latest_register_reading(
-    session: FakeSession, central: FakeCentral, charger: V201Charger
+    session: ScriptedSession, central: EndpointCentral, charger: V201Charger
 ) -> None:
     await session.handle(
         "TransactionEvent", transaction_event("Started", meter=[meter_value(NOW, 1000)])
@@ -1159,7 +1003,7 @@ async def test_updated_records_the_latest_register_reading(
 
 
 async def test_updated_for_an_unknown_transaction_creates_it(
-    session: FakeSession, central: FakeCentral, charger: V201Charger
+    session: ScriptedSession, central: EndpointCentral, charger: V201Charger
 ) -> None:
     reply = await session.handle(
         "TransactionEvent",
@@ -1192,7 +1036,7 @@ async def test_updated_for_an_unknown_transaction_creates_it(
 
 
 async def test_ended_stops_the_transaction(
-    session: FakeSession, central: FakeCentral, charger: V201Charger
+    session: ScriptedSession, central: EndpointCentral, charger: V201Charger
 ) -> None:
     await session.handle(
         "TransactionEvent", transaction_event("Started", meter=[meter_value(NOW, 1.0, "kWh")])
@@ -1226,7 +1070,7 @@ async def test_ended_stops_the_transaction(
 
 
 async def test_ended_without_reason_is_local(
-    session: FakeSession, central: FakeCentral, charger: V201Charger
+    session: ScriptedSession, central: EndpointCentral, charger: V201Charger
 ) -> None:
     await session.handle("TransactionEvent", transaction_event("Started"))
     assert await session.handle("TransactionEvent", transaction_event("Ended", seq_no=1)) == {}
@@ -1235,7 +1079,7 @@ async def test_ended_without_reason_is_local(
 
 
 async def test_ended_for_an_unknown_transaction_creates_and_stops_it(
-    session: FakeSession, central: FakeCentral, charger: V201Charger
+    session: ScriptedSession, central: EndpointCentral, charger: V201Charger
 ) -> None:
     await session.handle(
         "TransactionEvent",
@@ -1263,7 +1107,7 @@ async def test_ended_for_an_unknown_transaction_creates_and_stops_it(
 
 
 async def test_a_recovered_ended_without_a_begin_reading_has_unknown_energy(
-    session: FakeSession, central: FakeCentral, charger: V201Charger
+    session: ScriptedSession, central: EndpointCentral, charger: V201Charger
 ) -> None:
     ended = transaction_event("Ended", "tx-x", seq_no=9, meter=[meter_value(LATER, 9000)])
     await session.handle("TransactionEvent", ended)
@@ -1272,7 +1116,7 @@ async def test_a_recovered_ended_without_a_begin_reading_has_unknown_energy(
 
 
 async def test_a_repeated_ended_changes_nothing(
-    session: FakeSession, central: FakeCentral, charger: V201Charger
+    session: ScriptedSession, central: EndpointCentral, charger: V201Charger
 ) -> None:
     await session.handle("TransactionEvent", transaction_event("Started"))
     ended = transaction_event("Ended", seq_no=1, meter=[meter_value(LATER, 5000)])
@@ -1298,7 +1142,7 @@ RAW_METER_VALUES = (
 
 
 async def test_meter_values_keep_the_value_text(
-    session: FakeSession, central: FakeCentral, charger: V201Charger
+    session: ScriptedSession, central: EndpointCentral, charger: V201Charger
 ) -> None:
     payload = orjson.loads(RAW_METER_VALUES)  # as the session parses a frame
     assert await session.handle("MeterValues", payload) == {}
@@ -1362,8 +1206,8 @@ async def test_meter_values_keep_the_value_text(
     ],
 )
 async def test_notifications_are_reported(
-    session: FakeSession,
-    central: FakeCentral,
+    session: ScriptedSession,
+    central: EndpointCentral,
     charger: V201Charger,
     action: str,
     payload: dict[str, Any],
@@ -1376,7 +1220,7 @@ async def test_notifications_are_reported(
 
 
 async def test_notify_event_reports_each_event(
-    session: FakeSession, central: FakeCentral, charger: V201Charger
+    session: ScriptedSession, central: EndpointCentral, charger: V201Charger
 ) -> None:
     event = {
         "eventId": 1,
@@ -1400,7 +1244,7 @@ async def test_notify_event_reports_each_event(
 
 
 async def test_data_transfer_from_the_station_is_an_unknown_vendor(
-    session: FakeSession, central: FakeCentral, charger: V201Charger
+    session: ScriptedSession, central: EndpointCentral, charger: V201Charger
 ) -> None:
     reply = await session.handle(
         "DataTransfer", {"vendorId": "com.example", "messageId": "hello", "data": {"a": 1}}
