@@ -8,6 +8,13 @@ What was sent is kept in memory per connected charger and dropped when it discon
 charger that reconnects gets everything again: it may have lost or been given profiles while
 we were not looking.
 
+The step is the I/O around pure plans: the allocation (`controller.planning.power`) and, per
+charger, which profiles to send, which are raises, who holds them up and whether a composite
+schedule shows ours in force (`controller.planning.profiles`). It reads the transactions, sends
+the profiles, asks the composite schedules, arms the schedule timer and wakes chargers. Whether
+a charger does smart charging at all is read from the keys of its OCPP version's capabilities
+(`controller.resources.capabilities`).
+
 The safe order
     Shares at one circuit move together: when a session starts, the others' shares fall and
     the new one rises. Applied in the wrong order, the circuit is over its limit for a moment
@@ -99,10 +106,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cached_property
 
 from controller.converge.base import (
     UNSUPPORTED_CODES,
@@ -112,18 +118,39 @@ from controller.converge.base import (
     TransportFailure,
 )
 from controller.fleet.model import Fleet, Loaded
-from controller.planning.power import (
-    PowerPlan,
-    Session,
-    State,
-    allocate,
-    charging_limits,
-    next_change,
+from controller.planning.power import PowerPlan, allocate, charging_limits, next_change
+from controller.planning.profiles import (
+    COMPOSITE_SECONDS,
+    ROUNDING_AMPERES,
+    ChargerProfiles,
+    FleetIndex,
+    ProfileChange,
+    Refusal,
+    clear_changes,
+    converged,
+    describe,
+    drift_text,
+    drifted,
+    exceeds,
+    forget_ended,
+    holding_up,
+    in_force,
+    lowered,
+    max_amperes,
+    plan_changes,
+    record_accepted,
+    sessions_from,
+    settle,
+    summary,
+    trust_answers,
+    where,
+    without_smart_charging,
 )
 from controller.resources import Charger
-from controller.values.commands import ChargingLimit, LimitPurpose, Status
+from controller.resources.capabilities import capabilities
+from controller.values.commands import LimitPurpose, Status
 from controller.values.errors import CallFailed, FailureKind
-from controller.values.records import ChargerRecord, Transaction
+from controller.values.records import Transaction
 
 log = logging.getLogger("chargectl.power")
 
@@ -136,179 +163,6 @@ _TIMER_MARGIN_SECONDS = 0.05
 """Fire just after a schedule change, so the woken passes see the new limit in force."""
 _PLAN_MAX_AGE = 5.0
 """Seconds one allocation serves the passes of a location (see `PowerStep._plan`)."""
-_COMPOSITE_SECONDS = 60
-"""How far ahead the composite schedule is asked: our profiles hold from now on."""
-_CLOCK_SLACK_SECONDS = 5
-"""The composite limit compared is the one in force this far into it: a profile starting
-"now" by our clock starts a moment later by the clock of a charger that lags behind."""
-_ROUNDING_AMPERES = 0.1
-"""A composite limit this much above ours is rounding (one decimal), not another limit."""
-_SMART_CHARGING_SWITCHES = frozenset({"smartchargingctrlr.available", "smartchargingctrlr.enabled"})
-"""2.0.1 variables that, reported false, say the charger does no smart charging."""
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """A profile (None: clearing it) the charger would not take, and what it answered."""
-
-    limit: ChargingLimit | None
-    answer: str
-
-
-@dataclass(slots=True)
-class ChargerProfiles:
-    """What the step knows of the profiles of one connected charger, by profile id, and of
-    what its composite schedules showed, by connector (0: the whole charger)."""
-
-    identity: str
-    name: str
-    location: str
-    sent: dict[int, ChargingLimit] = field(default_factory=dict)
-    """Accepted by the charger."""
-    unconfirmed: dict[int, ChargingLimit] = field(default_factory=dict)
-    """Raises sent without an answer (in flight, or lost with the connection)."""
-    refused: dict[int, Refusal] = field(default_factory=dict)
-    unverified: set[int] = field(default_factory=set)
-    """Connectors with profiles accepted since their composite schedule was last asked."""
-    previous: dict[int, float] = field(default_factory=dict)
-    """The limit an accepted decrease replaced, until the composite schedule shows the
-    decrease in force: the charger may still allow it (see `lowers`)."""
-    observed: dict[int, float] = field(default_factory=dict)
-    """A composite limit seen where ours are not in force (above them, or where we know none
-    of ours yet); inf: no limit. The charger may allow this much until ours are seen in force."""
-    drifting: set[int] = field(default_factory=set)
-    """Connectors whose composite schedule showed ours not in force (reported once)."""
-    unverifiable: str | None = None
-    """Why the composite schedule is not asked (the charger refused it): answers are trusted."""
-
-    def bound(self, limit: ChargingLimit) -> float | None:
-        """The most the charger may allow now where `limit` would apply; None: unknown."""
-        known = self._accepted_bound(limit)
-        seen = self.observed.get(limit.connector)
-        if seen is None:
-            return known
-        return seen if known is None else max(known, seen)
-
-    def raises(self, limit: ChargingLimit) -> bool:
-        bound = self.bound(limit)
-        return bound is None or _amperes(limit) > bound
-
-    def lowers(self, limit: ChargingLimit) -> bool:
-        """Whether the charger may allow more than `limit` now (a decrease still to apply,
-        or one applied but not yet seen in force)."""
-        bound = self.bound(limit)
-        previous = self.previous.get(limit.connector)
-        if previous is not None:
-            bound = previous if bound is None else max(bound, previous)
-        return bound is not None and bound > _amperes(limit)
-
-    def expected(self, connector: int) -> float | None:
-        """The most the composite schedule of `connector` may show when the profiles of ours
-        it accepted are in force; None: none of them applies there.
-
-        The station maximum caps every connector; a connector's own limit is its Tx profile
-        during a session and its TxDefault otherwise. Which one the charger applies depends on
-        a transaction it may have started or ended a moment ago, so the higher of the two
-        counts: a connector drawing more than both has neither in force.
-        """
-        caps = [
-            max(_amperes(known) for known in group)
-            for group in (self._station(), self._own(connector))
-            if group
-        ]
-        return min(caps) if caps else None
-
-    def _station(self) -> list[ChargingLimit]:
-        return [k for k in self._all() if k.purpose is LimitPurpose.STATION_MAX]
-
-    def _own(self, connector: int) -> list[ChargingLimit]:
-        if connector == 0:
-            return []
-        return [
-            k
-            for k in self._all()
-            if k.connector == connector and k.purpose is not LimitPurpose.STATION_MAX
-        ]
-
-    def _all(self) -> list[ChargingLimit]:
-        return [*self.sent.values(), *self.unconfirmed.values()]
-
-    def _accepted_bound(self, limit: ChargingLimit) -> float | None:
-        if limit.purpose is LimitPurpose.TX:
-            same = [
-                known
-                for known in self._known(limit.profile_id)
-                if known.transaction_id == limit.transaction_id
-            ]
-            if same:
-                return max(_amperes(known) for known in same)
-            defaults = [
-                known
-                for known in self._all()
-                if known.purpose is LimitPurpose.TX_DEFAULT and known.connector == limit.connector
-            ]
-            return max((_amperes(known) for known in defaults), default=None)
-        known = self._known(limit.profile_id)
-        return max((_amperes(k) for k in known), default=None)
-
-    def _known(self, profile_id: int) -> list[ChargingLimit]:
-        return [
-            known
-            for known in (self.sent.get(profile_id), self.unconfirmed.get(profile_id))
-            if known is not None
-        ]
-
-
-@dataclass(frozen=True)
-class _FleetIndex:
-    """What the step looks up in one fleet, computed once per fleet (fleets are immutable)."""
-
-    fleet: Fleet
-
-    @cached_property
-    def fed(self) -> frozenset[str]:
-        """Chargers (by name) some circuit feeds."""
-        return frozenset(
-            charger.name
-            for name in self.fleet.power_limits
-            for charger in self.fleet.chargers_fed_by(name)
-        )
-
-    @cached_property
-    def scheduled_locations(self) -> frozenset[str]:
-        return frozenset(
-            loaded.resource.spec.location
-            for loaded in self.fleet.power_limits.values()
-            if loaded.resource.spec.schedule
-        )
-
-    def fed_at(self, location: str) -> list[Loaded[Charger]]:
-        """The fed chargers of a location, by name."""
-        return sorted(
-            (c for c in self.fleet.chargers_at(location) if c.name in self.fed),
-            key=lambda c: c.name,
-        )
-
-    def signature(self, location: str) -> tuple[object, ...]:
-        """Everything at a location the allocation depends on, to compare two fleets."""
-        circuits = sorted(
-            (name, loaded.resource.spec)
-            for name, loaded in self.fleet.power_limits.items()
-            if loaded.resource.spec.location == location
-        )
-        chargers = [
-            (
-                c.name,
-                c.resource.identity,
-                sorted(c.resource.metadata.labels.items()),
-                list(c.resource.spec.connectors),
-                c.name in self.fed,
-            )
-            for c in sorted(self.fleet.chargers_at(location), key=lambda c: c.name)
-        ]
-        place = self.fleet.locations.get(location)
-        timezone = place.resource.spec.timezone if place is not None else None
-        return (timezone, circuits, chargers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,15 +176,6 @@ class _CachedPlan:
 
 def _usable(task: asyncio.Task[tuple[PowerPlan, datetime | None]]) -> bool:
     return not task.cancelled() and task.exception() is None
-
-
-@dataclass(frozen=True, slots=True)
-class _Change:
-    """One profile to send (`limit`) or to clear (`limit` None, `profile_id` given)."""
-
-    profile_id: int
-    limit: ChargingLimit | None
-    raises: bool
 
 
 class PowerStep(Step):
@@ -350,7 +195,7 @@ class PowerStep(Step):
         self._waiting: dict[str, set[str]] = {}
         self._generations: dict[str, int] = {}
         self._plans: dict[str, _CachedPlan] = {}
-        self._index_cache: _FleetIndex | None = None
+        self._index_cache: FleetIndex | None = None
         self._change_cache: tuple[Fleet, datetime | None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: datetime | None = None
@@ -371,7 +216,7 @@ class PowerStep(Step):
     def wake_on_fleet_change(self, old: Fleet, new: Fleet) -> Collection[str]:
         """Chargers to reconcile again after a fleet edit: the fed chargers, before or after,
         of every location whose circuits, chargers or timezone changed."""
-        before, after = _FleetIndex(old), self._index(new)
+        before, after = FleetIndex(old), self._index(new)
         locations = {
             place
             for fleet in (old, new)
@@ -420,15 +265,17 @@ class PowerStep(Step):
             state = ChargerProfiles(ctx.identity, name, location)
             self._chargers[ctx.identity] = state
             self._at.setdefault(location, set()).add(ctx.identity)
-        self._forget_ended(state, plan)
+        forget_ended(state, plan)
         if state.unverifiable is None:
-            state.unverifiable = _without_smart_charging(ctx.record)
+            state.unverifiable = without_smart_charging(
+                ctx.record, capabilities(ctx.desired.version)
+            )
         state.unverified.update(state.observed)  # asked again each pass until in force
         targets = {limit.profile_id: limit for limit in charging_limits(plan, name)}
-        changes, skipped = self._changes(state, targets)
+        changes, skipped = plan_changes(state, targets)
 
         notes = [
-            f"{_describe([change])} refused earlier ({refusal.answer}): not sent again "
+            f"{describe([change])} refused earlier ({refusal.answer}): not sent again "
             "until its value changes"
             for change, refusal in skipped
         ]
@@ -443,22 +290,22 @@ class PowerStep(Step):
             )
             if stale:
                 self._wake(ctx.identity)
-                notes.append(f"{_describe(raises)} on the next pass: the allocation changed")
+                notes.append(f"{describe(raises)} on the next pass: the allocation changed")
             else:
                 notes += await self._raise(ctx, state, plan, raises)
         notes += await self._verify(ctx, state)
         if self._waiting.get(location) and not self._holding_up(plan, location):
             self._wake_waiting(location, besides=ctx.identity)
 
-        synced = not skipped and not state.observed and _converged(state, targets)
+        synced = not skipped and not state.observed and converged(state, targets)
         if synced:
-            text = _summary(plan, name) if changes else ""
+            text = summary(plan, name) if changes else ""
         else:
             text = "; ".join(note for note in notes if note)
         return StepResult(synced=synced, message=f"power: {text}" if text else "")
 
     async def _raise(
-        self, ctx: PassContext, state: ChargerProfiles, plan: PowerPlan, raises: list[_Change]
+        self, ctx: PassContext, state: ChargerProfiles, plan: PowerPlan, raises: list[ProfileChange]
     ) -> list[str]:
         """Send the raises, unless a charger at the location may still allow more than the
         plan gives it: then they wait (see the module docstring)."""
@@ -470,13 +317,13 @@ class PowerStep(Step):
             lowering = [c for c in raises if c.limit is not None and not state.raises(c.limit)]
             raises = [c for c in raises if c not in lowering]
             for change in lowering:
-                change = _Change(change.profile_id, change.limit, raises=False)
+                change = ProfileChange(change.profile_id, change.limit, raises=False)
                 notes.append(await self._apply(ctx, state, change))
             notes += await self._verify(ctx, state)
             held_by = self._holding_up(plan, location)
         if raises and held_by:
             self._waiting.setdefault(location, set()).add(ctx.identity)
-            notes.append(f"{_describe(raises)} waits until {_lowered(held_by)}")
+            notes.append(f"{describe(raises)} waits until {lowered(held_by)}")
             return notes
         self._waiting.get(location, set()).discard(ctx.identity)
         for change in raises:
@@ -488,11 +335,7 @@ class PowerStep(Step):
         state = self._chargers.get(ctx.identity)
         if state is None:
             return StepResult(synced=True)
-        changes = [
-            _Change(pid, None, raises=True)
-            for pid, limit in sorted(state.sent.items())
-            if limit.purpose is not LimitPurpose.TX and pid not in state.refused
-        ]
+        changes = clear_changes(state)
         notes = [await self._apply(ctx, state, change) for change in changes]
         notes += [
             f"clearing profile {pid} refused earlier ({refusal.answer})"
@@ -507,7 +350,7 @@ class PowerStep(Step):
         return StepResult(synced=True, message="power: no circuit feeds it; profiles cleared")
 
     async def _plan(
-        self, ctx: PassContext, index: _FleetIndex, location: str, generation: int
+        self, ctx: PassContext, index: FleetIndex, location: str, generation: int
     ) -> tuple[PowerPlan, datetime | None]:
         """The location's allocation now, and until when it holds (the next schedule change).
 
@@ -542,73 +385,16 @@ class PowerStep(Step):
         self, ctx: PassContext, fleet: Fleet, chargers: Iterable[Loaded[Charger]]
     ) -> tuple[PowerPlan, datetime | None]:
         """The location's sessions (the open transactions of its fed chargers), allocated."""
-        sessions: list[Session] = []
         fed = list(chargers)
         # Asked at once, the store answers them in a few batched reads, not one per charger.
         found = await asyncio.gather(
             *(ctx.central.open_transactions(loaded.resource.identity) for loaded in fed)
         )
-        for loaded, transactions in zip(fed, found, strict=True):
-            for transaction in transactions:
-                sessions.append(
-                    Session(
-                        loaded.name,
-                        transaction.connector_id,
-                        str(transaction.id),
-                        transaction.started_at,
-                    )
-                )
+        sessions = sessions_from(zip(fed, found, strict=True))
         now = datetime.now(UTC)
         return allocate(fleet, sessions, now), self._arm_timer(fleet, now)
 
-    @staticmethod
-    def _forget_ended(state: ChargerProfiles, plan: PowerPlan) -> None:
-        """Tx profiles end with their transaction on the charger: nothing to clear."""
-        current = {
-            (a.connector, a.transaction_id)
-            for a in plan.for_charger(state.name)
-            if a.transaction_id
-        }
-        for known in (state.sent, state.unconfirmed):
-            for pid, limit in list(known.items()):
-                if (
-                    limit.purpose is LimitPurpose.TX
-                    and (limit.connector, limit.transaction_id) not in current
-                ):
-                    del known[pid]
-
-    @staticmethod
-    def _changes(
-        state: ChargerProfiles, targets: Mapping[int, ChargingLimit]
-    ) -> tuple[list[_Change], list[tuple[_Change, Refusal]]]:
-        """What to send: changed profiles, and profiles we set that are no longer wanted.
-        Profiles refused with the same value are left out and returned apart."""
-        for pid in list(state.refused):
-            if state.refused[pid].limit != targets.get(pid):
-                del state.refused[pid]  # the allocation changed: try again
-        changes: list[_Change] = []
-        refused: list[tuple[_Change, Refusal]] = []
-        for pid, limit in sorted(targets.items()):
-            if state.sent.get(pid) == limit and pid not in state.unconfirmed:
-                continue
-            change = _Change(pid, limit, state.raises(limit))
-            refusal = state.refused.get(pid)
-            if refusal is not None:
-                refused.append((change, refusal))
-            else:
-                changes.append(change)
-        for pid, limit in sorted(state.sent.items()):
-            if pid in targets or limit.purpose is LimitPurpose.TX:
-                continue
-            change = _Change(pid, None, raises=True)
-            refusal = state.refused.get(pid)
-            if refusal is not None:
-                refused.append((change, refusal))
-            else:
-                changes.append(change)
-        return changes, refused
-
-    async def _apply(self, ctx: PassContext, state: ChargerProfiles, change: _Change) -> str:
+    async def _apply(self, ctx: PassContext, state: ChargerProfiles, change: ProfileChange) -> str:
         """Send one change; returns what to say about it ('' when accepted)."""
         pid, limit = change.profile_id, change.limit
         if limit is None:
@@ -623,18 +409,12 @@ class PowerStep(Step):
             state.unconfirmed[pid] = limit  # from now on the charger may apply it
         answer = await ctx.call(ctx.commands.set_charging_profile(limit))
         if answer is Status.ACCEPTED:
-            state.sent[pid] = limit
-            state.unconfirmed.pop(pid, None)
-            if state.unverifiable is None:
-                connector = limit.connector
-                state.unverified.add(connector)
-                if before is not None and before > _amperes(limit):
-                    state.previous[connector] = max(state.previous.get(connector, 0.0), before)
+            record_accepted(state, limit, before)
             log.info(
                 "%s: %s",
                 ctx.identity,
-                _describe([change]),
-                extra={"charger": ctx.identity, "profile": pid, "amperes": _amperes(limit)},
+                describe([change]),
+                extra={"charger": ctx.identity, "profile": pid, "amperes": max_amperes(limit)},
             )
             return ""
         if state.unconfirmed.get(pid) == limit:
@@ -642,14 +422,14 @@ class PowerStep(Step):
         return await self._refused(ctx, state, change, answer)
 
     async def _refused(
-        self, ctx: PassContext, state: ChargerProfiles, change: _Change, answer: object
+        self, ctx: PassContext, state: ChargerProfiles, change: ProfileChange, answer: object
     ) -> str:
         if isinstance(answer, CallFailed):
             text = " ".join(filter(None, ("CALLERROR", answer.code))) + f": {answer.description}"
         else:
             text = str(answer.value if isinstance(answer, Status) else answer)
         state.refused[change.profile_id] = Refusal(change.limit, text)
-        what = _describe([change])
+        what = describe([change])
         await ctx.central.event(
             ctx.identity,
             "ChargingProfileRefused",
@@ -670,25 +450,25 @@ class PowerStep(Step):
                 break
             expected = state.expected(connector)
             if expected is None:  # nothing of ours applies there (any more)
-                _settled(state, connector)
+                settle(state, connector)
                 continue
             seen = await self._in_force(ctx, state, connector)
-            if seen is None or not _exceeds(seen, expected):
-                if seen is not None and expected - seen > _ROUNDING_AMPERES:
+            if seen is None or not exceeds(seen, expected):
+                if seen is not None and expected - seen > ROUNDING_AMPERES:
                     log.debug(
                         "%s: composite schedule of %s is %g A, below the %g A of ours",
                         ctx.identity,
-                        _where(connector),
+                        where(connector),
                         seen,
                         expected,
                     )
-                _settled(state, connector)
+                settle(state, connector)
                 continue
             notes.append(await self._drifted(ctx, state, connector, seen, expected))
         return notes
 
     async def _observe(
-        self, ctx: PassContext, state: ChargerProfiles, raises: list[_Change]
+        self, ctx: PassContext, state: ChargerProfiles, raises: list[ProfileChange]
     ) -> bool:
         """Ask what is in force where raises wait only because we know nothing of the
         charger's profiles there (it reconnected): sending a limit no higher than that lowers
@@ -715,7 +495,7 @@ class PowerStep(Step):
         the charger does not say (`state.unverifiable` tells if it never will)."""
         try:
             answer = await ctx.call(
-                ctx.commands.get_composite_schedule(connector, _COMPOSITE_SECONDS)
+                ctx.commands.get_composite_schedule(connector, COMPOSITE_SECONDS)
             )
         except TransportFailure as failure:
             if failure.failure.kind is FailureKind.DISCONNECTED:
@@ -733,7 +513,7 @@ class PowerStep(Step):
                 log.info(
                     "%s: GetCompositeSchedule of %s: %s; trusting the charger's answers",
                     ctx.identity,
-                    _where(connector),
+                    where(connector),
                     answer,
                     extra={"charger": ctx.identity},
                 )
@@ -741,8 +521,7 @@ class PowerStep(Step):
         if answer.status is not Status.ACCEPTED:
             self._unverifiable(ctx, state, answer.status.value)
             return None
-        seen = answer.amperes_at(_CLOCK_SLACK_SECONDS)
-        return math.inf if seen is None else seen
+        return in_force(answer)
 
     async def _drifted(
         self,
@@ -755,27 +534,8 @@ class PowerStep(Step):
         """The composite limit of `connector` exceeds ours: forget the profiles of ours that
         it exceeds, so the next pass sends them again, and remember what the charger may
         allow there meanwhile (it holds up raises at the location)."""
-        shown = "has no limit" if math.isinf(seen) else f"is {seen:g} A"
-        text = (
-            f"composite schedule of {_where(connector)} {shown}, expected at most "
-            f"{expected:g} A: profiles not in force, sent again"
-        )
-        forgotten = [
-            (known, pid)
-            for known in (state.sent, state.unconfirmed)
-            for pid, limit in known.items()
-            if (limit.purpose is LimitPurpose.STATION_MAX or limit.connector == connector)
-            and _exceeds(seen, _amperes(limit))
-        ]
-        connectors = {known[pid].connector for known, pid in forgotten} | {connector}
-        first = connector not in state.drifting
-        state.drifting.add(connector)
-        for known, pid in forgotten:
-            del known[pid]
-        for where in connectors:
-            state.observed[where] = max(state.observed.get(where, 0.0), seen)
-            state.previous.pop(where, None)
-        state.unverified.discard(connector)
+        text = drift_text(connector, seen, expected)
+        first = drifted(state, connector, seen)
         if first:  # once per episode: a charger that keeps ignoring them waits for a resync
             self._wake(ctx.identity)
             await ctx.central.event(
@@ -799,22 +559,13 @@ class PowerStep(Step):
             answer,
             extra={"charger": ctx.identity},
         )
-        state.unverifiable = answer
-        state.unverified.clear()
-        state.previous.clear()
-        state.observed.clear()
-        state.drifting.clear()
+        trust_answers(state, answer)
 
     # --- the safe order --------------------------------------------------------------------------
 
     def _holding_up(self, plan: PowerPlan, location: str) -> list[str]:
         """Chargers at the location (by name) that may allow more than this plan gives them."""
-        held: list[str] = []
-        for identity in self._at.get(location, ()):
-            state = self._chargers[identity]
-            if any(state.lowers(limit) for limit in charging_limits(plan, state.name)):
-                held.append(state.name)
-        return sorted(held)
+        return holding_up(plan, (self._chargers[i] for i in self._at.get(location, ())))
 
     def _drop(self, identity: str) -> ChargerProfiles | None:
         state = self._chargers.pop(identity, None)
@@ -879,83 +630,7 @@ class PowerStep(Step):
         self._change_cache = (fleet, moment)
         return moment
 
-    def _index(self, fleet: Fleet) -> _FleetIndex:
+    def _index(self, fleet: Fleet) -> FleetIndex:
         if self._index_cache is None or self._index_cache.fleet is not fleet:
-            self._index_cache = _FleetIndex(fleet)
+            self._index_cache = FleetIndex(fleet)
         return self._index_cache
-
-
-# --- words -------------------------------------------------------------------------------------
-
-
-def _amperes(limit: ChargingLimit) -> float:
-    """The most a limit allows at any time of its schedule."""
-    return max((p.amperes for p in limit.periods), default=math.inf)
-
-
-def _describe(changes: Iterable[_Change]) -> str:
-    words = []
-    for change in changes:
-        if change.limit is None:
-            words.append(f"clearing profile {change.profile_id}")
-            continue
-        limit = change.limit
-        where = "the charger" if limit.connector == 0 else f"connector {limit.connector}"
-        words.append(f"{limit.purpose.value} {_amperes(limit):g} A on {where}")
-    return ", ".join(words)
-
-
-def _where(connector: int) -> str:
-    return "the charger" if connector == 0 else f"connector {connector}"
-
-
-def _exceeds(seen: float, expected: float) -> bool:
-    """Whether a composite limit (inf: none) is above ours by more than rounding."""
-    return round(seen - expected, 3) > _ROUNDING_AMPERES
-
-
-def _settled(state: ChargerProfiles, connector: int) -> None:
-    """The composite schedule of `connector` was asked (or will not be): nothing pending."""
-    state.unverified.discard(connector)
-    state.previous.pop(connector, None)
-    state.observed.pop(connector, None)
-    state.drifting.discard(connector)
-
-
-def _without_smart_charging(record: ChargerRecord) -> str | None:
-    """Why the charger has no composite schedules to give, from its reported configuration
-    (the keys the fleet declares); None when it may have them."""
-    for key in record.configuration or ():
-        value = (key.value or "").strip()
-        if key.key.casefold() == "supportedfeatureprofiles" and value:
-            profiles = {item.strip().casefold() for item in value.split(",")}
-            if "smartcharging" not in profiles:
-                return "SupportedFeatureProfiles without SmartCharging"
-        if key.key.casefold() in _SMART_CHARGING_SWITCHES and value.casefold() == "false":
-            return f"{key.key} false"
-    return None
-
-
-def _lowered(names: list[str]) -> str:
-    if len(names) == 1:
-        return f"{names[0]} has lowered its limits"
-    return f"{', '.join(names)} have lowered theirs"
-
-
-def _converged(state: ChargerProfiles, targets: Mapping[int, ChargingLimit]) -> bool:
-    """Every profile accepted as it should be, and none of ours left that should not be."""
-    return (
-        all(state.sent.get(pid) == limit for pid, limit in targets.items())
-        and not any(pid in targets for pid in state.unconfirmed)
-        and all(pid in targets or k.purpose is LimitPurpose.TX for pid, k in state.sent.items())
-    )
-
-
-def _summary(plan: PowerPlan, charger: str) -> str:
-    """Each managed connector's share and why, as the operator reads it."""
-    parts = [
-        f"connector {a.connector} {a.amperes:g} A ({a.reason})"
-        for a in plan.for_charger(charger)
-        if a.state is not State.UNMANAGED
-    ]
-    return "; ".join(parts)
