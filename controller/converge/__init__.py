@@ -1,7 +1,7 @@
-"""Convergence steps beyond configuration keys: each converges one aspect of a charger.
+"""Convergence steps: each converges one aspect of a charger, as I/O around a pure plan.
 
-The reconciler runs configuration, availability and reboots itself; everything else that a
-charger must be brought to (charging profiles from power limits, the local authorisation
-list, firmware) is a `Step`, so each lives in its own module with its own tests and the
-reconciler stays a scheduler.
+Configuration keys, availability, reboots that apply changes, charging profiles from power
+limits, the local authorisation list and firmware are each a `Step` (`base`), in a module of
+its own with its own tests; what each decides is pure and lives in `controller.planning`. The
+reconciler only chooses when a charger is reconciled and runs its steps in order.
 """

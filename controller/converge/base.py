@@ -1,4 +1,12 @@
-"""What a convergence step is given and what it answers."""
+"""What a convergence step is given and what it answers.
+
+The reconciler runs a charger's steps in order, once per pass, each on a `PassContext`. A step
+may hand the steps after it a context that knows more (the configuration step hands on the
+record it read and the plan it made), or end the pass (the reboot step, while a reboot that
+applies changes is under way). What a step answers (`StepResult`) is all the reconciler needs
+to record the pass: whether the charger is in sync, the message its Synced condition shows,
+and the counts it reports.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +17,7 @@ from typing import Any
 
 from controller.fleet.model import DesiredCharger, Fleet, Loaded
 from controller.ocpp.central import CentralSystem
+from controller.planning.keys import ChargerPlan
 from controller.resources import Charger
 from controller.values.commands import ChargerCommands
 from controller.values.errors import CallFailed
@@ -41,14 +50,33 @@ class PassContext:
     charger: Loaded[Charger]
     desired: DesiredCharger
     record: ChargerRecord
+    """What the pass knows of the charger's reported state: only its identity until the
+    configuration step (the first) has read the charger, then the store's record with the
+    configuration just read."""
     central: CentralSystem
     call: Call
+    plan: ChargerPlan | None = None
+    """The charger's plan (keys, availability, firmware), once the configuration step made it;
+    None before, or when the charger's configuration could not be read."""
+    owned_keys: frozenset[str] = frozenset()
+    """The `KeyStatus` keys the pass's steps own (`Step.status_keys`): the statuses of every
+    other key are the configuration's."""
 
 
 @dataclass(frozen=True)
 class StepResult:
     synced: bool
     message: str = ""
+    differed: bool = False
+    """The charger differed from the fleet in what this step owns when the pass began (so a
+    synced pass counts as Converged rather than InSync)."""
+    drifted: int = 0
+    """Values found changed on the charger's side since they were applied (drift)."""
+    context: PassContext | None = None
+    """What the steps after this one see, when this step learnt more about the charger."""
+    halt: bool = False
+    """The pass ends here, waiting for the charger (a reboot that applies changes): the steps
+    after this one do not run, and the charger's conditions show this step's message alone."""
 
 
 Wake = Callable[[str], None]
@@ -60,6 +88,12 @@ class Step(ABC):
 
     name = "step"
     wake: Wake | None = None
+
+    @property
+    def status_keys(self) -> frozenset[str]:
+        """The `KeyStatus` keys this step records and reads (its name, unless it says
+        otherwise); the configuration step leaves them alone."""
+        return frozenset({self.name})
 
     def bind(self, wake: Wake) -> None:
         """Lets the step wake chargers itself (timers, a charger waiting its turn)."""
@@ -84,6 +118,10 @@ class Step(ABC):
     def wake_on_fleet_change(self, old: Fleet, new: Fleet) -> Collection[str]:
         """Chargers to reconcile again when the fleet changed in ways DesiredCharger misses."""
         return ()
+
+    def booted(self, identity: str) -> None:
+        """The charger sent BootNotification (it started, or restarted after a reset)."""
+        return None
 
     def forget(self, identity: str) -> None:
         """The charger disconnected: drop what the step remembers about its session."""

@@ -1,17 +1,20 @@
 """The convergence loop: every connected charger is brought to what the fleet declares.
 
-One task per connected charger, woken when it connects or boots, when its desired state
-changes, and by a resync timer. Each pass reads the declared keys from the charger, plans
-(`planning.plan_charger`, pure), acts (ChangeConfiguration / SetVariables, ChangeAvailability,
-a soft Reset when a change needs a reboot and the reboot policy allows it), and reads back
-what it changed to verify: a charger that says Accepted but still reports the old value has
-not been converged, whatever it said.
+A scheduler only. One task per connected charger, woken when it connects or boots, when its
+desired state changes, when a step asks (a transaction, a notification, a timer of its own),
+and by a resync timer. Each pass runs the convergence steps in order (configuration,
+availability, reboot, power, local list, firmware: `controller.converge`), each on what the
+steps before it learnt, and records the outcome: the charger's conditions (Connected, Synced,
+Ready), the pass's outcome and duration, and how many values had drifted.
 
-What the charger answered is kept per key in the store (`KeyStatus`): Rejected, NotSupported
-and "accepted but not applied" are terminal for that value until the desired value changes, so
-they are shown and never retried in a loop. A transport failure (timeout, disconnect) is retried
-with exponential backoff and jitter. A global semaphore bounds how many chargers are reconciled
-at once, so a reconnect storm of thousands of chargers does not flood the store or the loop.
+A transport failure (timeout, disconnect) aborts the pass and is retried with exponential
+backoff and jitter. What a charger answered, even a CALLERROR, is an outcome the steps show
+and keep, not a failure retried in a loop. A global semaphore bounds how many chargers are
+reconciled at once, so a reconnect storm of thousands of chargers does not flood the store or
+the loop.
+
+What the reconciler reports goes to a `Reporter` (the Prometheus metrics satisfy it), so it
+needs nothing of the web layer above it.
 """
 
 from __future__ import annotations
@@ -22,55 +25,44 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from controller.converge.base import PassContext, Step, TransportFailure
-from controller.fleet.model import DesiredCharger, Fleet, Loaded
+from controller.fleet.model import Fleet, Loaded
 from controller.ocpp.central import CentralSystem, Observer
-from controller.planning.keys import (
-    AVAILABILITY_KEY,
-    ActionKind,
-    ChargerPlan,
-    PlannedAction,
-    PlanStatus,
-    desired_extras,
-    plan_charger,
-    reads_as_declared,
-)
-from controller.planning.maintenance import may_reboot
+from controller.planning.keys import desired_extras
 from controller.resources import Charger
-from controller.resources.charger import ChargerSpec
-from controller.resources.settings import OcppVersion
-from controller.values.commands import ChargerCommands, ConfigStatus, ConfigurationReport, Status
+from controller.values.commands import ChargerCommands
 from controller.values.errors import CallFailed, FailureKind
-from controller.values.records import (
-    ChargerCondition,
-    ChargerRecord,
-    KeyState,
-    KeyStatus,
-    Transaction,
-)
-
-if TYPE_CHECKING:
-    from controller.web.metrics import Metrics
+from controller.values.records import ChargerCondition, ChargerRecord, Transaction
 
 log = logging.getLogger("chargectl.reconciler")
 
 T = TypeVar("T")
-
-TERMINAL = frozenset({KeyState.REJECTED, KeyState.NOT_SUPPORTED, KeyState.FAILED})
 
 
 class Outcome(StrEnum):
     IN_SYNC = "InSync"
     CONVERGED = "Converged"
     WAITING_FOR_REBOOT = "WaitingForReboot"
+    """A step ended the pass to wait for the charger (the reboot step, for a reboot that
+    applies changes, or for the reboot policy to allow one)."""
     BLOCKED = "Blocked"
     RETRY = "Retry"
     SKIPPED = "Skipped"
+
+
+class Reporter(Protocol):
+    """What the reconciler reports as it goes; `controller.web.metrics.Metrics` is one."""
+
+    def reconcile(self, outcome: str, seconds: float) -> None:
+        """One pass over one charger ended with `outcome` (an `Outcome` value)."""
+
+    def drifted(self, keys: int) -> None:
+        """`keys` values were found changed on a charger since they were applied."""
 
 
 @dataclass
@@ -90,7 +82,7 @@ class _Worker:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
     failures: int = 0
-    reboot_requested: bool = False
+    passes: int = 0
     booted: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -113,19 +105,18 @@ class Reconciler(Observer):
         central: CentralSystem,
         options: ReconcilerOptions | None = None,
         *,
-        metrics: Metrics | None = None,
+        reporter: Reporter | None = None,
         steps: Sequence[Step] = (),
     ) -> None:
         self.central = central
-        self.metrics = metrics
+        self.reporter = reporter
         self.steps = list(steps)
-        self._step_keys = frozenset(step.name for step in self.steps)
-        """The key statuses the steps own (one each, named after the step)."""
+        self._owned_keys = frozenset(key for step in self.steps for key in step.status_keys)
+        """The key statuses the steps own; the configuration step's are all the others."""
         self.options = options or ReconcilerOptions()
         self.stats = ReconcileStats()
         self._workers: dict[str, _Worker] = {}
         self._slots = asyncio.Semaphore(self.options.max_concurrent)
-        self._statuses: dict[str, dict[str, KeyStatus]] = {}
         central.observers.append(self)
 
     async def close(self) -> None:
@@ -138,6 +129,11 @@ class Reconciler(Observer):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._workers.clear()
+
+    def passes(self, identity: str) -> int:
+        """Passes over the charger since it connected (finished ones, whatever the outcome)."""
+        worker = self._workers.get(identity)
+        return worker.passes if worker is not None else 0
 
     # --- what wakes a charger ------------------------------------------------------------------
 
@@ -152,7 +148,8 @@ class Reconciler(Observer):
     async def charger_booted(self, identity: str) -> None:
         worker = self._workers.get(identity)
         if worker is not None:
-            worker.reboot_requested = False
+            for step in self.steps:
+                step.booted(identity)
             worker.booted.set()
             worker.wake.set()
 
@@ -231,6 +228,7 @@ class Reconciler(Observer):
                 else:
                     worker.failures = 0
                     delay = 0.0
+                worker.passes += 1
                 self._count(outcome, time.monotonic() - started)
 
     def _backoff(self, failures: int) -> float:
@@ -241,140 +239,52 @@ class Reconciler(Observer):
         self.stats.passes += 1
         self.stats.outcomes[outcome.value] = self.stats.outcomes.get(outcome.value, 0) + 1
         self.stats.last_duration = seconds
-        if self.metrics is not None:
-            self.metrics.reconcile(outcome.value, seconds)
+        if self.reporter is not None:
+            self.reporter.reconcile(outcome.value, seconds)
+
+    def _drifted(self, keys: int) -> None:
+        self.stats.drifted_keys += keys
+        if self.reporter is not None and keys:
+            self.reporter.drifted(keys)
 
     # --- one pass ------------------------------------------------------------------------------
 
     async def reconcile(self, identity: str) -> Outcome:
-        """Read, plan, act, verify — once. Raises TransportFailure when the charger fails us."""
+        """Run the steps over the charger once. Raises TransportFailure when the charger fails
+        us (a timeout or a disconnect); whatever else a step raises aborts the pass too."""
         fleet = self.central.fleet
         loaded = fleet.charger_by_identity(identity)
         commands = self.central.connections.get(identity)
         if loaded is None or commands is None:
             return Outcome.SKIPPED
-        desired = fleet.desired(loaded)
-        extras = desired_extras(fleet, loaded)
-        statuses = await self._statuses_of(identity)
-        await self._forget_undeclared(identity, statuses, desired)
-
-        record = await self._read(identity, commands, desired)
-        plan = plan_charger(desired, record, terminal=statuses, extras=extras)
-        self.stats.drifted_keys += len(plan.drift)
-        if self.metrics is not None and plan.drift:
-            self.metrics.drifted(len(plan.drift))
-        await self._settle(identity, plan, statuses)
-
-        outcome, synced, message = await self._configure(identity, commands, loaded, plan)
-        if outcome is Outcome.WAITING_FOR_REBOOT:
-            return outcome
-        context = PassContext(
-            identity, commands, fleet, loaded, desired, record, self.central, self._call
+        ctx = PassContext(
+            identity,
+            commands,
+            fleet,
+            loaded,
+            fleet.desired(loaded),
+            ChargerRecord(identity=identity, pending=False),
+            self.central,
+            self._call,
+            owned_keys=self._owned_keys,
         )
-        messages = [message] if message else []
+        synced, differed, messages = True, False, []
         for step in self.steps:
-            result = await step.run(context)
+            result = await step.run(ctx)
+            self._drifted(result.drifted)
+            if result.halt:
+                await self._conditions(ctx, synced=False, message=result.message)
+                return Outcome.WAITING_FOR_REBOOT
+            ctx = result.context or ctx
             synced = synced and result.synced
+            differed = differed or result.differed
             if result.message:
                 messages.append(result.message)
         text = "; ".join(messages) or ("in sync" if synced else "")
-        await self._conditions(identity, plan, synced=synced, message=text)
+        await self._conditions(ctx, synced=synced, message=text)
         if not synced:
             return Outcome.BLOCKED
-        return Outcome.IN_SYNC if plan.status is PlanStatus.IN_SYNC else Outcome.CONVERGED
-
-    async def _configure(
-        self, identity: str, commands: ChargerCommands, loaded: Loaded[Charger], plan: ChargerPlan
-    ) -> tuple[Outcome, bool, str]:
-        """Keys and availability; returns (outcome, synced, message)."""
-        if plan.status is PlanStatus.IN_SYNC:
-            return Outcome.IN_SYNC, True, ""
-        statuses = self._statuses.get(identity, {})
-        changed: list[PlannedAction] = []
-        reboot_needed = any(s.state is KeyState.REBOOT_REQUIRED for s in statuses.values())
-        updates: list[KeyStatus] = []
-        for action in plan.actions:
-            if action.kind in (ActionKind.SET_KEY, ActionKind.ADD_KEY):
-                status = await self._change(identity, commands, action)
-                updates.append(status)
-                if status.state is KeyState.PENDING:
-                    changed.append(action)
-                elif status.state is KeyState.REBOOT_REQUIRED:
-                    reboot_needed = True
-            elif action.kind is ActionKind.CHANGE_AVAILABILITY and action.wire_value:
-                updates.append(await self._availability(identity, commands, action))
-        if changed:
-            verified = {
-                v.key: v for v in await self._verify(identity, commands, plan.version, changed)
-            }
-            updates = [verified.get(u.key, u) for u in updates]
-        await self._save(identity, updates)
-        if reboot_needed:
-            outcome = await self._maybe_reboot(identity, commands, loaded.resource.spec, plan)
-            return outcome, False, ""
-        pending = [u for u in updates if u.state is not KeyState.APPLIED]
-        cannot = [
-            a for a in plan.actions if a.kind is ActionKind.CANNOT and a.key not in self._step_keys
-        ]
-        if not pending and not cannot:
-            return Outcome.CONVERGED, True, f"converged: {_summary(updates)}" if updates else ""
-        message = "; ".join(
-            [f"{u.key}: {u.state.value} {u.detail}".strip() for u in pending]
-            + [f"{a.key}: {a.reason}" for a in cannot]
-        )
-        return Outcome.BLOCKED, False, message
-
-    async def _settle(
-        self, identity: str, plan: ChargerPlan, statuses: dict[str, KeyStatus]
-    ) -> None:
-        """Keys that were waiting (for a reboot, a read-back) and now read as desired are done."""
-        open_keys = {a.key for a in plan.actions}
-        now = datetime.now(UTC)
-        done = [
-            replace(status, state=KeyState.APPLIED, at=now, detail="read back after reboot")
-            for key, status in statuses.items()
-            if key not in open_keys
-            and key != AVAILABILITY_KEY
-            and key not in self._step_keys  # steps own their statuses
-            and status.state in (KeyState.REBOOT_REQUIRED, KeyState.PENDING, KeyState.FAILED)
-        ]
-        await self._save(identity, done)
-
-    async def _statuses_of(self, identity: str) -> dict[str, KeyStatus]:
-        if identity not in self._statuses:
-            stored = await self.central.store.key_statuses(identity)
-            self._statuses[identity] = {s.key: s for s in stored}
-        return self._statuses[identity]
-
-    async def _forget_undeclared(
-        self, identity: str, statuses: dict[str, KeyStatus], desired: DesiredCharger
-    ) -> None:
-        """Statuses of keys no longer declared mean nothing any more."""
-        gone = [
-            key
-            for key in statuses
-            if key not in desired.configuration
-            and key != AVAILABILITY_KEY
-            and key not in self._step_keys
-        ]
-        if gone:
-            for key in gone:
-                del statuses[key]
-            await self.central.store.forget_key_statuses(identity, gone)
-
-    async def _read(
-        self, identity: str, commands: ChargerCommands, desired: DesiredCharger
-    ) -> ChargerRecord:
-        keys = sorted(desired.configuration)
-        report = await self._call(commands.get_configuration(keys))
-        assert isinstance(report, ConfigurationReport)
-        now = datetime.now(UTC)
-        await self.central.store.record_configuration(identity, report.values, now, partial=True)
-        # Boot info and connector statuses come from the store; the configuration just read
-        # replaces the stored one, so it is not loaded (a thousand rows for some chargers).
-        found = await self.central.store.chargers(identities=[identity], configuration=False)
-        base = found[0] if found else ChargerRecord(identity=identity, pending=False)
-        return replace(base, configuration=tuple(report.values), configuration_at=now)
+        return Outcome.CONVERGED if differed else Outcome.IN_SYNC
 
     async def _call(self, awaitable: Awaitable[T]) -> T:
         """Count the call; a timeout or disconnect aborts the pass (a CALLERROR does not)."""
@@ -384,125 +294,8 @@ class Reconciler(Observer):
             raise TransportFailure(result)
         return result
 
-    async def _change(
-        self, identity: str, commands: ChargerCommands, action: PlannedAction
-    ) -> KeyStatus:
-        value = action.wire_value or ""
-        answer = await self._call(commands.change_configuration(action.key, value))
-        now = datetime.now(UTC)
-        if isinstance(answer, CallFailed):
-            state, detail = KeyState.FAILED, f"CALLERROR {answer.code}: {answer.description}"
-        else:
-            assert isinstance(answer, ConfigStatus)
-            state = {
-                ConfigStatus.ACCEPTED: KeyState.PENDING,
-                ConfigStatus.REBOOT_REQUIRED: KeyState.REBOOT_REQUIRED,
-                ConfigStatus.REJECTED: KeyState.REJECTED,
-                ConfigStatus.NOT_SUPPORTED: KeyState.NOT_SUPPORTED,
-            }[answer]
-            detail = f"{answer.value}"
-        await self.central.event(
-            identity,
-            "ConfigurationChanged" if state is not KeyState.REJECTED else "ConfigurationRejected",
-            f"{action.key}: {action.reported!r} -> {value!r} ({_layer(action)}): {detail}",
-            {"key": action.key, "value": value, "answer": detail, "drift": action.drift},
-        )
-        return KeyStatus(identity, action.key, state, value, now, detail)
-
-    async def _verify(
-        self,
-        identity: str,
-        commands: ChargerCommands,
-        version: OcppVersion,
-        changed: Sequence[PlannedAction],
-    ) -> list[KeyStatus]:
-        """Read back what the charger accepted: Accepted and still the old value is not done."""
-        report = await self._call(commands.get_configuration([a.key for a in changed]))
-        assert isinstance(report, ConfigurationReport)
-        now = datetime.now(UTC)
-        await self.central.store.record_configuration(identity, report.values, now, partial=True)
-        reported = {v.key.lower(): v.value for v in report.values}
-        statuses = []
-        for action in changed:
-            value = action.wire_value or ""
-            seen = reported.get(action.key.lower())
-            applied = (
-                reads_as_declared(version, action.desired, seen)
-                if action.desired is not None
-                else seen == action.wire_value
-            )
-            if applied:
-                statuses.append(KeyStatus(identity, action.key, KeyState.APPLIED, value, now))
-            else:
-                detail = f"accepted, but the charger still reports {seen!r}"
-                log.warning("%s: %s %s", identity, action.key, detail)
-                statuses.append(
-                    KeyStatus(identity, action.key, KeyState.FAILED, value, now, detail)
-                )
-        return statuses
-
-    async def _availability(
-        self, identity: str, commands: ChargerCommands, action: PlannedAction
-    ) -> KeyStatus:
-        operative = action.wire_value == "Operative"
-        answer = await self._call(commands.change_availability(0, operative))
-        now = datetime.now(UTC)
-        value = action.wire_value or ""
-        if isinstance(answer, CallFailed):
-            return KeyStatus(identity, AVAILABILITY_KEY, KeyState.FAILED, value, now, str(answer))
-        state = {
-            Status.ACCEPTED: KeyState.APPLIED,
-            Status.SCHEDULED: KeyState.PENDING,
-            Status.REJECTED: KeyState.REJECTED,
-        }.get(answer if isinstance(answer, Status) else Status.REJECTED, KeyState.REJECTED)
-        await self.central.event(
-            identity, "AvailabilityChanged", f"availability -> {value}: {answer}", {}
-        )
-        return KeyStatus(identity, AVAILABILITY_KEY, state, value, now, str(answer))
-
-    async def _maybe_reboot(
-        self, identity: str, commands: ChargerCommands, spec: ChargerSpec, plan: ChargerPlan
-    ) -> Outcome:
-        fleet = self.central.fleet
-        location = fleet.locations.get(spec.location)
-        windows = location.resource.spec.maintenance_window if location else []
-        timezone = location.resource.spec.timezone if location else "UTC"
-        idle = not await self.central.open_transactions(identity)
-        decision = may_reboot(
-            spec.reboot_policy,
-            idle=idle,
-            windows=windows,
-            timezone=timezone,
-            at=datetime.now(UTC),
-        )
-        worker = self._workers.get(identity)
-        if not decision.allowed:
-            await self._conditions(
-                identity, plan, synced=False, message=f"reboot required: {decision.reason}"
-            )
-            return Outcome.WAITING_FOR_REBOOT
-        if worker is not None and worker.reboot_requested:
-            return Outcome.WAITING_FOR_REBOOT
-        answer = await self._call(commands.reset(hard=False))
-        await self.central.event(
-            identity, "Reboot", f"soft reset for changes that need a reboot: {answer}", {}
-        )
-        if worker is not None:
-            worker.reboot_requested = True
-        await self._conditions(identity, plan, synced=False, message="rebooting to apply changes")
-        return Outcome.WAITING_FOR_REBOOT
-
-    async def _save(self, identity: str, updates: Sequence[KeyStatus]) -> None:
-        if not updates:
-            return
-        statuses = self._statuses.setdefault(identity, {})
-        for status in updates:
-            statuses[status.key] = status
-        await self.central.store.record_key_statuses(updates)
-
-    async def _conditions(
-        self, identity: str, plan: ChargerPlan, *, synced: bool, message: str
-    ) -> None:
+    async def _conditions(self, ctx: PassContext, *, synced: bool, message: str) -> None:
+        identity = ctx.identity
         now = datetime.now(UTC)
         connected = identity in self.central.connections
         conditions = [
@@ -532,25 +325,12 @@ class Reconciler(Observer):
             ),
         ]
         await self.central.store.record_conditions(conditions)
+        plan = ctx.plan.status.value if ctx.plan is not None else None
         log.info(
-            "%s: %s",
-            identity,
-            message,
-            extra={"charger": identity, "synced": synced, "plan": plan.status.value},
+            "%s: %s", identity, message, extra={"charger": identity, "synced": synced, "plan": plan}
         )
 
 
 def _accepted_cards(fleet: Fleet, charger: Loaded[Charger]) -> list[object]:
     """The cards a charger's location accepts (the local list follows them)."""
     return [c.resource for c in fleet.cards_accepted_at(charger.resource.spec.location)]
-
-
-def _layer(action: PlannedAction) -> str:
-    return action.layer.value if action.layer is not None else "declared"
-
-
-def _summary(updates: Sequence[KeyStatus]) -> str:
-    tally: dict[str, int] = {}
-    for status in updates:
-        tally[status.state.value] = tally.get(status.state.value, 0) + 1
-    return ", ".join(f"{n} {state}" for state, n in sorted(tally.items())) or "nothing to do"

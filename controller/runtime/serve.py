@@ -138,7 +138,7 @@ async def running(options: ServeOptions) -> AsyncIterator[Running]:
                         resync_interval=options.resync_interval,
                         max_concurrent=options.max_concurrent_reconciles,
                     ),
-                    metrics=metrics,
+                    reporter=metrics,
                     steps=_steps(central),
                 )
                 if options.reconcile
@@ -214,12 +214,25 @@ async def running(options: ServeOptions) -> AsyncIterator[Running]:
 
 
 def _steps(central: CentralSystem) -> list[Step]:
-    """What the reconciler converges beyond configuration keys, in this order."""
+    """What the reconciler converges, in this order: configuration first (it reads the charger
+    and plans it for the steps after it), and a reboot that applies changes before the rest."""
+    from controller.converge.availability import AvailabilityStep
+    from controller.converge.configuration import ConfigurationStep
     from controller.converge.firmware import FirmwareStep
     from controller.converge.locallist import LocalListStep
     from controller.converge.power import PowerStep
+    from controller.converge.reboot import RebootStep
+    from controller.converge.statuses import KeyStatusBook
 
-    return [PowerStep(), LocalListStep(), FirmwareStep(central)]
+    statuses = KeyStatusBook(central.store)
+    return [
+        ConfigurationStep(statuses),
+        AvailabilityStep(statuses),
+        RebootStep(statuses),
+        PowerStep(),
+        LocalListStep(),
+        FirmwareStep(central),
+    ]
 
 
 def _web_server(

@@ -14,7 +14,9 @@ Two kinds of number, fed two ways:
   what it describes;
 - *events* (OCPP frames by action and direction, CALLERRORs we sent by code, transactions
   started and stopped, commands, reconciles) are counted as they happen: `attach` wires the
-  OCPP side, and the reconciler calls `reconcile()` and `drifted()` itself.
+  OCPP side, and the reconciler calls `reconcile()` and `drifted()` itself (`Metrics` is the
+  reconciler's `Reporter`; the serving process hands it over, so the reconciler needs nothing
+  of this layer).
 
 Label values are bounded: an action is a label only if one of the OCPP specifications defines
 it (a charger sending made-up action names must not grow the series without limit), and no
@@ -110,7 +112,7 @@ class Metrics:
             registry=self.registry,
         )
 
-    # --- for the reconciler ------------------------------------------------------------------
+    # --- for the reconciler (its `Reporter`) ------------------------------------------------
 
     def reconcile(self, outcome: str, seconds: float) -> None:
         """One charger reconciled: `outcome` is a small fixed vocabulary (e.g. "synced",
