@@ -11,21 +11,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from controller.planning.wallclock import MINUTES_PER_WEEK, minute_of_week
 from controller.resources.charger import RebootPolicy
 from controller.resources.common import WeeklyTimeRange
 
-_WEEK = 7 * 24 * 60
+_WEEK = MINUTES_PER_WEEK
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
     allowed: bool
     reason: str
-
-
-def minute_of_week(at: datetime, timezone: str) -> int:
-    local = at.astimezone(ZoneInfo(timezone))
-    return local.weekday() * 24 * 60 + local.hour * 60 + local.minute
 
 
 def in_window(windows: Sequence[WeeklyTimeRange], at: datetime, timezone: str) -> bool:

@@ -78,19 +78,18 @@ import math
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from fractions import Fraction
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from controller.fleet.model import Fleet
+from controller.planning.wallclock import minute_of_week, offset_changes, wall_instants
 from controller.resources.charger import CurrentType
 from controller.resources.powerlimit import PowerLimitSpec
 from controller.values.commands import ChargingLimit, LimitPeriod, LimitPurpose, limit_amperes
 
-_MINUTES_PER_DAY = 24 * 60
-_MINUTES_PER_WEEK = 7 * _MINUTES_PER_DAY
 _HORIZON = timedelta(days=8)
 """How far `next_change` looks: a week, and a day to spare for daylight saving changes."""
 
@@ -191,8 +190,7 @@ class PowerPlan:
 def limit_in_force(spec: PowerLimitSpec, at: datetime, timezone: str) -> int:
     """The circuit's limit at `at`, amperes per phase: the static limit, lowered by every
     schedule window covering the location's wall-clock time."""
-    local = _aware(at).astimezone(ZoneInfo(timezone))
-    minute = local.weekday() * _MINUTES_PER_DAY + local.hour * 60 + local.minute
+    minute = minute_of_week(_aware(at), timezone)
     limit = spec.amperes_per_phase()
     for window in spec.schedule:
         if any(start <= minute < end for start, end in window.intervals()):
@@ -215,28 +213,17 @@ def next_change(fleet: Fleet, at: datetime) -> datetime | None:
     candidates: set[datetime] = set()
     for zone_name in sorted({zone for _, zone in scheduled}):
         zone = ZoneInfo(zone_name)
-        minutes: dict[int, set[int]] = {}
-        for spec, spec_zone in scheduled:
-            if spec_zone != zone_name:
-                continue
-            for window in spec.schedule:
-                for interval in window.intervals():
-                    for minute_of_week in interval:
-                        weekday, minute = divmod(
-                            minute_of_week % _MINUTES_PER_WEEK, _MINUTES_PER_DAY
-                        )
-                        minutes.setdefault(weekday, set()).add(minute)
-        first = at.astimezone(zone).date() - timedelta(days=1)
-        last = horizon.astimezone(zone).date() + timedelta(days=1)
-        for ordinal in range(first.toordinal(), last.toordinal() + 1):
-            day = date.fromordinal(ordinal)
-            midnight = datetime.combine(day, time())
-            for minute in minutes.get(day.weekday(), ()):
-                wall = midnight + timedelta(minutes=minute)
-                for fold in (0, 1):
-                    candidates.add(wall.replace(tzinfo=zone, fold=fold).astimezone(UTC))
+        minutes = {
+            minute
+            for spec, spec_zone in scheduled
+            if spec_zone == zone_name
+            for window in spec.schedule
+            for interval in window.intervals()
+            for minute in interval
+        }
+        candidates.update(wall_instants(minutes, zone, at, horizon))
         # When the clocks jump past a window's start or end, the limit changes at the jump.
-        candidates.update(_offset_changes(zone, at, horizon))
+        candidates.update(offset_changes(zone, at, horizon))
 
     def limits(moment: datetime) -> tuple[int, ...]:
         return tuple(limit_in_force(spec, moment, zone) for spec, zone in scheduled)
@@ -745,33 +732,3 @@ def _key(p: _Point) -> tuple[str, int]:
 
 def _amperes(tenths: int) -> float:
     return limit_amperes(tenths / 10)
-
-
-def _offset_changes(zone: ZoneInfo, start: datetime, end: datetime) -> list[datetime]:
-    """Instants in (start, end] at which the zone's UTC offset changes, to the second.
-
-    zoneinfo does not list its transitions, so the offset is compared hour by hour and a
-    change narrowed down; zones do not change their offset twice within an hour.
-    """
-
-    def offset(second: int) -> timedelta | None:
-        return datetime.fromtimestamp(second, zone).utcoffset()
-
-    found: list[datetime] = []
-    second = math.floor(start.timestamp()) // 3600 * 3600
-    last = math.ceil(end.timestamp())
-    current = offset(second)
-    while second < last:
-        following = second + 3600
-        after = offset(following)
-        if after != current:
-            low, high = second, following
-            while high - low > 1:
-                middle = (low + high) // 2
-                if offset(middle) == current:
-                    low = middle
-                else:
-                    high = middle
-            found.append(datetime.fromtimestamp(high, UTC))
-        second, current = following, after
-    return [moment for moment in found if start < moment <= end]

@@ -78,12 +78,14 @@ import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from itertools import pairwise
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from controller.planning import wallclock
+from controller.planning.wallclock import minute_of_week
 from controller.resources.codes import minor_units
 from controller.resources.tariff import TariffPeriod, TariffSpec
 
@@ -92,14 +94,11 @@ __all__ = ["BASE_LABEL", "Cost", "CostLine", "Usage", "price"]
 BASE_LABEL = "base"
 """Label of the lines priced at the tariff's base prices."""
 
-_MINUTES_PER_DAY = 24 * 60
-_MINUTES_PER_WEEK = 7 * _MINUTES_PER_DAY
 _US_PER_HOUR = 3_600_000_000
 _US_PER_MINUTE = 60_000_000
 _HOURS_PLACES = 4
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-_OFFSET_SCAN_STEP = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -324,8 +323,7 @@ def _segments(
     spans = [period.intervals() for period in periods]
 
     def covering(micros: int) -> int | None:
-        local = _instant(micros).astimezone(zone)
-        minute = local.weekday() * _MINUTES_PER_DAY + local.hour * 60 + local.minute
+        minute = minute_of_week(_instant(micros), zone)
         for index, intervals in enumerate(spans):
             if any(start <= minute < end for start, end in intervals):
                 return index
@@ -348,28 +346,9 @@ def _segments(
 
 
 def _offset_changes(zone: ZoneInfo, started: int, stopped: int) -> list[int]:
-    """Instants within the session where the zone's UTC offset changes (the wall clock jumps).
-
-    zoneinfo does not list transitions, so the offset is compared hour by hour and a change is
-    narrowed down to the microsecond. Zones do not change their offset twice within an hour.
-    """
-    found: list[int] = []
-    begin, end = _instant(started), _instant(stopped)
-    before, offset = begin, begin.astimezone(zone).utcoffset()
-    while before < end:
-        after = min(before + _OFFSET_SCAN_STEP, end)
-        new_offset = after.astimezone(zone).utcoffset()
-        if new_offset != offset:
-            low, high = before, after
-            while high - low > _MICROSECOND:
-                middle = low + (high - low) // 2
-                if middle.astimezone(zone).utcoffset() == offset:
-                    low = middle
-                else:
-                    high = middle
-            found.append(_micros(high, "offset change"))
-        before, offset = after, new_offset
-    return [micros for micros in found if started < micros < stopped]
+    """Instants within the session where the zone's UTC offset changes (the wall clock jumps)."""
+    changes = wallclock.offset_changes(zone, _instant(started), _instant(stopped))
+    return [m for m in (_micros(c, "offset change") for c in changes) if started < m < stopped]
 
 
 def _wall_boundaries(
@@ -377,29 +356,13 @@ def _wall_boundaries(
 ) -> set[int]:
     """Instants within the session when the wall clock reads a period's start or end.
 
-    A wall time in a repeated hour happens twice and both are taken; one in a skipped hour maps
-    to an instant near the jump, which is harmless: an extra cut only splits a piece in two,
-    and equal neighbours are merged again.
+    One in a skipped hour maps to an instant near the jump, which is harmless: an extra cut only
+    splits a piece in two, and equal neighbours are merged again.
     """
-    by_weekday: dict[int, set[int]] = {}
-    for intervals in spans:
-        for interval in intervals:
-            for minute_of_week in interval:
-                weekday, minute = divmod(minute_of_week % _MINUTES_PER_WEEK, _MINUTES_PER_DAY)
-                by_weekday.setdefault(weekday, set()).add(minute)
-    first = _instant(started).astimezone(zone).date() - timedelta(days=1)
-    last = _instant(stopped).astimezone(zone).date() + timedelta(days=1)
-    found: set[int] = set()
-    for ordinal in range(first.toordinal(), last.toordinal() + 1):
-        day = date.fromordinal(ordinal)
-        midnight = datetime.combine(day, time())
-        for minute in by_weekday.get(day.weekday(), ()):
-            wall = midnight + timedelta(minutes=minute)
-            for fold in (0, 1):
-                micros = _micros(wall.replace(tzinfo=zone, fold=fold), "boundary")
-                if started < micros < stopped:
-                    found.add(micros)
-    return found
+    minutes = {minute for intervals in spans for interval in intervals for minute in interval}
+    instants = wallclock.wall_instants(minutes, zone, _instant(started), _instant(stopped))
+    found = {_micros(instant, "boundary") for instant in instants}
+    return {micros for micros in found if started < micros < stopped}
 
 
 # --- quantities -----------------------------------------------------------------------------------
