@@ -9,6 +9,7 @@ order a test chooses, as the reconciler's workers might run them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
@@ -129,10 +130,16 @@ class Rig:
         self.store = FakeStore(started=START)
         self.central = CentralSystem(fleet, cast(Store, self.store))
         self.woken: list[str] = []
-        self.step = PowerStep(wake=self.woken.append)
+        self.awake = asyncio.Event()
+        """Set when the step wakes a charger; a test clears it before what it waits for."""
+        self.step = PowerStep(wake=self.wake)
         self.log: list[Call] = []
         self.chargers = {i: FakeCharger(i, self.log) for i in ("CP-A", "CP-B", "CP-HOME")}
         self.records = {i: ChargerRecord(i, pending=False) for i in self.chargers}
+
+    def wake(self, identity: str) -> None:
+        self.woken.append(identity)
+        self.awake.set()
 
     async def run(self, identity: str) -> StepResult:
         fleet = self.central.fleet
@@ -422,10 +429,10 @@ async def test_a_schedule_change_wakes_the_location_on_time(
     soon = datetime.now(UTC) + timedelta(seconds=0.2)
     monkeypatch.setattr(power, "next_change", lambda fleet, at: soon if at < soon else None)
     await rig.converge("CP-A", "CP-B", "CP-HOME")
+    rig.awake.clear()
 
-    deadline = asyncio.get_running_loop().time() + 10.0
-    while not rig.woken and asyncio.get_running_loop().time() < deadline:
-        await asyncio.sleep(0.05)
+    with contextlib.suppress(TimeoutError):  # then the assertion says what is missing
+        await asyncio.wait_for(rig.awake.wait(), 10.0)
     assert sorted(rig.woken) == ["CP-A", "CP-B"], "the fed chargers of the scheduled location"
     rig.step.close()
 
