@@ -14,6 +14,7 @@ changes; the keys here are read-only ones chargectl only reads.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -37,8 +38,6 @@ class Capabilities:
     """The feature profile, in `feature_profiles`, without which it does no smart charging."""
     smart_charging_switches: tuple[str, ...] = ()
     """Keys that, reported false, say the charger does no smart charging."""
-    max_stack_level: str | None = None
-    """The highest stack level a charging profile may have (not read by any step yet)."""
 
     def local_list_keys(self) -> tuple[str, ...]:
         """The keys the local list step reads, in this order: per message, capacity,
@@ -47,19 +46,17 @@ class Capabilities:
         return tuple(key for key in keys if key is not None)
 
 
-CAPABILITIES: Final[dict[OcppVersion, Capabilities]] = {
+CAPABILITIES: Final[Mapping[OcppVersion, Capabilities]] = {
     OcppVersion.V16: Capabilities(
         local_list_per_message="SendLocalListMaxLength",
         local_list_capacity="LocalAuthListMaxLength",
         feature_profiles="SupportedFeatureProfiles",
         smart_charging_profile="SmartCharging",
-        max_stack_level="ChargeProfileMaxStackLevel",
     ),
     OcppVersion.V201: Capabilities(
         local_list_per_message="LocalAuthListCtrlr.ItemsPerMessage",
         local_list_available="LocalAuthListCtrlr.Available",
         smart_charging_switches=("SmartChargingCtrlr.Available", "SmartChargingCtrlr.Enabled"),
-        max_stack_level="SmartChargingCtrlr.ProfileStackLevel",
     ),
 }
 """Capabilities by OCPP version: every version chargectl speaks has an entry."""

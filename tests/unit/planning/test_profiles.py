@@ -20,8 +20,8 @@ from controller.planning.profiles import (
     without_smart_charging,
 )
 from controller.resources.capabilities import CAPABILITIES, capabilities
-from controller.resources.catalogue import OCPP16_KEYS, OCPP201_VARIABLES
 from controller.resources.settings import OcppVersion
+from controller.resources.versions import CATALOGUES
 from controller.values.commands import (
     ChargingLimit,
     CompositeSchedule,
@@ -112,11 +112,10 @@ def test_smart_charging_is_read_from_the_keys_of_the_charger_version(
 
 def test_every_version_has_capabilities_and_every_key_is_in_the_catalogue() -> None:
     assert set(CAPABILITIES) == set(OcppVersion)
-    catalogue = {OcppVersion.V16: OCPP16_KEYS, OcppVersion.V201: OCPP201_VARIABLES}
     for version, keys in CAPABILITIES.items():
         named = [
             *keys.local_list_keys(),
             *keys.smart_charging_switches,
-            *(k for k in (keys.feature_profiles, keys.max_stack_level) if k is not None),
+            *(k for k in (keys.feature_profiles,) if k is not None),
         ]
-        assert named and all(key in catalogue[version] for key in named), version
+        assert named and all(key in CATALOGUES[version].specs for key in named), version
