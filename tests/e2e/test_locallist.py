@@ -12,7 +12,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from controller.converge.locallist import DesiredList, LocalListStep
+from controller.converge.locallist import LocalListStep
+from controller.planning.locallist import DesiredList
 from controller.fleet.checking import check_paths
 from controller.simulator import SimulatedCharger
 from controller.values.records import Direction
