@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from controller.converge.locallist import LocalListStep
-from controller.planning.locallist import DesiredList
 from controller.fleet.checking import check_paths
+from controller.planning.locallist import DesiredList
 from controller.simulator import SimulatedCharger
 from controller.values.records import Direction
 from tests.e2e.rig import OPS_TEAM, Rig, serving, until, write_fleet
