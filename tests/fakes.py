@@ -15,6 +15,9 @@ into a test file:
   `MessageLog`, `ScriptedSession` (a session for one version's handlers and commands),
   `EndpointCentral` with `CardFleet` and `ReportStore` (the central system as those use it),
   and `VirtualTimeLoop` / `run_in_virtual_time` (timeouts that pass at once)
+- reconciler: `PassStore` (a `FakeStore` that also keeps what a whole pass writes: reported
+  configuration, records, conditions), `FakeReporter` (the reconciler's `Reporter`, with a
+  queue of outcomes to wait on) and `ScriptedStep` (a step that answers what a test says)
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from controller.converge.base import PassContext, Step, StepResult
 from controller.fleet.authorization import AuthDecision, AuthStatus
 from controller.ocpp import schemas
 from controller.ocpp.central import BootReply, BootStatus
@@ -48,6 +52,8 @@ from controller.values.commands import (
 from controller.values.errors import CallFailed
 from controller.values.records import (
     BootInfo,
+    ChargerCondition,
+    ChargerRecord,
     ConnectorStatus,
     Event,
     KeyStatus,
@@ -735,3 +741,117 @@ async def advance(seconds: float) -> None:
     reached: asyncio.Future[None] = loop.create_future()
     loop.call_later(seconds, reached.set_result, None)
     await reached
+
+
+# --- reconciler ----------------------------------------------------------------------------------
+
+
+@dataclass
+class PassStore(FakeStore):
+    """A `FakeStore` that also keeps what a reconcile pass writes and reads: the reported
+    configuration (by identity and key), the chargers' records, their conditions."""
+
+    reported: dict[str, dict[str, ReportedKey]] = field(default_factory=dict)
+    records: dict[str, ChargerRecord] = field(default_factory=dict)
+    """What `chargers` answers, by identity (a bare record for others)."""
+    recorded_conditions: dict[tuple[str, str], ChargerCondition] = field(default_factory=dict)
+
+    async def record_configuration(
+        self,
+        identity: str,
+        values: Sequence[ReportedKey],
+        at: datetime,
+        *,
+        partial: bool = False,
+    ) -> None:
+        current = self.reported.setdefault(identity, {})
+        if not partial:
+            current.clear()
+        current.update({value.key: value for value in values})
+
+    async def chargers(
+        self, *, identities: Collection[str] | None = None, configuration: bool = False
+    ) -> list[ChargerRecord]:
+        wanted = self.records if identities is None else identities
+        return [self.records.get(i, ChargerRecord(identity=i, pending=False)) for i in wanted]
+
+    async def record_conditions(self, conditions: Sequence[ChargerCondition]) -> None:
+        for condition in conditions:
+            self.recorded_conditions[(condition.identity, condition.type)] = condition
+
+    async def conditions(self, identity: str | None = None) -> list[ChargerCondition]:
+        return [
+            c for (i, _), c in sorted(self.recorded_conditions.items()) if identity in (None, i)
+        ]
+
+    def condition(self, identity: str, kind: str = "Synced") -> ChargerCondition:
+        """The charger's condition of this type (it must have been recorded)."""
+        return self.recorded_conditions[(identity, kind)]
+
+
+class FakeReporter:
+    """The reconciler's `Reporter`: every outcome goes to `outcomes` and to a queue that
+    `outcome()` waits on, so a test waits for passes to end rather than for time to pass."""
+
+    def __init__(self) -> None:
+        self.outcomes: list[str] = []
+        self.drifts: list[int] = []
+        self._ended: asyncio.Queue[str] = asyncio.Queue()
+
+    def reconcile(self, outcome: str, seconds: float) -> None:
+        self.outcomes.append(outcome)
+        self._ended.put_nowait(outcome)
+
+    def drifted(self, keys: int) -> None:
+        self.drifts.append(keys)
+
+    async def outcome(self, timeout: float = 5.0) -> str:
+        """The outcome of the next pass to end (of any charger)."""
+        async with asyncio.timeout(timeout):
+            return await self._ended.get()
+
+    async def outcomes_of(self, passes: int, timeout: float = 5.0) -> list[str]:
+        """The outcomes of the next `passes` passes to end."""
+        return [await self.outcome(timeout) for _ in range(passes)]
+
+
+class ScriptedStep(Step):
+    """A step that answers `results` in turn (the last one again when they run out) and
+    records each charger it ran on, in `ran`, `entered` (a queue to wait on) and `order`
+    (shared by several steps to see the order they ran in). `gate`, when given, holds every
+    run until the test opens it; `active` / `most_active` count the runs inside it at once."""
+
+    def __init__(
+        self,
+        name: str,
+        *results: StepResult | BaseException,
+        order: list[str] | None = None,
+        gate: Gate | None = None,
+    ) -> None:
+        self.name = name
+        self.results = list(results) or [StepResult(True)]
+        self.order = order if order is not None else []
+        self.gate = gate
+        self.ran: list[str] = []
+        self.seen: list[PassContext] = []
+        self.active = 0
+        self.most_active = 0
+        self.entered: asyncio.Queue[str] = asyncio.Queue()
+        """Each charger the step starts running on, as it starts."""
+
+    async def run(self, ctx: PassContext) -> StepResult:
+        self.ran.append(ctx.identity)
+        self.seen.append(ctx)
+        self.entered.put_nowait(ctx.identity)
+        self.order.append(self.name)
+        self.active += 1
+        self.most_active = max(self.most_active, self.active)
+        try:
+            if self.gate is not None:
+                await self.gate.wait()
+        finally:
+            self.active -= 1
+        result = self.results.pop(0) if len(self.results) > 1 else self.results[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
