@@ -8,6 +8,8 @@ assertion — until the chargers report what the fleet declares.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -19,6 +21,7 @@ import pytest
 from controller.simulator.profile import DEFAULT_PROFILE
 from controller.values.records import KeyState
 from tests.e2e.rig import OPS_TEAM, Rig, serving, until, write_fleet
+from tests.integration.rawclient import RawCharger
 
 pytestmark = pytest.mark.both_loops
 
@@ -90,6 +93,16 @@ def config(rig: Rig, identity: str, key: str) -> str | None:
     return rig.chargers[identity].configuration.get(key)
 
 
+async def resyncs(rig: Rig, identity: str, passes: int = 3) -> None:
+    """Wait until the reconciler has run `passes` more passes over the charger."""
+    reconciler = rig.server.reconciler
+    assert reconciler is not None
+    goal = reconciler.passes(identity) + passes
+    await until(
+        lambda: reconciler.passes(identity) >= goal, f"{passes} more passes over {identity}"
+    )
+
+
 async def test_chargers_that_connect_drifted_converge_to_the_fleet(tmp_path: Path) -> None:
     async with serving(write(tmp_path), replace(DEFAULT_PROFILE, drift=1.0)) as r:
         await until(lambda: synced(r), "both chargers Synced")
@@ -141,7 +154,7 @@ async def test_a_key_the_charger_reports_read_only_is_shown_and_never_sent(
             return synced is not None and "LightIntensity: read-only" in synced.message
 
         await until(shown, "read-only shown in the Synced condition")
-        await asyncio.sleep(1.5)  # several resyncs
+        await resyncs(r, "CP-16")
         assert await _changes_sent(r, "CP-16", "LightIntensity") == 0
 
 
@@ -153,7 +166,7 @@ async def test_a_key_the_charger_rejects_is_shown_and_not_retried(tmp_path: Path
         await until(
             lambda: _state(r, "CP-16", "LightIntensity", KeyState.REJECTED), "Rejected recorded"
         )
-        await asyncio.sleep(2.0)  # several resyncs
+        await resyncs(r, "CP-16")
         sent = await _changes_sent(r, "CP-16", "LightIntensity")
         assert sent == 1, "a Rejected value must not be sent again"
         conditions = {c.type: c for c in await r.server.central.store.conditions("CP-16")}
@@ -171,7 +184,7 @@ async def test_a_key_the_charger_does_not_support_is_shown_and_not_retried(
             lambda: _state(r, "CP-16", "MinimumStatusDuration", KeyState.NOT_SUPPORTED),
             "NotSupported recorded",
         )
-        await asyncio.sleep(2.0)
+        await resyncs(r, "CP-16")
         assert await _changes_sent(r, "CP-16", "MinimumStatusDuration") == 1
 
 
@@ -209,7 +222,8 @@ async def test_a_key_that_needs_a_reboot_follows_the_reboot_policy(
         extra16="    WebSocketPingInterval: 45",
     )
     profile = replace(DEFAULT_PROFILE, overrides={"WebSocketPingInterval": "60"})
-    async with serving(fleet, profile) as r:
+    # Held back, the charger is looked at again at every resync: none of them may reset it.
+    async with serving(fleet, profile, resync=300.0 if reboots else 0.5) as r:
         sim = r.chargers["CP-16"]
 
         async def answered() -> bool:
@@ -225,7 +239,8 @@ async def test_a_key_that_needs_a_reboot_follows_the_reboot_policy(
             )
             assert config(r, "CP-16", "WebSocketPingInterval") == "45"
         else:
-            await asyncio.sleep(1.5)
+            await until(lambda: _shown(r, "CP-16", reason), f"{reason!r} shown")
+            await resyncs(r, "CP-16")
             assert sim.boot_count == 1
             conditions = {c.type: c for c in await r.server.central.store.conditions("CP-16")}
             assert reason in conditions["Synced"].message
@@ -241,6 +256,46 @@ async def test_a_charger_offline_during_an_edit_converges_on_reconnect(tmp_path:
         write(tmp_path, heartbeat="360")
         assert await r.server.source.reload()
         await until(lambda: config(r, "CP-16", "HeartbeatInterval") == "360", "converged")
+
+
+async def test_a_charger_that_cannot_report_its_configuration_shows_the_chargers_error(
+    tmp_path: Path,
+) -> None:
+    """A CALLERROR to GetConfiguration is the charger's answer: shown with its code, not
+    asked again at every resync, and never a pass retried with backoff."""
+    async with serving(write(tmp_path), resync=0.5, start=False) as r:
+        cp = await RawCharger.connect(r.server.url, "CP-16", subprotocols=["ocpp1.6"])
+        asked: list[str] = []
+
+        async def refuse_everything() -> None:
+            while True:
+                frame = await cp.next_server_call(timeout=60)
+                asked.append(frame[2])
+                error = [4, frame[1], "NotImplemented", "not on this charger", {}]
+                await cp.connection.send(json.dumps(error))
+
+        boot = {"chargePointVendor": "Raw", "chargePointModel": "Bare"}
+        assert (await cp.call("BootNotification", boot))[2]["status"] == "Accepted"
+        refusing = asyncio.create_task(refuse_everything())
+        try:
+            message = "GetConfiguration failed: NotImplemented: not on this charger"
+            await until(lambda: _shown(r, "CP-16", message), "the CALLERROR shown")
+            await resyncs(r, "CP-16")
+            assert asked.count("GetConfiguration") == 1
+            reconciler = r.server.reconciler
+            assert reconciler is not None
+            assert "Retry" not in reconciler.stats.outcomes
+        finally:
+            refusing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refusing
+            await cp.connection.close()
+
+
+async def _shown(r: Rig, identity: str, text: str) -> bool:
+    conditions = {c.type: c for c in await r.server.central.store.conditions(identity)}
+    synced = conditions.get("Synced")
+    return synced is not None and synced.status == "False" and text in synced.message
 
 
 async def _state_async(r: Rig, identity: str, key: str, state: KeyState) -> bool:
