@@ -9,6 +9,7 @@ backoff. The tests wait for passes to end on the reporter's queue.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from controller.converge.base import PassContext, Step, StepResult
@@ -17,7 +18,7 @@ from controller.store.base import Store
 from controller.values.commands import ConfigStatus, Status
 from controller.values.errors import CallFailed, FailureKind
 from controller.values.records import ChargerRecord, ConnectorStatus, KeyState, KeyStatus
-from tests.fakes import Call, FakeCharger, ScriptedStep, always, in_turn
+from tests.fakes import Call, FakeCharger, Responder, ScriptedStep, always, in_turn
 from tests.unit.reconciler.conftest import Make, Rig, charger, converging_steps, fleet_of
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -29,7 +30,7 @@ INTERNAL_ERROR = CallFailed(FailureKind.CALL_ERROR, "GetConfiguration", "busy", 
 TIMEOUT = CallFailed(FailureKind.TIMEOUT, "GetConfiguration", "no answer in 30 s")
 
 
-def only(key: str, answer: object) -> object:
+def only(key: str, answer: object) -> Responder:
     """A ChangeConfiguration responder: `answer` for `key`, the fake's own for the others."""
     return lambda call: answer if call.arguments["key"] == key else None
 
@@ -43,7 +44,7 @@ async def status(rig: Rig, key: str, identity: str = "CP-1") -> KeyStatus:
     return next(s for s in await rig.store.key_statuses(identity) if s.key == key)
 
 
-def with_after(after: Step) -> object:
+def with_after(after: Step) -> Callable[[Store], list[Step]]:
     def steps(store: Store) -> list[Step]:
         return [*converging_steps(store), after]
 

@@ -8,12 +8,12 @@ end on the reporter's queue (or for a step to be entered), never on the clock.
 from __future__ import annotations
 
 import asyncio
+import random
 from dataclasses import replace
 
 import pytest
 
 from controller.converge.base import StepResult, TransportFailure
-from controller.reconciler import scheduler
 from controller.values.errors import CallFailed, FailureKind
 from tests.fakes import Gate, ScriptedStep
 from tests.unit.reconciler.conftest import Make, charger, fleet_of
@@ -100,7 +100,7 @@ async def test_the_backoff_doubles_up_to_its_maximum_with_jitter_below_it(
         drawn.append((low, high))
         return 0.001  # the retry comes at once: this test is about the ceilings
 
-    monkeypatch.setattr(scheduler.random, "uniform", uniform)
+    monkeypatch.setattr(random, "uniform", uniform)  # as the scheduler draws its jitter
     failures = [TransportFailure(TIMEOUT)] * 5
     step = ScriptedStep("flaky", *failures, StepResult(True))
     rig = await make(FLEET, [step], backoff_initial=2.0, backoff_max=10.0)
