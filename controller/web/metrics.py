@@ -36,7 +36,7 @@ from prometheus_client.registry import Collector
 
 from controller.ocpp import schemas
 from controller.ocpp.central import Observer
-from controller.ocpp.rpc import RpcVersion
+from controller.ocpp.versions import VERSIONS
 from controller.values.records import Direction, LogEntry, MessageType, Transaction
 
 if TYPE_CHECKING:
@@ -64,8 +64,8 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self._actions = schemas.known_actions(RpcVersion.V16) | schemas.known_actions(
-            RpcVersion.V201
+        self._actions = frozenset().union(
+            *(schemas.known_actions(binding.rpc) for binding in VERSIONS.values())
         )
         self._live: _Live | None = None
         self.messages = _FrameCounts(self._actions)
