@@ -29,6 +29,7 @@ from controller.ocpp.server import Endpoint, EndpointOptions, tls_context
 from controller.reconciler.scheduler import Reconciler, ReconcilerOptions
 from controller.runtime.devcerts import DevPki, make_dev_pki
 from controller.runtime.heap import collect_periodically, freeze_startup_heap
+from controller.sources.base import DesiredStateSource
 from controller.sources.directory import DirectorySource
 from controller.store import open_store
 from controller.store.base import Store
@@ -103,7 +104,7 @@ class Running:
 
     central: CentralSystem
     endpoint: Endpoint
-    source: DirectorySource
+    source: DesiredStateSource
     reconciler: Reconciler | None = None
     web: WebServer | None = None
 
@@ -179,7 +180,7 @@ async def running(options: ServeOptions) -> AsyncIterator[Running]:
                 endpoint.port,
                 len(fleet.chargers),
             )
-            source = DirectorySource(
+            source: DesiredStateSource = DirectorySource(
                 list(options.paths), fleet, lambda _old, new: central.replace_fleet(new)
             )
             started = Running(central, endpoint, source, reconciler, web)

@@ -24,6 +24,11 @@ class DesiredStateSource(Protocol):
     change entirely (with validate's problems) and keeps the fleet in force.
     """
 
+    reloaded: int
+    """How many new fleets took effect since start."""
+    refused: int
+    """How many changes were refused as invalid since start."""
+
     @property
     def current(self) -> Fleet:
         """The fleet in force."""
