@@ -7,10 +7,10 @@ the central system's; here is only what the 1.6 messages mean.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from typing import Any
 
-from controller.ocpp.central import CentralSystem
+from controller.ocpp.common import CommonHandlers
 from controller.ocpp.session import Handler
 from controller.ocpp.v16.conversions import (
     boot_info,
@@ -18,16 +18,18 @@ from controller.ocpp.v16.conversions import (
     id_tag_info,
     meter_samples,
 )
-from controller.values.records import TransactionStart, TransactionStop
-from controller.values.timestamps import iso, parse_timestamp
+from controller.values.records import BootInfo, ConnectorStatus, TransactionStart, TransactionStop
+from controller.values.timestamps import parse_timestamp
 
 
-class V16Handlers:
+class V16Handlers(CommonHandlers):
     """The answers to one connected 1.6 charger's CALLs; `table` is the session's handlers."""
 
-    def __init__(self, identity: str, central: CentralSystem) -> None:
-        self.identity = identity
-        self.central = central
+    def read_boot(self, payload: Mapping[str, Any]) -> BootInfo:
+        return boot_info(payload)
+
+    def read_status(self, payload: Mapping[str, Any]) -> ConnectorStatus:
+        return connector_status(self.identity, payload)
 
     @property
     def table(self) -> dict[str, Handler]:
@@ -46,21 +48,6 @@ class V16Handlers:
             "LogStatusNotification": self.log_status,
             "SignedFirmwareStatusNotification": self.firmware_status,
         }
-
-    async def boot_notification(self, payload: dict[str, Any]) -> dict[str, Any]:
-        reply = await self.central.boot(self.identity, boot_info(payload))
-        return {
-            "status": reply.status.value,
-            "currentTime": iso(datetime.now(UTC)),
-            "interval": reply.interval,
-        }
-
-    async def heartbeat(self, payload: dict[str, Any]) -> dict[str, Any]:
-        return {"currentTime": iso(await self.central.heartbeat(self.identity))}
-
-    async def status_notification(self, payload: dict[str, Any]) -> dict[str, Any]:
-        await self.central.status(connector_status(self.identity, payload))
-        return {}
 
     async def authorize(self, payload: dict[str, Any]) -> dict[str, Any]:
         decision = self.central.authorize(self.identity, payload["idTag"])

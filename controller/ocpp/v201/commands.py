@@ -28,6 +28,7 @@ from typing import Any, Final
 import orjson
 
 from controller.ocpp.central import CentralSystem
+from controller.ocpp.common import data_transfer_request
 from controller.ocpp.session import Session
 from controller.ocpp.v201.conversions import (
     CARD_TOKEN_TYPE,
@@ -364,11 +365,7 @@ class V201Commands:
     async def data_transfer(
         self, vendor_id: str, message_id: str | None = None, data: str | None = None
     ) -> DataTransferResult | CallFailed:
-        payload: dict[str, Any] = {"vendorId": vendor_id}
-        if message_id is not None:
-            payload["messageId"] = message_id
-        if data is not None:
-            payload["data"] = data
+        payload = data_transfer_request(vendor_id, message_id, data)
         answer = await self.session.call("DataTransfer", payload)
         if isinstance(answer, CallFailed):
             return answer

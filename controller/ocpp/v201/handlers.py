@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from controller.ocpp.central import CentralSystem
+from controller.ocpp.common import CommonHandlers
 from controller.ocpp.session import Handler
 from controller.ocpp.v201.conversions import (
     Reading,
@@ -36,12 +37,14 @@ from controller.ocpp.v201.conversions import (
 from controller.resources.catalogue import variable_key
 from controller.values.commands import ConfigurationReport
 from controller.values.records import (
+    BootInfo,
+    ConnectorStatus,
     Transaction,
     TransactionStart,
     TransactionStop,
     TransactionUpdate,
 )
-from controller.values.timestamps import iso, parse_timestamp
+from controller.values.timestamps import parse_timestamp
 
 log = logging.getLogger("chargectl.ocpp")
 
@@ -59,12 +62,17 @@ Reports = dict[int, PendingReport]
 """The base reports in flight on one connection, by requestId; shared by handlers and commands."""
 
 
-class V201Handlers:
+class V201Handlers(CommonHandlers):
     """The answers to one connected 2.0.1 station's CALLs; `table` is the session's handlers."""
 
+    def read_boot(self, payload: Mapping[str, Any]) -> BootInfo:
+        return boot_info(payload)
+
+    def read_status(self, payload: Mapping[str, Any]) -> ConnectorStatus:
+        return connector_status(self.identity, payload)
+
     def __init__(self, identity: str, central: CentralSystem, reports: Reports) -> None:
-        self.identity = identity
-        self.central = central
+        super().__init__(identity, central)
         self.reports = reports
 
     @property
@@ -86,21 +94,6 @@ class V201Handlers:
             "ClearedChargingLimit": self.cleared_charging_limit,
             "ReservationStatusUpdate": self.reservation_status,
         }
-
-    async def boot_notification(self, payload: dict[str, Any]) -> dict[str, Any]:
-        reply = await self.central.boot(self.identity, boot_info(payload))
-        return {
-            "status": reply.status.value,
-            "currentTime": iso(datetime.now(UTC)),
-            "interval": reply.interval,
-        }
-
-    async def heartbeat(self, payload: dict[str, Any]) -> dict[str, Any]:
-        return {"currentTime": iso(await self.central.heartbeat(self.identity))}
-
-    async def status_notification(self, payload: dict[str, Any]) -> dict[str, Any]:
-        await self.central.status(connector_status(self.identity, payload))
-        return {}
 
     async def authorize(self, payload: dict[str, Any]) -> dict[str, Any]:
         decision = self.central.authorize(self.identity, payload["idToken"]["idToken"])

@@ -1,0 +1,61 @@
+"""What both OCPP versions say in the same words: the messages whose replies have one shape.
+
+BootNotification, Heartbeat and StatusNotification are answered alike by 1.6 and 2.0.1; only
+reading their requests differs, which each version's `conversions` does. DataTransfer's
+request is built alike too. Each version's handlers and commands take these from here, so a
+change to how chargectl answers a boot is made once.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from controller.ocpp.central import CentralSystem
+from controller.values.records import BootInfo, ConnectorStatus
+from controller.values.timestamps import iso
+
+
+class CommonHandlers(ABC):
+    """Handlers both versions share; a version's handler class reads their requests."""
+
+    def __init__(self, identity: str, central: CentralSystem) -> None:
+        self.identity = identity
+        self.central = central
+
+    @abstractmethod
+    def read_boot(self, payload: Mapping[str, Any]) -> BootInfo:
+        """BootNotification's request in this version's words, as a value."""
+
+    @abstractmethod
+    def read_status(self, payload: Mapping[str, Any]) -> ConnectorStatus:
+        """StatusNotification's request in this version's words, as a value."""
+
+    async def boot_notification(self, payload: dict[str, Any]) -> dict[str, Any]:
+        reply = await self.central.boot(self.identity, self.read_boot(payload))
+        return {
+            "status": reply.status.value,
+            "currentTime": iso(datetime.now(UTC)),
+            "interval": reply.interval,
+        }
+
+    async def heartbeat(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return {"currentTime": iso(await self.central.heartbeat(self.identity))}
+
+    async def status_notification(self, payload: dict[str, Any]) -> dict[str, Any]:
+        await self.central.status(self.read_status(payload))
+        return {}
+
+
+def data_transfer_request(
+    vendor_id: str, message_id: str | None, data: str | None
+) -> dict[str, Any]:
+    """DataTransfer's request, the same in both versions: the optional fields only when set."""
+    payload: dict[str, Any] = {"vendorId": vendor_id}
+    if message_id is not None:
+        payload["messageId"] = message_id
+    if data is not None:
+        payload["data"] = data
+    return payload
