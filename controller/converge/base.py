@@ -74,6 +74,9 @@ class StepResult:
     """Values found changed on the charger's side since they were applied (drift)."""
     context: PassContext | None = None
     """What the steps after this one see, when this step learnt more about the charger."""
+    final: bool = False
+    """The pass ends after this step, its result counted as usual: the steps after it would
+    act without knowing the charger (its configuration could not be read)."""
     halt: bool = False
     """The pass ends here, waiting for the charger (a reboot that applies changes): the steps
     after this one do not run, and the charger's conditions show this step's message alone."""

@@ -2,8 +2,9 @@
 
 The first step of every pass: it reads the declared keys (GetConfiguration / GetVariables),
 records them, plans the charger (`planning.keys.plan_charger`, pure) and hands the record and
-the plan on to the steps after it (availability, reboot, power, ...). Then it sends each key
-the plan changes (ChangeConfiguration / SetVariables) and reads back what the charger accepted:
+the plan on to the steps after it (reboot, power, ...). Then it sends the plan's changes in the
+plan's order, each key (ChangeConfiguration / SetVariables) and the availability
+(`converge.availability`), and reads back what the charger accepted:
 a charger that says Accepted but still reports the old value has not been converged, whatever
 it said. What each answer means is `planning.answers`; this module is the I/O around it.
 
@@ -12,10 +13,11 @@ Rejected, NotSupported and "accepted but not applied" are terminal for that valu
 desired value changes, so they are shown and never retried in a loop.
 
 A CALLERROR to the read is the charger's answer, not a lost connection: it is shown in the
-charger's Synced condition with the charger's error code, and the pass goes on with the other
-steps. NotSupported / NotImplemented are not asked again for the same keys during the session
-(a reconnect or a reboot, as after a firmware update, asks again); another code is asked again
-at the next pass. Timeouts and disconnects abort the pass and are retried with backoff.
+charger's Synced condition with the charger's error code, and the pass ends there (the other
+steps would act on a charger whose state the pass does not know). NotSupported and
+NotImplemented are not asked again for the same keys during the session (a reconnect or a
+reboot, as after a firmware update, asks again); another code is asked again at the next pass.
+Timeouts and disconnects abort the pass and are retried with backoff.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from controller.converge.availability import change_availability
 from controller.converge.base import UNSUPPORTED_CODES, PassContext, Step, StepResult
 from controller.converge.statuses import KeyStatusBook
 from controller.planning.answers import (
@@ -39,6 +42,7 @@ from controller.planning.answers import (
     verified,
 )
 from controller.planning.keys import (
+    AVAILABILITY_KEY,
     ActionKind,
     ChargerPlan,
     PlannedAction,
@@ -50,7 +54,7 @@ from controller.values.commands import ConfigStatus, ConfigurationReport
 from controller.values.errors import CallFailed
 from controller.values.records import ChargerRecord, KeyState, KeyStatus
 
-log = logging.getLogger("chargectl.configuration")
+log = logging.getLogger("chargectl.reconciler")
 
 CONFIGURATION_STEP = "configuration"
 
@@ -73,7 +77,8 @@ class ConfigurationStep(Step):
     async def run(self, ctx: PassContext) -> StepResult:
         identity = ctx.identity
         statuses = await self.statuses.of(identity)
-        await self.statuses.forget(identity, undeclared(statuses, ctx.desired, ctx.owned_keys))
+        kept = ctx.owned_keys | {AVAILABILITY_KEY}  # statuses that are not of declared keys
+        await self.statuses.forget(identity, undeclared(statuses, ctx.desired, kept))
 
         keys = tuple(sorted(ctx.desired.configuration))
         known = self._unreadable.get(identity)
@@ -94,9 +99,7 @@ class ConfigurationStep(Step):
         plan = plan_charger(
             ctx.desired, record, terminal=statuses, extras=desired_extras(ctx.fleet, ctx.charger)
         )
-        await self.statuses.save(
-            identity, settled(statuses, plan, ctx.owned_keys, datetime.now(UTC))
-        )
+        await self.statuses.save(identity, settled(statuses, plan, kept, datetime.now(UTC)))
         ctx = replace(ctx, record=record, plan=plan)
         if plan.status is PlanStatus.IN_SYNC:
             return StepResult(True, context=ctx)
@@ -113,9 +116,9 @@ class ConfigurationStep(Step):
         self._unreadable.pop(identity, None)
 
     async def _unread(self, ctx: PassContext, message: str) -> StepResult:
-        """The configuration could not be read: shown, and the other steps go on with what
-        the store knows of the charger (and no plan)."""
-        return StepResult(False, message, context=replace(ctx, record=await self._stored(ctx)))
+        """The configuration could not be read: shown, and the pass ends here, since the steps
+        after this one would act on a charger the pass knows nothing of."""
+        return StepResult(False, message, final=True)
 
     async def _record(self, ctx: PassContext, report: ConfigurationReport) -> ChargerRecord:
         """What the store knows of the charger, with the configuration just read."""
@@ -137,6 +140,9 @@ class ConfigurationStep(Step):
         updates: list[KeyStatus] = []
         changed: list[PlannedAction] = []
         for action in plan.actions:
+            if action.kind is ActionKind.CHANGE_AVAILABILITY and action.wire_value:
+                updates.append(await change_availability(ctx, action))
+                continue
             if action.kind not in (ActionKind.SET_KEY, ActionKind.ADD_KEY):
                 continue
             answer: ConfigStatus | CallFailed = await ctx.call(

@@ -1,6 +1,6 @@
 """The central system's shared state: the fleet in force, the store, the connected chargers.
 
-The version modules (`v16.py`, `v201.py`) turn OCPP messages into calls on this object, which
+The version packages (`v16`, `v201`) turn OCPP messages into calls on this object, which
 decides (boot, authorisation), records (store) and tells observers (the reconciler and the power
 allocator of later layers) what happened. It knows nothing of message shapes.
 """

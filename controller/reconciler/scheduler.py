@@ -280,6 +280,8 @@ class Reconciler(Observer):
             differed = differed or result.differed
             if result.message:
                 messages.append(result.message)
+            if result.final:
+                break
         text = "; ".join(messages) or ("in sync" if synced else "")
         await self._conditions(ctx, synced=synced, message=text)
         if not synced:

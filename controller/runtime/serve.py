@@ -217,7 +217,6 @@ async def running(options: ServeOptions) -> AsyncIterator[Running]:
 def _steps(central: CentralSystem) -> list[Step]:
     """What the reconciler converges, in this order: configuration first (it reads the charger
     and plans it for the steps after it), and a reboot that applies changes before the rest."""
-    from controller.converge.availability import AvailabilityStep
     from controller.converge.configuration import ConfigurationStep
     from controller.converge.firmware import FirmwareStep
     from controller.converge.locallist import LocalListStep
@@ -228,7 +227,6 @@ def _steps(central: CentralSystem) -> list[Step]:
     statuses = KeyStatusBook(central.store)
     return [
         ConfigurationStep(statuses),
-        AvailabilityStep(statuses),
         RebootStep(statuses),
         PowerStep(),
         LocalListStep(),

@@ -1,6 +1,6 @@
 """The commands a central system sends, in words that do not depend on the OCPP version.
 
-`ChargerCommands` is implemented once per version (`v16.py`, `v201.py`). The reconciler, the
+`ChargerCommands` is implemented once per version (`ocpp/v16`, `ocpp/v201`). The reconciler, the
 CLI's escape hatches and the power allocator speak only this language, so nothing above the
 `ocpp` package says "1.6". Every method returns a value: an outcome, or `CallFailed` when the
 charger did not answer usefully (timeout, CALLERROR, disconnected).

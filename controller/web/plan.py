@@ -3,7 +3,7 @@
 The server knows what the chargers reported (the store, with their configuration) and what the
 reconciler recorded per key (Rejected, NotSupported, RebootRequired: what it will not retry),
 so its plan is the one the reconciler acts on. `chargectl plan --server URL` reads this document
-back with `planview.plan_from_json`, so it is exactly `planview.plan_to_json`, cut to the
+back with `planning.document.plan_from_json`, so it is `plan_to_json`, cut to the
 chargers the requester's scope covers.
 
 Planning a large fleet is pure CPU work; it runs in a worker thread so the OCPP sessions that

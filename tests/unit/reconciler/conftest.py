@@ -16,7 +16,6 @@ from typing import Any, cast
 
 import pytest
 
-from controller.converge.availability import AvailabilityStep
 from controller.converge.base import Step
 from controller.converge.configuration import ConfigurationStep
 from controller.converge.reboot import RebootStep
@@ -104,9 +103,9 @@ def build(root: Path, documents: Sequence[str]) -> Fleet:
 
 
 def converging_steps(store: Store) -> list[Step]:
-    """The steps `serve` runs first: configuration, availability, reboot."""
+    """The steps `serve` runs first: configuration (keys and availability), reboot."""
     statuses = KeyStatusBook(store)
-    return [ConfigurationStep(statuses), AvailabilityStep(statuses), RebootStep(statuses)]
+    return [ConfigurationStep(statuses), RebootStep(statuses)]
 
 
 Make = Callable[..., Awaitable[Rig]]
