@@ -21,6 +21,12 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from controller.cli.client import DEFAULT_SERVER, ApiClient, ApiError, Document
+from controller.cli.options import (
+    connector_option,
+    output_option,
+    server_option,
+    store_option,
+)
 
 TRIGGER_MESSAGES = (
     "BootNotification",
@@ -49,13 +55,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _server_options(function: F) -> F:
-    function = click.option(
-        "--output",
-        "-o",
-        type=click.Choice(["human", "json"]),
-        default="human",
-        show_default=True,
-        help="human: one line; json: the server's outcome document.",
+    """What every `command` subcommand takes: where the server is, how long to wait for it,
+    and how to print its answer."""
+    function = output_option(
+        "human", "json", help="human: one line; json: the server's outcome document."
     )(function)
     function = click.option(
         "--timeout",
@@ -64,13 +67,9 @@ def _server_options(function: F) -> F:
         show_default=True,
         help="Seconds to wait for the server (which waits for the charger).",
     )(function)
-    function = click.option(
-        "--server",
-        envvar="CHARGECTL_SERVER",
-        default=DEFAULT_SERVER,
-        show_default=True,
-        help="URL of the chargectl serve HTTP API (or $CHARGECTL_SERVER).",
-    )(function)
+    function = server_option(help="URL of the chargectl serve HTTP API (or $CHARGECTL_SERVER).")(
+        function
+    )
     return function
 
 
@@ -97,7 +96,7 @@ def reset(charger: str, hard: bool, server: str, timeout: float, output: str) ->
 
 
 @command.command("unlock")
-@click.option("--connector", type=click.IntRange(1, 99), required=True, help="Connector id.")
+@connector_option(required=True)
 @_server_options
 @click.pass_obj
 def unlock(charger: str, connector: int, server: str, timeout: float, output: str) -> None:
@@ -107,7 +106,7 @@ def unlock(charger: str, connector: int, server: str, timeout: float, output: st
 
 @command.command("trigger")
 @click.argument("message", type=click.Choice(TRIGGER_MESSAGES, case_sensitive=False))
-@click.option("--connector", type=click.IntRange(0, 99), default=None, help="Connector id.")
+@connector_option(charger_wide=True)
 @_server_options
 @click.pass_obj
 def trigger(
@@ -122,7 +121,7 @@ def trigger(
 
 @command.command("remote-start")
 @click.option("--id-tag", required=True, help="The id tag to start the session for.")
-@click.option("--connector", type=click.IntRange(1, 99), default=None, help="Connector id.")
+@connector_option()
 @_server_options
 @click.pass_obj
 def remote_start(
@@ -200,15 +199,11 @@ def _fail(error: ApiError, output: str) -> NoReturn:
 @click.command("logs")
 @click.argument("charger")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new frames as they come.")
-@click.option(
-    "--server",
-    envvar="CHARGECTL_SERVER",
+@server_option(
     default=None,
     help=f"URL of the chargectl serve HTTP API (default {DEFAULT_SERVER}, or $CHARGECTL_SERVER).",
 )
-@click.option(
-    "--store",
-    "store_url",
+@store_option(
     default=None,
     help="Read the store directly instead (sqlite:///FILE or postgresql://...); CHARGER is "
     "then the OCPP identity.",
@@ -220,13 +215,8 @@ def _fail(error: ApiError, output: str) -> NoReturn:
     show_default=True,
     help="How many of the newest frames to print first.",
 )
-@click.option(
-    "--output",
-    "-o",
-    type=click.Choice(["human", "json"]),
-    default="human",
-    show_default=True,
-    help="human: time, direction, action, frame; json: one JSON object per line.",
+@output_option(
+    "human", "json", help="human: time, direction, action, frame; json: one JSON object per line."
 )
 def logs(
     charger: str,

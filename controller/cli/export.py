@@ -1,174 +1,87 @@
 """`chargectl export transactions`: the stored transactions, priced by their location's tariff.
 
-What an operator hands to accounting: one row per transaction with where and who, energy,
-duration, and the cost components of `tariffs.price` (energy, time, start and idle fees, net,
-VAT, total) in the tariff's currency, as decimal text. A transaction still running, at a
-charger no longer in the fleet, or at a location without a tariff is exported without cost.
+What an operator hands to accounting, as CSV or JSON. The rows and their prices are
+`controller.planning.transactions` (pure, shared with the web view); this module reads the
+store for them (`export_rows`) and is the command around it. The store and its driver are
+imported when the command runs.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from datetime import datetime
-from decimal import Decimal
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from controller.fleet.model import Fleet
-from controller.planning.tariffs import Usage, price
-from controller.store.base import Store
-from controller.values.records import ENERGY_REGISTER, MeterSample, Transaction
+import click
 
-COLUMNS = (
-    "transaction_id",
-    "charger",
-    "identity",
-    "location",
-    "connector",
-    "id_tag",
-    "card",
-    "team",
-    "started",
-    "stopped",
-    "duration_minutes",
-    "energy_kwh",
-    "currency",
-    "energy_cost",
-    "time_cost",
-    "start_fee",
-    "idle_fee",
-    "net",
-    "vat",
-    "total",
-    "stop_reason",
-    "note",
+from controller.cli.options import fleet_option, store_option
+from controller.planning.transactions import ExportRow, row_for
+
+if TYPE_CHECKING:
+    from controller.fleet.model import Fleet
+    from controller.store.base import Store
+
+
+@click.group("export")
+def export() -> None:
+    """Export what the central system recorded."""
+
+
+@export.command("transactions")
+@fleet_option(required=True, help="The fleet (for locations, tariffs and cards).")
+@store_option(help="The store chargectl serve wrote to.")
+@click.option("--location", default=None, help="Only transactions at this location.")
+@click.option("--from", "since", default=None, help="Started at or after (date or RFC 3339).")
+@click.option("--to", "until", default=None, help="Started before (date or RFC 3339).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
 )
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File to write; standard output by default.",
+)
+def export_transactions(
+    fleet_path: Path,
+    store_url: str,
+    location: str | None,
+    since: str | None,
+    until: str | None,
+    fmt: str,
+    output: Path | None,
+) -> None:
+    """Transactions with energy and cost from each location's Tariff, as CSV or JSON."""
+    import asyncio
 
+    from controller.planning.transactions import to_csv, to_json
+    from controller.runtime.serve import FleetInvalid, load_fleet
+    from controller.store import open_store
 
-@dataclass(frozen=True)
-class ExportRow:
-    transaction_id: int
-    charger: str | None
-    identity: str
-    location: str | None
-    connector: int
-    id_tag: str | None
-    card: str | None
-    team: str | None
-    started: str
-    stopped: str | None
-    duration_minutes: str | None
-    energy_kwh: str | None
-    currency: str | None
-    energy_cost: str | None
-    time_cost: str | None
-    start_fee: str | None
-    idle_fee: str | None
-    net: str | None
-    vat: str | None
-    total: str | None
-    stop_reason: str | None
-    note: str | None = None
-    """Why the cost is missing or was computed without the meter samples."""
+    try:
+        fleet = load_fleet([fleet_path])
+    except FleetInvalid as exc:
+        raise click.ClickException("the fleet is invalid; run chargectl validate") from exc
+    if location is not None and location not in fleet.locations:
+        raise click.BadParameter(f"no location {location!r} in the fleet", param_hint="--location")
+    start, end = _parse_when(since, "--from"), _parse_when(until, "--to")
 
-
-def register_samples(samples: Sequence[MeterSample]) -> tuple[tuple[datetime, int], ...]:
-    """The energy register readings in Wh (kWh readings converted), for splitting by period."""
-    readings = []
-    for sample in samples:
-        if sample.measurand != ENERGY_REGISTER or sample.phase is not None:
-            continue
-        value = sample.decimal
-        if (sample.unit or "Wh") == "kWh":
-            value *= 1000
-        readings.append((sample.timestamp, int(value.to_integral_value())))
-    return tuple(sorted(readings))
-
-
-def charging_ended(readings: Sequence[tuple[datetime, int]]) -> datetime | None:
-    """When the register last increased: after it the car stood idle at the charger."""
-    last_increase = None
-    for (_, before), (at, after) in zip(readings, readings[1:], strict=False):
-        if after > before:
-            last_increase = at
-    return last_increase
-
-
-def row_for(fleet: Fleet, transaction: Transaction, samples: Sequence[MeterSample]) -> ExportRow:
-    charger = fleet.charger_by_identity(transaction.identity)
-    location = fleet.locations.get(charger.resource.spec.location) if charger else None
-    card = fleet.card_by_id_tag(transaction.id_tag) if transaction.id_tag else None
-    tariff_name = location.resource.spec.tariff if location else None
-    tariff = fleet.tariffs.get(tariff_name) if tariff_name else None
-    cost = None
-    problem: str | None = None
-    duration = None
-    if transaction.stopped_at is not None:
-        seconds = Decimal((transaction.stopped_at - transaction.started_at).total_seconds())
-        duration = str((seconds / 60).quantize(Decimal("0.1")))
-    if (
-        tariff is not None
-        and location is not None
-        and transaction.stopped_at is not None
-        and transaction.energy_wh is not None
-    ):
-        readings = register_samples(samples)
-        usage = Usage(
-            started=transaction.started_at,
-            stopped=transaction.stopped_at,
-            energy_wh=transaction.energy_wh,
-            meter_samples=readings,
-            charging_ended=_within(charging_ended(readings), transaction),
-        )
+    async def collect() -> str:
+        store = open_store(store_url)
+        await store.open()
         try:
-            cost = price(tariff.resource.spec, location.resource.spec.timezone, usage)
-        except ValueError as exc:
-            # One bad reading (a meter replaced mid-session) must not stop the whole export;
-            # the row goes out without cost and says why.
-            problem = str(exc)
-            try:
-                cost = price(
-                    tariff.resource.spec,
-                    location.resource.spec.timezone,
-                    Usage(usage.started, usage.stopped, usage.energy_wh),
-                )
-            except ValueError:
-                cost = None
-    energy = (
-        str(Decimal(transaction.energy_wh) / 1000) if transaction.energy_wh is not None else None
-    )
-    return ExportRow(
-        transaction_id=transaction.id,
-        charger=charger.name if charger else None,
-        identity=transaction.identity,
-        location=location.name if location else None,
-        connector=transaction.connector_id,
-        id_tag=transaction.id_tag,
-        card=card.name if card else None,
-        team=card.resource.spec.team if card else None,
-        started=transaction.started_at.isoformat(),
-        stopped=transaction.stopped_at.isoformat() if transaction.stopped_at else None,
-        duration_minutes=duration,
-        energy_kwh=energy,
-        currency=cost.currency if cost else None,
-        energy_cost=str(cost.energy) if cost else None,
-        time_cost=str(cost.time) if cost else None,
-        start_fee=str(cost.start_fee) if cost else None,
-        idle_fee=str(cost.idle) if cost else None,
-        net=str(cost.net) if cost else None,
-        vat=str(cost.vat) if cost else None,
-        total=str(cost.total) if cost else None,
-        stop_reason=transaction.stop_reason,
-        note=problem,
-    )
+            rows = await export_rows(fleet, store, location=location, since=start, until=end)
+        finally:
+            await store.close()
+        return to_csv(rows) if fmt == "csv" else to_json(rows)
 
-
-def _within(at: datetime | None, transaction: Transaction) -> datetime | None:
-    if at is None or transaction.stopped_at is None:
-        return None
-    return min(max(at, transaction.started_at), transaction.stopped_at)
+    text = asyncio.run(collect())
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
 
 
 async def export_rows(
@@ -191,14 +104,13 @@ async def export_rows(
     return rows
 
 
-def to_csv(rows: Sequence[ExportRow]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: ("" if v is None else v) for k, v in asdict(row).items()})
-    return buffer.getvalue()
-
-
-def to_json(rows: Sequence[ExportRow]) -> str:
-    return json.dumps({"formatVersion": 1, "transactions": [asdict(r) for r in rows]}, indent=2)
+def _parse_when(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{value!r} is not a date or RFC 3339 time", param_hint=name
+        ) from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

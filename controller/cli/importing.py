@@ -6,7 +6,7 @@ writes YAML. Importing turns each row into a `Charger` document, checks it with 
 line is the row's line in the CSV, so the spreadsheet can be fixed where it was written.
 
 The importer only reports; `write_documents` only writes. Whether a CSV with bad rows may still
-be partly imported (`--skip-invalid`) is the command line's decision.
+be partly imported (`--skip-invalid`) is the command's decision (`import_`, at the end).
 
 Problem codes: `import-header` for the header row (unknown, repeated or missing columns),
 `import-row` for a data row, `import-argument` for an unusable location or default OCPP version,
@@ -18,17 +18,22 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+import os
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import click
 from ruamel.yaml import YAML
 
-from controller.fleet.loading import parse_document
+from controller.cli.options import ocpp_version_option
+from controller.fleet.loading import Locator, parse_document
 from controller.fleet.problems import Problem, Source
+from controller.fleet.reporting import format_human, plural
 from controller.resources import API_VERSION, Charger
 from controller.resources.charger import CurrentType, PlugType, RebootPolicy
 from controller.resources.common import NAME_PATTERN
@@ -522,3 +527,76 @@ def _dump(document: dict[str, Any]) -> str:
     buffer = io.StringIO()
     yaml.dump(document, buffer)
     return buffer.getvalue()
+
+
+# --- chargectl import ----------------------------------------------------------------------------
+
+
+@click.command("import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--location", required=True, help="Location the imported chargers stand at.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Directory to write Charger files into (created if needed); default: print them.",
+)
+@click.option("--single-file", is_flag=True, help="Write one multi-document chargers.yaml.")
+@click.option("--skip-invalid", is_flag=True, help="Write the good rows even if some are bad.")
+@ocpp_version_option(help="OCPP version for rows that do not say.")
+@click.option(
+    "--schema-ref",
+    default=None,
+    help="Schema path for the yaml-language-server modeline (default: relative to --out).",
+)
+def import_(
+    csv_file: Path,
+    location: str,
+    out: Path | None,
+    single_file: bool,
+    skip_invalid: bool,
+    ocpp_version: str,
+    schema_ref: str | None,
+) -> None:
+    """Turn a spreadsheet (CSV) of chargers into Charger resources.
+
+    Nothing is written unless every row is good, or --skip-invalid is given.
+    """
+    result = import_chargers(csv_file, location, default_ocpp_version=ocpp_version)
+    problems = Locator().locate_all(result.problems)
+    if problems:
+        click.echo(
+            format_human(problems, f"{plural(len(problems), 'problem')} in {csv_file}."), err=True
+        )
+        if not skip_invalid:
+            click.echo("Nothing written: fix the rows or pass --skip-invalid.", err=True)
+            sys.exit(1)
+    if out is None:
+        yaml = YAML()
+        yaml.default_flow_style = False
+        buffer = io.StringIO()
+        yaml.dump_all(list(result.documents), buffer)
+        click.echo(buffer.getvalue(), nl=False)
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        ref = schema_ref or os.path.relpath(schemas_dir() / "charger.json", out.resolve())
+        try:
+            written = write_documents(
+                result.documents, out, single_file=single_file, schema_ref=ref
+            )
+        except FileExistsError as exc:
+            raise click.ClickException(f"{exc}; nothing written") from exc
+        for path in written:
+            click.echo(f"wrote {path}")
+    click.echo(
+        f"Imported {plural(len(result.documents), 'charger')}"
+        + (f", skipped {result.skipped_rows} rows." if result.skipped_rows else "."),
+        err=True,
+    )
+    sys.exit(1 if problems and not result.documents else 0)
+
+
+def schemas_dir() -> Path:
+    """schemas/ of this checkout (controller/cli/ is two levels below it); fleets usually live
+    in the same repository."""
+    return Path(__file__).resolve().parents[2] / "schemas"

@@ -9,20 +9,24 @@ with `--detailed-exitcode` 0 when every charger matches, 2 when something differ
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
+from controller.cli.client import ApiClient, ApiError
+from controller.cli.options import (
+    DEFAULT_STORE,
+    fleet_paths_argument,
+    output_option,
+    server_option,
+    store_option,
+)
 from controller.cli.planview import format_plan_human
 from controller.fleet.problems import Problem, Severity
 from controller.fleet.reporting import format_human, format_json, plural
 from controller.planning.document import (
-    PlanFormatError,
     format_plan_json,
     only_chargers,
     plan_from_json,
@@ -30,35 +34,26 @@ from controller.planning.document import (
 from controller.planning.keys import FleetPlan, plan_fleet
 from controller.values.records import ChargerRecord, KeyStatus
 
-DEFAULT_STATE = "sqlite:///chargectl.db"
+PLAN_PATH = "/api/plan"
 SERVER_TIMEOUT = 30.0
 """Seconds to wait for `/api/plan`: planning a large fleet on the server takes a moment."""
 
 
 @click.command("plan")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option(
-    "--state",
-    "state_url",
+@fleet_paths_argument()
+@store_option(
+    flag="--state",
     default=None,
-    metavar="URL",
     help=f"The store `chargectl serve` writes to: a SQLite file, sqlite:///FILE or "
-    f"postgresql://USER@HOST/DB. [default: {DEFAULT_STATE}]",
+    f"postgresql://USER@HOST/DB. [default: {DEFAULT_STORE}]",
 )
-@click.option(
-    "--server",
-    "server_url",
+@server_option(
     default=None,
-    metavar="URL",
+    envvar=False,
     help="A running chargectl server: its plan is read from URL/api/plan.",
 )
-@click.option(
-    "--output",
-    "-o",
-    type=click.Choice(("human", "json")),
-    default="human",
-    show_default=True,
-    help="human: Terraform-style text; json: machine-readable, versioned.",
+@output_option(
+    "human", "json", help="human: Terraform-style text; json: machine-readable, versioned."
 )
 @click.option(
     "--detailed-exitcode",
@@ -67,8 +62,8 @@ SERVER_TIMEOUT = 30.0
 )
 def plan(
     paths: tuple[Path, ...],
-    state_url: str | None,
-    server_url: str | None,
+    store_url: str | None,
+    server: str | None,
     output: str,
     detailed_exitcode: bool,
 ) -> None:
@@ -83,7 +78,7 @@ def plan(
     changed on the charger after they were applied show as drift. With --server the server's
     own plan is shown, for the chargers declared in PATHS.
     """
-    if state_url is not None and server_url is not None:
+    if store_url is not None and server is not None:
         raise click.UsageError("give --state or --server, not both")
     from controller.fleet.checking import check_paths
 
@@ -92,8 +87,8 @@ def plan(
         _print_invalid(report.problems, output)
         sys.exit(1)
     names = sorted(report.fleet.chargers)
-    if server_url is not None:
-        result = only_chargers(_fetch_plan(server_url), names)
+    if server is not None:
+        result = only_chargers(_fetch_plan(server), names)
         missing = sorted(set(names) - {c.name for c in result.chargers})
         if missing:
             verb = "is" if len(missing) == 1 else "are"
@@ -104,7 +99,7 @@ def plan(
                 err=True,
             )
     else:
-        records, statuses = asyncio.run(_load_state(state_url or DEFAULT_STATE))
+        records, statuses = asyncio.run(_load_state(store_url or DEFAULT_STORE))
         result = plan_fleet(report.fleet, records, statuses)
     if output == "json":
         click.echo(format_plan_json(result))
@@ -148,7 +143,7 @@ async def _load_state(url: str) -> tuple[list[ChargerRecord], list[KeyStatus]]:
     if parsed.drivername.startswith("sqlite") and database and not Path(database).exists():
         raise click.ClickException(
             f"no store at {database}: pass the --state chargectl serve uses "
-            f"(it writes {DEFAULT_STATE} by default), or --server"
+            f"(it writes {DEFAULT_STORE} by default), or --server"
         )
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -160,19 +155,20 @@ async def _load_state(url: str) -> tuple[list[ChargerRecord], list[KeyStatus]]:
 
 
 def _fetch_plan(server: str) -> FleetPlan:
-    url = server.rstrip("/") + "/api/plan"
-    if not url.startswith(("http://", "https://")):
-        raise click.BadParameter(f"{server!r} is not an http(s) URL", param_hint="--server")
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    """The server's own plan, from its /api/plan; every failure an error naming that URL."""
+    client = ApiClient(server, timeout=SERVER_TIMEOUT)
+    url = client.server + PLAN_PATH
     try:
-        with urllib.request.urlopen(request, timeout=SERVER_TIMEOUT) as response:
-            body = response.read()
-    except urllib.error.HTTPError as exc:
-        raise click.ClickException(f"{url} answered {exc.code} {exc.reason}") from exc
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise click.ClickException(f"cannot reach {url}: {reason}") from exc
+        document = client.get_json(PLAN_PATH)
+    except ApiError as error:
+        if error.status is not None:
+            raise click.ClickException(f"{url} answered {error.status} {error.reason}") from error
+        if error.code == "bad-response":
+            raise click.ClickException(
+                f"{url} did not answer with a plan: {error.reason}"
+            ) from error
+        raise click.ClickException(f"cannot reach {url}: {error.reason}") from error
     try:
-        return plan_from_json(json.loads(body))
-    except (ValueError, PlanFormatError) as exc:
+        return plan_from_json(document)
+    except ValueError as exc:  # PlanFormatError, or a value the plan types refuse
         raise click.ClickException(f"{url} did not answer with a plan: {exc}") from exc

@@ -1,8 +1,9 @@
 """`chargectl simulate`: simulated chargers for demos, tests and benchmarks.
 
 Registered on the `chargectl` group by `controller/cli/app.py`; everything it does goes through
-the public API of this package, so `chargectl serve --simulate` and the benchmarks can do the
-same things from Python.
+the public API of `controller.simulator`, so `chargectl serve --simulate` and the benchmarks can
+do the same things from Python. Its options shared with `serve --simulate` (time scale, drift,
+sessions per hour, seed) are `controller.cli.options`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,15 @@ from typing import TYPE_CHECKING
 
 import click
 
+from controller.cli.options import (
+    drift_option,
+    fleet_option,
+    ocpp_version_option,
+    secrets_dir_option,
+    seed_option,
+    sessions_per_hour_option,
+    time_scale_option,
+)
 from controller.simulator.frames import BadFrame
 from controller.simulator.profile import DEFAULT_PROFILE, FirmwareFailure
 
@@ -34,21 +44,11 @@ if TYPE_CHECKING:
     show_default=True,
     help="Central system websocket URL; each charger appends /<identity>.",
 )
-@click.option(
-    "--fleet",
-    "fleet_path",
-    type=click.Path(exists=True, path_type=Path),
-    default=None,
-    help="Simulate the chargers declared in this fleet (file or directory).",
+@fleet_option(
+    required=False, help="Simulate the chargers declared in this fleet (file or directory)."
 )
 @click.option("--count", type=click.IntRange(min=1), default=None, help="N anonymous chargers.")
-@click.option(
-    "--ocpp-version",
-    type=click.Choice(["1.6", "2.0.1"]),
-    default="1.6",
-    show_default=True,
-    help="OCPP version of anonymous chargers.",
-)
+@ocpp_version_option(help="OCPP version of anonymous chargers.")
 @click.option("--prefix", default="SIM-", show_default=True, help="Identity prefix (--count).")
 @click.option(
     "--connectors",
@@ -73,26 +73,10 @@ if TYPE_CHECKING:
     default=None,
     help="Basic auth password of anonymous chargers [env: CHARGECTL_SIMULATOR_PASSWORD].",
 )
-@click.option(
-    "--time-scale",
-    type=click.FloatRange(min=0, min_open=True),
-    default=1.0,
-    show_default=True,
-    help="Simulated seconds per real second (60: a minute per second).",
-)
-@click.option(
-    "--drift",
-    type=click.FloatRange(0, 1),
-    default=0.0,
-    show_default=True,
-    help="Fraction of declared keys that start at other values.",
-)
-@click.option(
-    "--sessions-per-hour",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help="Cars arriving per connector per simulated hour (0: no driver).",
+@time_scale_option(default=1.0, help="Simulated seconds per real second (60: a minute per second).")
+@drift_option(default=0.0, help="Fraction of declared keys that start at other values.")
+@sessions_per_hour_option(
+    default=0.0, help="Cars arriving per connector per simulated hour (0: no driver)."
 )
 @click.option(
     "--session-minutes",
@@ -134,14 +118,9 @@ if TYPE_CHECKING:
     help="CA certificates to trust for a wss:// URL.",
 )
 @click.option("--insecure", is_flag=True, help="Do not verify the server's TLS certificate.")
-@click.option(
-    "--secrets-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Kubernetes Secrets mounted as files: secretKeyRef {name, key} is DIR/name/key.",
-)
+@secrets_dir_option()
 @click.option("--no-validate", is_flag=True, help="Skip schema checks of our own messages.")
-@click.option("--seed", type=int, default=None, help="Seed for the driver's randomness.")
+@seed_option(help="Seed for the driver's randomness.")
 @click.option("-v", "--verbose", count=True, help="-v: sessions and errors; -vv: every frame.")
 def simulate(
     url: str,

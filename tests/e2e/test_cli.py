@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -126,3 +127,41 @@ def test_installed_script_validates_the_example_fleet() -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "valid." in done.stdout
+
+
+HEAVY = (
+    "ocpp",
+    "websockets",
+    "aiohttp",
+    "sqlalchemy",
+    "aiosqlite",
+    "asyncpg",
+    "uvloop",
+    "controller.ocpp",
+    "controller.store",
+    "controller.runtime",
+    "controller.web",
+    "controller.reconciler",
+    "controller.converge",
+    "controller.simulator",
+)
+"""What `chargectl validate` must not load: CI runs it on every pull request, and should pay for
+the fleet checker only, not for the OCPP stack, a database driver or the server."""
+
+
+def test_validate_loads_neither_the_ocpp_stack_nor_a_database_driver() -> None:
+    code = (
+        "import json, sys\n"
+        "from controller.cli.app import main\n"
+        "try:\n"
+        f"    main(['validate', {str(FLEET)!r}])\n"
+        "except SystemExit as exit:\n"
+        "    print(json.dumps([exit.code, sorted(sys.modules)]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    status, modules = json.loads(done.stdout.splitlines()[-1])
+    assert status == 0, done.stdout + done.stderr
+    loaded = [m for m in modules if any(m == h or m.startswith(f"{h}.") for h in HEAVY)]
+    assert loaded == []

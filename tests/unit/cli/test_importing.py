@@ -271,3 +271,9 @@ def test_write_documents_refuses_to_overwrite_and_writes_nothing(tmp_path: Path)
 
     assert existing.read_text(encoding="utf-8") == "# edited by hand\n"
     assert not (out / "gar-p1-01.yaml").exists()
+
+
+def test_the_default_modeline_points_at_the_charger_schema_of_this_checkout() -> None:
+    from controller.cli.importing import schemas_dir
+
+    assert (schemas_dir() / "charger.json").is_file()

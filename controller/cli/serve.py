@@ -1,0 +1,167 @@
+"""`chargectl serve`: the central system for a fleet, from the command line.
+
+Only turns options into `controller.runtime.serve.ServeOptions` and runs the process; the
+serving itself (endpoint, reconciler, HTTP API, `--simulate`'s chargers) is the runtime's.
+The OCPP stack and the database driver are imported when the command runs, not before.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from controller.cli.options import (
+    address_option,
+    drift_option,
+    fleet_paths_argument,
+    secrets_dir_option,
+    seed_option,
+    sessions_per_hour_option,
+    store_option,
+    time_scale_option,
+)
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
+
+
+@click.command("serve")
+@fleet_paths_argument()
+@address_option(
+    "--listen",
+    default="0.0.0.0:9000",
+    help="Address of the OCPP endpoint; chargers connect to ws://HOST:PORT/ocpp/ID.",
+)
+@store_option(help="sqlite:///FILE or postgresql://USER@HOST/DB.")
+@click.option("--tls-cert", type=click.Path(exists=True), help="Certificate for wss (profile 2).")
+@click.option("--tls-key", type=click.Path(exists=True), help="Private key for wss.")
+@click.option(
+    "--tls-client-ca",
+    type=click.Path(exists=True),
+    help="CA of charger client certificates (security profile 3).",
+)
+@click.option(
+    "--allow-unknown",
+    is_flag=True,
+    help="Record chargers not in the fleet as pending instead of refusing them.",
+)
+@address_option(
+    "--http",
+    default="0.0.0.0:8080",
+    allow_off=True,
+    help="Address of the status API, /metrics, /healthz and /readyz (HOST:PORT); off: none.",
+)
+@click.option(
+    "--reconcile/--no-reconcile",
+    default=True,
+    show_default=True,
+    help="Converge chargers to the fleet; --no-reconcile only records what they report "
+    "(observe a fleet, then `chargectl plan --server` shows what would change).",
+)
+@click.option(
+    "--resync",
+    type=float,
+    default=300.0,
+    show_default=True,
+    help="Seconds between convergence passes over a charger that is in sync (catches drift).",
+)
+@click.option(
+    "--simulate",
+    is_flag=True,
+    help="Demo: also run a simulated charger for every declared charger, in this process.",
+)
+@time_scale_option(default=60.0, help="With --simulate: simulated seconds per real second.")
+@sessions_per_hour_option(
+    default=2.0, help="With --simulate: cars arriving per connector per simulated hour."
+)
+@drift_option(
+    default=0.3,
+    help="With --simulate: share of declared keys the chargers start with at other values.",
+)
+@seed_option(help="With --simulate: seed for the drivers' randomness.")
+@secrets_dir_option()
+@click.option(
+    "--call-timeout",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for a charger's answer to a command.",
+)
+@click.option(
+    "--message-log-limit",
+    type=int,
+    default=1000,
+    show_default=True,
+    help="OCPP messages kept per charger in the store.",
+)
+@click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True)
+@click.option("--log-format", type=click.Choice(LOG_FORMATS), default="text", show_default=True)
+def serve(
+    paths: tuple[Path, ...],
+    listen: tuple[str, int],
+    store_url: str,
+    tls_cert: str | None,
+    tls_key: str | None,
+    tls_client_ca: str | None,
+    allow_unknown: bool,
+    http: tuple[str, int] | None,
+    reconcile: bool,
+    resync: float,
+    simulate: bool,
+    time_scale: float,
+    sessions_per_hour: float,
+    drift: float,
+    seed: int | None,
+    secrets_dir: Path | None,
+    call_timeout: float,
+    message_log_limit: int,
+    log_level: str,
+    log_format: str,
+) -> None:
+    """Run the OCPP central system for the fleet in PATHS."""
+    import asyncio
+
+    from controller.fleet.reporting import format_human
+    from controller.runtime.logsetup import configure
+    from controller.runtime.serve import (
+        FleetInvalid,
+        ServeOptions,
+        SimulateOptions,
+        event_loop_factory,
+        serve_forever,
+    )
+
+    configure(log_level, log_format)
+    host, port = listen
+    http_host, http_port = http if http is not None else ("0.0.0.0", None)
+    options = ServeOptions(
+        paths=list(paths),
+        store_url=store_url,
+        host=host,
+        port=port,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        tls_client_ca=tls_client_ca,
+        allow_unknown=allow_unknown,
+        call_timeout=call_timeout,
+        message_log_limit=message_log_limit,
+        secrets_dir=secrets_dir,
+        http_host=http_host,
+        http_port=http_port,
+        resync_interval=resync,
+        reconcile=reconcile,
+        simulate=SimulateOptions(time_scale, sessions_per_hour, drift=drift, seed=seed)
+        if simulate
+        else None,
+    )
+    try:
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            runner.run(serve_forever(options))
+    except FleetInvalid as exc:
+        from controller.fleet.loading import Locator
+
+        problems = Locator().locate_all(exc.problems)
+        click.echo(format_human(problems, "The fleet is invalid; nothing started."), err=True)
+        sys.exit(1)
