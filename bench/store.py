@@ -34,7 +34,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from controller.store import (  # noqa: E402
+from controller.store.sql import SqlStore  # noqa: E402
+from controller.values.records import (  # noqa: E402
     BootInfo,
     ConnectorStatus,
     Direction,
@@ -44,7 +45,6 @@ from controller.store import (  # noqa: E402
     TransactionStart,
     TransactionStop,
 )
-from controller.store.sql import SqlStore  # noqa: E402
 
 
 class _NoTransport:

@@ -3,53 +3,14 @@
     async with open_store("chargectl.db") as store:          # or sqlite:///..., postgresql://...
         await store.record_heartbeat("CP-1", datetime.now(UTC))
 
-`Store` (in `base`) is the interface; the values that cross it are in `models`.
+`Store` (in `base`) is the interface; the values that cross it are `controller.values.records`.
 """
 
 from __future__ import annotations
 
 from controller.store.base import Store
-from controller.values.records import (
-    ENERGY_REGISTER,
-    BootInfo,
-    ChargerCondition,
-    ChargerRecord,
-    ConnectorStatus,
-    Direction,
-    Event,
-    KeyState,
-    KeyStatus,
-    LogEntry,
-    MessageType,
-    MeterSample,
-    ReportedKey,
-    Transaction,
-    TransactionStart,
-    TransactionStop,
-    TransactionUpdate,
-)
 
-__all__ = [
-    "ENERGY_REGISTER",
-    "BootInfo",
-    "ChargerCondition",
-    "ChargerRecord",
-    "ConnectorStatus",
-    "Direction",
-    "Event",
-    "KeyState",
-    "KeyStatus",
-    "LogEntry",
-    "MessageType",
-    "MeterSample",
-    "ReportedKey",
-    "Store",
-    "Transaction",
-    "TransactionStart",
-    "TransactionStop",
-    "TransactionUpdate",
-    "open_store",
-]
+__all__ = ["Store", "open_store"]
 
 
 def open_store(url: str, *, log_limit_per_charger: int = 1000) -> Store:

@@ -25,13 +25,13 @@ from controller.fleet.model import Fleet, key_spec, resolve_charger
 from controller.planning.document import only_chargers, plan_to_json
 from controller.planning.keys import plan_fleet
 from controller.resources.catalogue import format_value, parse_value
-from controller.store import (
+from controller.store import open_store
+from controller.values.records import (
     BootInfo,
     ChargerRecord,
     KeyState,
     KeyStatus,
     ReportedKey,
-    open_store,
 )
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,7 +16,10 @@ import pytest_asyncio
 from sqlalchemy import Table, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from controller.store import (
+from controller.store import Store, open_store, schema
+from controller.store.buffer import Batch
+from controller.store.sql import SqlStore, _Read
+from controller.values.records import (
     BootInfo,
     ChargerCondition,
     ConnectorStatus,
@@ -28,15 +31,10 @@ from controller.store import (
     MessageType,
     MeterSample,
     ReportedKey,
-    Store,
     TransactionStart,
     TransactionStop,
     TransactionUpdate,
-    open_store,
-    schema,
 )
-from controller.store.buffer import Batch
-from controller.store.sql import SqlStore, _Read
 
 pytestmark = pytest.mark.asyncio
 
