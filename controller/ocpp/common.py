@@ -1,9 +1,10 @@
-"""What both OCPP versions say in the same words: the messages whose replies have one shape.
+"""What both OCPP versions say in the same words.
 
-BootNotification, Heartbeat and StatusNotification are answered alike by 1.6 and 2.0.1; only
-reading their requests differs, which each version's `conversions` does. DataTransfer's
-request is built alike too. Each version's handlers and commands take these from here, so a
-change to how chargectl answers a boot is made once.
+BootNotification, Heartbeat, StatusNotification and DataTransfer are answered alike by 1.6
+and 2.0.1; only reading their requests differs, which each version's `conversions` does.
+Commands answered with a status are sent alike, and DataTransfer's request is built alike.
+Each version's handlers and commands take these from here, so a change to how chargectl
+answers a boot is made once.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from controller.ocpp.central import CentralSystem
+from controller.ocpp.session import Session
+from controller.values.commands import Status
+from controller.values.errors import CallFailed
 from controller.values.records import BootInfo, ConnectorStatus
 from controller.values.timestamps import iso
 
@@ -47,6 +51,38 @@ class CommonHandlers(ABC):
     async def status_notification(self, payload: dict[str, Any]) -> dict[str, Any]:
         await self.central.status(self.read_status(payload))
         return {}
+
+    async def data_transfer(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Recorded as reported; chargectl knows no vendor's extensions."""
+        await self.central.reported(
+            self.identity,
+            "DataTransfer",
+            f"data transfer from vendor {payload['vendorId']}",
+            {"vendorId": payload["vendorId"], "messageId": payload.get("messageId")},
+        )
+        return {"status": "UnknownVendorId"}
+
+
+class CommonCommands(ABC):
+    """What both versions' `ChargerCommands` do alike: calls whose answer is a status."""
+
+    def __init__(self, session: Session, central: CentralSystem) -> None:
+        self.session = session
+        self.central = central
+        self.identity = session.identity
+
+    @abstractmethod
+    def _as_status(self, action: str, answer: Mapping[str, Any]) -> Status | CallFailed:
+        """An answer's status in this version's words, or CallFailed for one it has not."""
+
+    async def _status(self, action: str, payload: dict[str, Any]) -> Status | CallFailed:
+        answer = await self.session.call(action, payload)
+        if isinstance(answer, CallFailed):
+            return answer
+        return self._as_status(action, answer)
+
+    async def clear_cache(self) -> Status | CallFailed:
+        return await self._status("ClearCache", {})
 
 
 def data_transfer_request(

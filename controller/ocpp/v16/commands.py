@@ -7,13 +7,11 @@ failure, a CALLERROR or an answer the schema refuses comes back as `CallFailed`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from controller.ocpp.central import CentralSystem
-from controller.ocpp.common import data_transfer_request
-from controller.ocpp.session import Session
+from controller.ocpp.common import CommonCommands, data_transfer_request
 from controller.ocpp.v16.conversions import (
     PURPOSES,
     as_status,
@@ -36,20 +34,12 @@ from controller.values.errors import CallFailed, FailureKind
 from controller.values.timestamps import iso
 
 
-class V16Commands:
+class V16Commands(CommonCommands):
     """`ChargerCommands` over the session of a connected OCPP 1.6 charger."""
 
     version = "1.6"
 
-    def __init__(self, session: Session, central: CentralSystem) -> None:
-        self.session = session
-        self.central = central
-        self.identity = session.identity
-
-    async def _status(self, action: str, payload: dict[str, Any]) -> Status | CallFailed:
-        answer = await self.session.call(action, payload)
-        if isinstance(answer, CallFailed):
-            return answer
+    def _as_status(self, action: str, answer: Mapping[str, Any]) -> Status | CallFailed:
         return as_status(action, answer.get("status"))
 
     async def get_configuration(self, keys: Sequence[str] = ()) -> ConfigurationReport | CallFailed:
@@ -162,9 +152,6 @@ class V16Commands:
 
     async def unlock_connector(self, connector: int) -> Status | CallFailed:
         return await self._status("UnlockConnector", {"connectorId": connector})
-
-    async def clear_cache(self) -> Status | CallFailed:
-        return await self._status("ClearCache", {})
 
     async def data_transfer(
         self, vendor_id: str, message_id: str | None = None, data: str | None = None

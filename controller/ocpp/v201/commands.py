@@ -28,7 +28,7 @@ from typing import Any, Final
 import orjson
 
 from controller.ocpp.central import CentralSystem
-from controller.ocpp.common import data_transfer_request
+from controller.ocpp.common import CommonCommands, data_transfer_request
 from controller.ocpp.session import Session
 from controller.ocpp.v201.conversions import (
     CARD_TOKEN_TYPE,
@@ -77,22 +77,14 @@ _request_ids = itertools.count(int(time.time()) % 1_000_000_000)
 so that a report still on its way from before a restart is not taken for a new one."""
 
 
-class V201Commands:
+class V201Commands(CommonCommands):
     """`ChargerCommands` over the session of a connected OCPP 2.0.1 charging station."""
 
     version = "2.0.1"
 
     def __init__(self, session: Session, central: CentralSystem, reports: Reports) -> None:
-        self.session = session
-        self.central = central
-        self.identity = session.identity
+        super().__init__(session, central)
         self.reports = reports
-
-    async def _status(self, action: str, payload: dict[str, Any]) -> Status | CallFailed:
-        answer = await self.session.call(action, payload)
-        if isinstance(answer, CallFailed):
-            return answer
-        return self._as_status(action, answer)
 
     def _as_status(self, action: str, answer: Mapping[str, Any]) -> Status | CallFailed:
         value = answer.get("status")
@@ -358,9 +350,6 @@ class V201Commands:
 
     async def unlock_connector(self, connector: int) -> Status | CallFailed:
         return await self._status("UnlockConnector", {"evseId": connector, "connectorId": 1})
-
-    async def clear_cache(self) -> Status | CallFailed:
-        return await self._status("ClearCache", {})
 
     async def data_transfer(
         self, vendor_id: str, message_id: str | None = None, data: str | None = None

@@ -230,15 +230,6 @@ class V201Handlers(CommonHandlers):
         pending.done.set_result(report)
         return {}
 
-    async def data_transfer(self, payload: dict[str, Any]) -> dict[str, Any]:
-        await self.central.reported(
-            self.identity,
-            "DataTransfer",
-            f"data transfer from vendor {payload['vendorId']}",
-            {"vendorId": payload["vendorId"], "messageId": payload.get("messageId")},
-        )
-        return {"status": "UnknownVendorId"}
-
     async def firmware_status(self, payload: dict[str, Any]) -> dict[str, Any]:
         status = payload["status"]
         await self.central.reported(
