@@ -38,6 +38,7 @@ from controller.ocpp.rpc import RpcVersion
 from controller.ocpp.session import Handler
 from controller.ocpp.transport import TransportClosed
 from controller.values.commands import (
+    CallFailed,
     ChargingLimit,
     CompositeSchedule,
     ConfigStatus,
@@ -49,7 +50,6 @@ from controller.values.commands import (
     Status,
     TriggerKind,
 )
-from controller.values.errors import CallFailed
 from controller.values.records import (
     BootInfo,
     ChargerCondition,

@@ -17,8 +17,7 @@ from controller.converge.base import PassContext
 from controller.planning.answers import availability_status
 from controller.planning.keys import PlannedAction
 from controller.resources.settings import Availability
-from controller.values.commands import Status
-from controller.values.errors import CallFailed
+from controller.values.commands import CallFailed, Status
 from controller.values.records import KeyStatus
 
 

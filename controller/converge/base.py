@@ -19,8 +19,7 @@ from controller.fleet.model import DesiredCharger, Fleet, Loaded
 from controller.ocpp.central import CentralSystem
 from controller.planning.keys import ChargerPlan
 from controller.resources import Charger
-from controller.values.commands import ChargerCommands
-from controller.values.errors import CallFailed
+from controller.values.commands import CallFailed, ChargerCommands
 from controller.values.records import ChargerRecord, Transaction
 
 UNSUPPORTED_CODES = frozenset({"NotSupported", "NotImplemented"})

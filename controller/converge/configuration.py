@@ -50,8 +50,7 @@ from controller.planning.keys import (
     desired_extras,
     plan_charger,
 )
-from controller.values.commands import ConfigStatus, ConfigurationReport
-from controller.values.errors import CallFailed
+from controller.values.commands import CallFailed, ConfigStatus, ConfigurationReport
 from controller.values.records import ChargerRecord, KeyState, KeyStatus
 
 log = logging.getLogger("chargectl.reconciler")

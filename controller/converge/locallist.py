@@ -50,8 +50,13 @@ from controller.planning.locallist import (
     read_limits,
 )
 from controller.resources.capabilities import capabilities
-from controller.values.commands import ConfigurationReport, LocalListEntry, Status
-from controller.values.errors import CallFailed, FailureKind
+from controller.values.commands import (
+    CallFailed,
+    ConfigurationReport,
+    FailureKind,
+    LocalListEntry,
+    Status,
+)
 from controller.values.records import KeyState, KeyStatus
 
 

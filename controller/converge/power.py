@@ -148,8 +148,7 @@ from controller.planning.profiles import (
 )
 from controller.resources import Charger
 from controller.resources.capabilities import capabilities
-from controller.values.commands import LimitPurpose, Status
-from controller.values.errors import CallFailed, FailureKind
+from controller.values.commands import CallFailed, FailureKind, LimitPurpose, Status
 from controller.values.records import Transaction
 
 log = logging.getLogger("chargectl.power")

@@ -18,8 +18,7 @@ from controller.converge.statuses import KeyStatusBook
 from controller.planning.answers import awaits_reboot
 from controller.planning.keys import PlanStatus
 from controller.planning.maintenance import may_reboot
-from controller.values.commands import Status
-from controller.values.errors import CallFailed
+from controller.values.commands import CallFailed, Status
 
 REBOOTING = "rebooting to apply changes"
 

@@ -16,8 +16,7 @@ from typing import Any
 
 from controller.ocpp.central import CentralSystem
 from controller.ocpp.session import Session
-from controller.values.commands import Status
-from controller.values.errors import CallFailed
+from controller.values.commands import CallFailed, Status
 from controller.values.records import BootInfo, ConnectorStatus
 from controller.values.timestamps import iso
 

@@ -34,7 +34,7 @@ from controller.ocpp.rpc import (
     result_frame,
 )
 from controller.ocpp.transport import Transport, TransportClosed
-from controller.values.errors import CallFailed, FailureKind
+from controller.values.commands import CallFailed, FailureKind
 from controller.values.records import Direction, LogEntry, MessageType
 
 log = logging.getLogger("chargectl.ocpp")

@@ -23,8 +23,7 @@ from controller.planning.keys import (
     reads_as_declared,
 )
 from controller.resources.settings import OcppVersion
-from controller.values.commands import ConfigStatus, Status
-from controller.values.errors import CallFailed
+from controller.values.commands import CallFailed, ConfigStatus, Status
 from controller.values.records import KeyState, KeyStatus, ReportedKey
 
 CHANGE_STATES: Mapping[ConfigStatus, KeyState] = {

@@ -21,8 +21,7 @@ from controller.planning.keys import FIRMWARE_KEY
 from controller.resources import Charger
 from controller.resources.charger import Firmware
 from controller.resources.common import FirmwareRollout, WeeklyTimeRange
-from controller.values.commands import Status
-from controller.values.errors import CallFailed
+from controller.values.commands import CallFailed, Status
 from controller.values.records import KeyState, KeyStatus
 
 SENT: Final = "Sent"

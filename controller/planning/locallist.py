@@ -47,8 +47,7 @@ from controller.resources import Card
 from controller.resources.capabilities import Capabilities
 from controller.resources.card import CardStatus
 from controller.resources.settings import setting_key
-from controller.values.commands import AuthListStatus, LocalListEntry, Status
-from controller.values.errors import CallFailed
+from controller.values.commands import AuthListStatus, CallFailed, LocalListEntry, Status
 from controller.values.records import KeyState, KeyStatus
 from controller.values.timestamps import iso
 

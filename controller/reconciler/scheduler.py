@@ -35,8 +35,7 @@ from controller.fleet.model import Fleet, Loaded
 from controller.ocpp.central import CentralSystem, Observer
 from controller.planning.keys import desired_extras
 from controller.resources import Charger
-from controller.values.commands import ChargerCommands
-from controller.values.errors import CallFailed, FailureKind
+from controller.values.commands import CallFailed, ChargerCommands, FailureKind
 from controller.values.records import ChargerCondition, ChargerRecord, Transaction
 
 log = logging.getLogger("chargectl.reconciler")

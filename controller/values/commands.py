@@ -3,7 +3,9 @@
 `ChargerCommands` is implemented once per version (`ocpp/v16`, `ocpp/v201`). The reconciler, the
 CLI's escape hatches and the power allocator speak only this language, so nothing above the
 `ocpp` package says "1.6". Every method returns a value: an outcome, or `CallFailed` when the
-charger did not answer usefully (timeout, CALLERROR, disconnected).
+charger did not answer usefully (timeout, CALLERROR, disconnected). That failure is a value,
+not an exception that unwinds a pass: the reconciler and the steps act on it (retry with
+backoff, show the charger's error code), from the session up to the status a user sees.
 """
 
 from __future__ import annotations
@@ -15,8 +17,33 @@ from decimal import ROUND_FLOOR, Decimal
 from enum import StrEnum
 from typing import Any, Protocol
 
-from controller.values.errors import CallFailed
 from controller.values.records import ReportedKey
+
+# --- a call that got no usable answer ------------------------------------------------------
+
+
+class FailureKind(StrEnum):
+    TIMEOUT = "Timeout"
+    CALL_ERROR = "CallError"
+    DISCONNECTED = "Disconnected"
+    INVALID_RESPONSE = "InvalidResponse"
+
+
+@dataclass(frozen=True, slots=True)
+class CallFailed:
+    """An outgoing CALL that got no usable answer; `code` is the CALLERROR's, if any."""
+
+    kind: FailureKind
+    action: str
+    description: str
+    code: str | None = None
+
+    def __str__(self) -> str:
+        code = f" {self.code}" if self.code else ""
+        return f"{self.action}: {self.kind.value}{code}: {self.description}"
+
+
+# --- answers ---------------------------------------------------------------------------------
 
 
 class ConfigStatus(StrEnum):

@@ -17,8 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from controller.ocpp.central import CentralSystem
-from controller.values.commands import ChargerCommands, Status, TriggerKind
-from controller.values.errors import CallFailed
+from controller.values.commands import CallFailed, ChargerCommands, Status, TriggerKind
 
 COMMAND_EVENT = "Command"
 """The kind of the event each command leaves in the charger's history."""

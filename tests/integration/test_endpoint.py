@@ -15,8 +15,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from controller.runtime.serve import Running, ServeOptions, running
-from controller.values.commands import ConfigurationReport
-from controller.values.errors import CallFailed, FailureKind
+from controller.values.commands import CallFailed, ConfigurationReport, FailureKind
 from tests.integration.fleets import PASSWORD_ENV, write_fleet
 from tests.integration.rawclient import RawCharger
 

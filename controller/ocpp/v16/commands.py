@@ -20,17 +20,18 @@ from controller.ocpp.v16.conversions import (
     local_authorization_list,
 )
 from controller.values.commands import (
+    CallFailed,
     ChargingLimit,
     CompositeSchedule,
     ConfigStatus,
     ConfigurationReport,
     DataTransferResult,
+    FailureKind,
     LimitPurpose,
     LocalListEntry,
     Status,
     TriggerKind,
 )
-from controller.values.errors import CallFailed, FailureKind
 from controller.values.timestamps import iso
 
 

@@ -14,14 +14,15 @@ from typing import Any, Final
 
 from controller.fleet.authorization import AuthDecision
 from controller.values.commands import (
+    CallFailed,
     ChargingLimit,
     ConfigurationReport,
+    FailureKind,
     LimitPurpose,
     LocalListEntry,
     Status,
     limit_amperes,
 )
-from controller.values.errors import CallFailed, FailureKind
 from controller.values.records import (
     ENERGY_REGISTER,
     BootInfo,

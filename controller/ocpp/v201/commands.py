@@ -45,17 +45,18 @@ from controller.ocpp.v201.conversions import (
 from controller.ocpp.v201.handlers import PendingReport, Reports
 from controller.resources.catalogue import OCPP201_VARIABLES, Mutability, variable_key
 from controller.values.commands import (
+    CallFailed,
     ChargingLimit,
     CompositeSchedule,
     ConfigStatus,
     ConfigurationReport,
     DataTransferResult,
+    FailureKind,
     LimitPurpose,
     LocalListEntry,
     Status,
     TriggerKind,
 )
-from controller.values.errors import CallFailed, FailureKind
 from controller.values.records import ReportedKey
 from controller.values.timestamps import iso
 

@@ -25,8 +25,7 @@ from controller.ocpp.central import CentralSystem
 from controller.planning.keys import FIRMWARE_KEY
 from controller.store import open_store
 from controller.store.base import Store
-from controller.values.commands import ChargerCommands, Status
-from controller.values.errors import CallFailed, FailureKind
+from controller.values.commands import CallFailed, ChargerCommands, FailureKind, Status
 from controller.values.records import (
     BootInfo,
     ChargerRecord,

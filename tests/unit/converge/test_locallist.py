@@ -21,8 +21,14 @@ from controller.converge.locallist import LocalListStep
 from controller.fleet.model import Fleet, resolve_charger
 from controller.ocpp.central import CentralSystem
 from controller.planning.locallist import LOCAL_LIST_KEY, ListUpdate, desired_list
-from controller.values.commands import AuthListStatus, ChargerCommands, LocalListEntry, Status
-from controller.values.errors import CallFailed, FailureKind
+from controller.values.commands import (
+    AuthListStatus,
+    CallFailed,
+    ChargerCommands,
+    FailureKind,
+    LocalListEntry,
+    Status,
+)
 from controller.values.records import ChargerRecord, KeyState, KeyStatus, ReportedKey
 from tests.fakes import FakeCentral, FakeCharger, in_turn
 from tests.unit.cards import BASE, CARDS, Build, card, cards_of, charger, fleet_builder

@@ -26,13 +26,14 @@ from controller.fleet.model import Fleet, resolve_charger
 from controller.ocpp.central import CentralSystem
 from controller.store.base import Store
 from controller.values.commands import (
+    CallFailed,
     ChargerCommands,
     CompositeSchedule,
+    FailureKind,
     LimitPeriod,
     LimitPurpose,
     Status,
 )
-from controller.values.errors import CallFailed, FailureKind
 from controller.values.records import ChargerRecord, ReportedKey
 from tests.fakes import Call, FakeCharger, FakeStore, Gate, always, flat, raising
 

@@ -16,7 +16,7 @@ import pytest
 
 from controller.ocpp.rpc import RpcVersion
 from controller.ocpp.session import Session
-from controller.values.errors import CallFailed, FailureKind
+from controller.values.commands import CallFailed, FailureKind
 from controller.values.records import Direction, MessageType
 from tests.fakes import MemoryTransport, MessageLog, run_in_virtual_time
 

@@ -25,19 +25,20 @@ from controller.ocpp.v16 import BINDING, V16Charger
 from controller.ocpp.v16.conversions import PURPOSES
 from controller.values.commands import (
     AuthListStatus,
+    CallFailed,
     ChargerCommands,
     ChargingLimit,
     CompositeSchedule,
     ConfigStatus,
     ConfigurationReport,
     DataTransferResult,
+    FailureKind,
     LimitPeriod,
     LimitPurpose,
     LocalListEntry,
     Status,
     TriggerKind,
 )
-from controller.values.errors import CallFailed, FailureKind
 from controller.values.records import (
     BootInfo,
     ConnectorStatus,

@@ -28,11 +28,13 @@ from controller.ocpp.v201.commands import GET_VARIABLES_CHUNK
 from controller.ocpp.v201.conversions import CONFIG_STATUSES, STATUSES
 from controller.values.commands import (
     AuthListStatus,
+    CallFailed,
     ChargerCommands,
     ChargingLimit,
     ConfigStatus,
     ConfigurationReport,
     DataTransferResult,
+    FailureKind,
     LimitPeriod,
     LimitPurpose,
     LocalListEntry,
@@ -40,7 +42,6 @@ from controller.values.commands import (
     TriggerKind,
     limit_amperes,
 )
-from controller.values.errors import CallFailed, FailureKind
 from controller.values.records import (
     BootInfo,
     ConnectorStatus,

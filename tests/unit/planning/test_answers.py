@@ -25,8 +25,7 @@ from controller.planning.keys import (
     PlanStatus,
 )
 from controller.resources.settings import OcppVersion
-from controller.values.commands import ConfigStatus, Status
-from controller.values.errors import CallFailed, FailureKind
+from controller.values.commands import CallFailed, ConfigStatus, FailureKind, Status
 from controller.values.records import KeyState, KeyStatus, ReportedKey
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -15,8 +15,7 @@ from datetime import UTC, datetime
 from controller.converge.base import PassContext, Step, StepResult
 from controller.planning.keys import AVAILABILITY_KEY
 from controller.store.base import Store
-from controller.values.commands import ConfigStatus, Status
-from controller.values.errors import CallFailed, FailureKind
+from controller.values.commands import CallFailed, ConfigStatus, FailureKind, Status
 from controller.values.records import ChargerRecord, ConnectorStatus, KeyState, KeyStatus
 from tests.fakes import Call, FakeCharger, Responder, ScriptedStep, always, in_turn
 from tests.unit.reconciler.conftest import Make, Rig, charger, converging_steps, fleet_of

@@ -14,7 +14,7 @@ from dataclasses import replace
 import pytest
 
 from controller.converge.base import StepResult, TransportFailure
-from controller.values.errors import CallFailed, FailureKind
+from controller.values.commands import CallFailed, FailureKind
 from tests.fakes import Gate, ScriptedStep
 from tests.unit.reconciler.conftest import Make, charger, fleet_of
 
