@@ -113,9 +113,7 @@ def trigger(
     charger: str, message: str, connector: int | None, server: str, timeout: float, output: str
 ) -> None:
     """Ask the charger to send MESSAGE now (e.g. StatusNotification, MeterValues)."""
-    body: Document = {"command": "trigger", "message": message}
-    if connector is not None:
-        body["connector"] = connector
+    body = _on_connector({"command": "trigger", "message": message}, connector)
     _send(charger, body, server, timeout, output)
 
 
@@ -128,9 +126,7 @@ def remote_start(
     charger: str, id_tag: str, connector: int | None, server: str, timeout: float, output: str
 ) -> None:
     """Start a charging session for an id tag, as if the card had been presented."""
-    body: Document = {"command": "remote-start", "idTag": id_tag}
-    if connector is not None:
-        body["connector"] = connector
+    body = _on_connector({"command": "remote-start", "idTag": id_tag}, connector)
     _send(charger, body, server, timeout, output)
 
 
@@ -154,6 +150,11 @@ def remote_stop(charger: str, transaction: str, server: str, timeout: float, out
 def clear_cache(charger: str, server: str, timeout: float, output: str) -> None:
     """Clear the charger's authorization cache."""
     _send(charger, {"command": "clear-cache"}, server, timeout, output)
+
+
+def _on_connector(body: Document, connector: int | None) -> Document:
+    """The command's body, for one connector when one is named (else the whole charger)."""
+    return body if connector is None else {**body, "connector": connector}
 
 
 def _send(charger: str, body: Document, server: str, timeout: float, output: str) -> None:
