@@ -55,40 +55,39 @@ class ErrorKind(StrEnum):
     GENERIC = "generic"
 
 
+_SHARED_CODES: dict[ErrorKind, str] = {
+    ErrorKind.NOT_IMPLEMENTED: "NotImplemented",
+    ErrorKind.NOT_SUPPORTED: "NotSupported",
+    # "Occurence" is the specifications' own spelling, in 1.6 and 2.0.1 alike; the corrected
+    # spelling arrives only with OCPP 2.1 (the OCA's note in mobilityhouse/ocpp#490; ocpp-go#331
+    # reached the same reading).
+    ErrorKind.OCCURRENCE: "OccurenceConstraintViolation",
+    ErrorKind.TYPE: "TypeConstraintViolation",
+    ErrorKind.PROPERTY: "PropertyConstraintViolation",
+    ErrorKind.PROTOCOL: "ProtocolError",
+    ErrorKind.SECURITY: "SecurityError",
+    ErrorKind.INTERNAL: "InternalError",
+    ErrorKind.GENERIC: "GenericError",
+}
+"""The codes both versions' tables "Valid Error Codes" give alike."""
+
 _CODES: dict[RpcVersion, dict[ErrorKind, str]] = {
-    # OCPP-J 1.6 §4.2.3, table "Valid Error Codes" (the spelling "Occurence" is the spec's own).
+    # OCPP-J 1.6 §4.2.3, table "Valid Error Codes": every framing error is a FormationViolation.
     RpcVersion.V16: {
         ErrorKind.NOT_JSON: "FormationViolation",
         ErrorKind.NOT_RPC: "FormationViolation",
         ErrorKind.MESSAGE_TYPE: "FormationViolation",
-        ErrorKind.NOT_IMPLEMENTED: "NotImplemented",
-        ErrorKind.NOT_SUPPORTED: "NotSupported",
         ErrorKind.FORMAT: "FormationViolation",
-        ErrorKind.OCCURRENCE: "OccurenceConstraintViolation",
-        ErrorKind.TYPE: "TypeConstraintViolation",
-        ErrorKind.PROPERTY: "PropertyConstraintViolation",
-        ErrorKind.PROTOCOL: "ProtocolError",
-        ErrorKind.SECURITY: "SecurityError",
-        ErrorKind.INTERNAL: "InternalError",
-        ErrorKind.GENERIC: "GenericError",
+        **_SHARED_CODES,
     },
-    # OCPP 2.0.1 Part 4 §4.3, table "Valid Error Codes". 2.0.1 fixed FormationViolation but
-    # kept "OccurenceConstraintViolation"; the corrected spelling arrives only with OCPP 2.1
-    # (the OCA's note in mobilityhouse/ocpp#490; ocpp-go#331 reached the same reading).
+    # OCPP 2.0.1 Part 4 §4.3, table "Valid Error Codes": framing errors have codes of their own,
+    # and FormationViolation became FormatViolation.
     RpcVersion.V201: {
         ErrorKind.NOT_JSON: "RpcFrameworkError",
         ErrorKind.NOT_RPC: "RpcFrameworkError",
         ErrorKind.MESSAGE_TYPE: "MessageTypeNotSupported",
-        ErrorKind.NOT_IMPLEMENTED: "NotImplemented",
-        ErrorKind.NOT_SUPPORTED: "NotSupported",
         ErrorKind.FORMAT: "FormatViolation",
-        ErrorKind.OCCURRENCE: "OccurenceConstraintViolation",
-        ErrorKind.TYPE: "TypeConstraintViolation",
-        ErrorKind.PROPERTY: "PropertyConstraintViolation",
-        ErrorKind.PROTOCOL: "ProtocolError",
-        ErrorKind.SECURITY: "SecurityError",
-        ErrorKind.INTERNAL: "InternalError",
-        ErrorKind.GENERIC: "GenericError",
+        **_SHARED_CODES,
     },
 }
 
