@@ -10,34 +10,50 @@ answers a boot is made once.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from controller.ocpp.central import CentralSystem
-from controller.ocpp.session import Session
+from controller.ocpp.session import Handler, Session
 from controller.values.commands import CallFailed, Status
 from controller.values.records import BootInfo, ConnectorStatus
 from controller.values.timestamps import iso
 
+ReadBoot = Callable[[Mapping[str, Any]], BootInfo]
+"""BootNotification's request in one version's words, as a value."""
 
-class CommonHandlers(ABC):
-    """Handlers both versions share; a version's handler class reads their requests."""
+ReadStatus = Callable[[str, Mapping[str, Any]], ConnectorStatus]
+"""StatusNotification's request (of the charger with this identity), as a value."""
 
-    def __init__(self, identity: str, central: CentralSystem) -> None:
+
+class CommonHandlers:
+    """Handlers both versions share; a version's handler class says how to read their
+    requests and adds its own messages to `shared_table`."""
+
+    def __init__(
+        self,
+        identity: str,
+        central: CentralSystem,
+        read_boot: ReadBoot,
+        read_status: ReadStatus,
+    ) -> None:
         self.identity = identity
         self.central = central
+        self._read_boot = read_boot
+        self._read_status = read_status
 
-    @abstractmethod
-    def read_boot(self, payload: Mapping[str, Any]) -> BootInfo:
-        """BootNotification's request in this version's words, as a value."""
-
-    @abstractmethod
-    def read_status(self, payload: Mapping[str, Any]) -> ConnectorStatus:
-        """StatusNotification's request in this version's words, as a value."""
+    def shared_table(self) -> dict[str, Handler]:
+        """The handlers of the messages both versions answer alike."""
+        return {
+            "BootNotification": self.boot_notification,
+            "Heartbeat": self.heartbeat,
+            "StatusNotification": self.status_notification,
+            "DataTransfer": self.data_transfer,
+        }
 
     async def boot_notification(self, payload: dict[str, Any]) -> dict[str, Any]:
-        reply = await self.central.boot(self.identity, self.read_boot(payload))
+        reply = await self.central.boot(self.identity, self._read_boot(payload))
         return {
             "status": reply.status.value,
             "currentTime": iso(datetime.now(UTC)),
@@ -48,7 +64,7 @@ class CommonHandlers(ABC):
         return {"currentTime": iso(await self.central.heartbeat(self.identity))}
 
     async def status_notification(self, payload: dict[str, Any]) -> dict[str, Any]:
-        await self.central.status(self.read_status(payload))
+        await self.central.status(self._read_status(self.identity, payload))
         return {}
 
     async def data_transfer(self, payload: dict[str, Any]) -> dict[str, Any]:

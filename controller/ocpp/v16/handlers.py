@@ -7,9 +7,9 @@ the central system's; here is only what the 1.6 messages mean.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
+from controller.ocpp.central import CentralSystem
 from controller.ocpp.common import CommonHandlers
 from controller.ocpp.session import Handler
 from controller.ocpp.v16.conversions import (
@@ -18,30 +18,24 @@ from controller.ocpp.v16.conversions import (
     id_tag_info,
     meter_samples,
 )
-from controller.values.records import BootInfo, ConnectorStatus, TransactionStart, TransactionStop
+from controller.values.records import TransactionStart, TransactionStop
 from controller.values.timestamps import parse_timestamp
 
 
 class V16Handlers(CommonHandlers):
     """The answers to one connected 1.6 charger's CALLs; `table` is the session's handlers."""
 
-    def read_boot(self, payload: Mapping[str, Any]) -> BootInfo:
-        return boot_info(payload)
-
-    def read_status(self, payload: Mapping[str, Any]) -> ConnectorStatus:
-        return connector_status(self.identity, payload)
+    def __init__(self, identity: str, central: CentralSystem) -> None:
+        super().__init__(identity, central, boot_info, connector_status)
 
     @property
     def table(self) -> dict[str, Handler]:
         return {
-            "BootNotification": self.boot_notification,
-            "Heartbeat": self.heartbeat,
-            "StatusNotification": self.status_notification,
+            **self.shared_table(),
             "Authorize": self.authorize,
             "StartTransaction": self.start_transaction,
             "StopTransaction": self.stop_transaction,
             "MeterValues": self.meter_values,
-            "DataTransfer": self.data_transfer,
             "DiagnosticsStatusNotification": self.diagnostics_status,
             "FirmwareStatusNotification": self.firmware_status,
             "SecurityEventNotification": self.security_event,

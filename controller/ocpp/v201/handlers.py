@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -37,8 +37,6 @@ from controller.ocpp.v201.conversions import (
 from controller.resources.catalogue import variable_key
 from controller.values.commands import ConfigurationReport
 from controller.values.records import (
-    BootInfo,
-    ConnectorStatus,
     Transaction,
     TransactionStart,
     TransactionStop,
@@ -65,27 +63,18 @@ Reports = dict[int, PendingReport]
 class V201Handlers(CommonHandlers):
     """The answers to one connected 2.0.1 station's CALLs; `table` is the session's handlers."""
 
-    def read_boot(self, payload: Mapping[str, Any]) -> BootInfo:
-        return boot_info(payload)
-
-    def read_status(self, payload: Mapping[str, Any]) -> ConnectorStatus:
-        return connector_status(self.identity, payload)
-
     def __init__(self, identity: str, central: CentralSystem, reports: Reports) -> None:
-        super().__init__(identity, central)
+        super().__init__(identity, central, boot_info, connector_status)
         self.reports = reports
 
     @property
     def table(self) -> dict[str, Handler]:
         return {
-            "BootNotification": self.boot_notification,
-            "Heartbeat": self.heartbeat,
-            "StatusNotification": self.status_notification,
+            **self.shared_table(),
             "Authorize": self.authorize,
             "TransactionEvent": self.transaction_event,
             "MeterValues": self.meter_values,
             "NotifyReport": self.notify_report,
-            "DataTransfer": self.data_transfer,
             "FirmwareStatusNotification": self.firmware_status,
             "LogStatusNotification": self.log_status,
             "SecurityEventNotification": self.security_event,
