@@ -33,11 +33,12 @@ from typing import Any, TypeVar
 from controller.converge.base import PassContext, Step, StepResult
 from controller.fleet.authorization import AuthDecision, AuthStatus
 from controller.ocpp import schemas
-from controller.ocpp.central import BootReply, BootStatus
 from controller.ocpp.rpc import RpcVersion
 from controller.ocpp.session import Handler
 from controller.ocpp.transport import TransportClosed
 from controller.values.commands import (
+    BootReply,
+    BootStatus,
     CallFailed,
     ChargingLimit,
     CompositeSchedule,

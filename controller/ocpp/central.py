@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from controller.fleet.authorization import AuthDecision, authorize
 from controller.fleet.model import Fleet
 from controller.resources.settings import DEFAULT_HEARTBEAT_INTERVAL, OcppVersion, setting_key
 from controller.store.base import Store
-from controller.values.commands import ChargerCommands
+from controller.values.commands import BootReply, BootStatus, ChargerCommands
 from controller.values.records import (
     BootInfo,
     ConnectorStatus,
@@ -35,18 +33,6 @@ log = logging.getLogger("chargectl.ocpp")
 
 PENDING_RETRY_INTERVAL = 60
 """Seconds a Pending charger waits before booting again."""
-
-
-class BootStatus(StrEnum):
-    ACCEPTED = "Accepted"
-    PENDING = "Pending"
-    REJECTED = "Rejected"
-
-
-@dataclass(frozen=True, slots=True)
-class BootReply:
-    status: BootStatus
-    interval: int
 
 
 class Observer:

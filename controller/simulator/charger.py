@@ -58,6 +58,7 @@ from controller.simulator.state import (
     State,
     Transaction,
 )
+from controller.values.commands import BootReply
 
 log = logging.getLogger("controller.simulator")
 
@@ -82,12 +83,6 @@ class VersionKeys:
     authorize_remote: str
     password: str
     auth_enabled: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class BootReply:
-    status: str
-    interval: int
 
 
 class BootReason:

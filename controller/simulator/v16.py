@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from controller.simulator._ocpp import ChargePoint16, call16, on, result16
-from controller.simulator.charger import BootReply, SimulatedCharger, VersionKeys
+from controller.simulator.charger import SimulatedCharger, VersionKeys
 from controller.simulator.clock import parse_timestamp, timestamp
 from controller.simulator.config_table import ChangeOutcome
 from controller.simulator.link import Link
@@ -28,6 +28,7 @@ from controller.simulator.smart import (
     Session,
 )
 from controller.simulator.state import Connector, State, Transaction, soc_start
+from controller.values.commands import BootReply, BootStatus
 
 PURPOSES = {
     "ChargePointMaxProfile": Purpose.STATION_MAX,
@@ -117,7 +118,7 @@ class Charger16(SimulatedCharger):
             ),
             before_boot=True,
         )
-        return BootReply(str(result.status), int(result.interval))
+        return BootReply(BootStatus(str(result.status)), int(result.interval))
 
     async def _send_heartbeat(self) -> None:
         await self._call(call16.Heartbeat())

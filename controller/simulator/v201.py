@@ -16,7 +16,7 @@ from typing import Any
 
 from controller.resources.catalogue import Mutability, ValueType, parse_variable_key, variable_key
 from controller.simulator._ocpp import ChargePoint201, call201, on, result201
-from controller.simulator.charger import BootReply, SimulatedCharger, VersionKeys
+from controller.simulator.charger import SimulatedCharger, VersionKeys
 from controller.simulator.clock import parse_timestamp, timestamp
 from controller.simulator.config_table import ChangeOutcome, KeyRule
 from controller.simulator.link import Link
@@ -31,6 +31,7 @@ from controller.simulator.smart import (
     Session,
 )
 from controller.simulator.state import Connector, State, Transaction, soc_start
+from controller.values.commands import BootReply, BootStatus
 
 PURPOSES = {
     "ChargingStationMaxProfile": Purpose.STATION_MAX,
@@ -170,7 +171,7 @@ class Charger201(SimulatedCharger):
         result = await self._call(
             call201.BootNotification(charging_station=station, reason=reason), before_boot=True
         )
-        return BootReply(str(result.status), int(result.interval))
+        return BootReply(BootStatus(str(result.status)), int(result.interval))
 
     async def _send_heartbeat(self) -> None:
         await self._call(call201.Heartbeat())

@@ -43,6 +43,27 @@ class CallFailed:
         return f"{self.action}: {self.kind.value}{code}: {self.description}"
 
 
+# --- the answer to a boot --------------------------------------------------------------------
+
+
+class BootStatus(StrEnum):
+    """BootNotification's registration status, the same in both versions."""
+
+    ACCEPTED = "Accepted"
+    PENDING = "Pending"
+    REJECTED = "Rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class BootReply:
+    """What a central system answers a boot: the registration status and the interval (of
+    Heartbeats when accepted, of boot retries when not). The central system decides it; a
+    simulated charger reads it."""
+
+    status: BootStatus
+    interval: int
+
+
 # --- answers ---------------------------------------------------------------------------------
 
 

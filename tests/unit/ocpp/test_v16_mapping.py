@@ -18,13 +18,15 @@ from typing import Any, cast
 import pytest
 
 from controller.ocpp import schemas
-from controller.ocpp.central import BootReply, BootStatus, CentralSystem
+from controller.ocpp.central import CentralSystem
 from controller.ocpp.rpc import RpcVersion
 from controller.ocpp.session import Session
 from controller.ocpp.v16 import BINDING, V16Charger
 from controller.ocpp.v16.conversions import PURPOSES
 from controller.values.commands import (
     AuthListStatus,
+    BootReply,
+    BootStatus,
     CallFailed,
     ChargerCommands,
     ChargingLimit,

@@ -20,7 +20,7 @@ import orjson
 import pytest
 
 from controller.ocpp import schemas
-from controller.ocpp.central import BootReply, BootStatus, CentralSystem
+from controller.ocpp.central import CentralSystem
 from controller.ocpp.rpc import RpcVersion
 from controller.ocpp.session import Session
 from controller.ocpp.v201 import V201Charger
@@ -28,6 +28,8 @@ from controller.ocpp.v201.commands import GET_VARIABLES_CHUNK
 from controller.ocpp.v201.conversions import CONFIG_STATUSES, STATUSES
 from controller.values.commands import (
     AuthListStatus,
+    BootReply,
+    BootStatus,
     CallFailed,
     ChargerCommands,
     ChargingLimit,
