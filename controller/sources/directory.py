@@ -12,6 +12,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+import click
 from watchfiles import awatch
 
 from controller.fleet.checking import check_paths
@@ -53,7 +54,9 @@ class DirectorySource:
                 f"{plural(report.errors, 'error')}: the edit is refused; the fleet in force "
                 "stays as it was."
             )
-            log.error("fleet edit refused:\n%s", format_human(report.problems, summary))
+            # a log line goes to files and pipes: validate's text without its terminal colours
+            text = click.unstyle(format_human(report.problems, summary))
+            log.error("fleet edit refused:\n%s", text)
             return False
         old, self.current = self.current, report.fleet
         self.reloaded += 1

@@ -60,6 +60,8 @@ async def test_an_invalid_edit_is_refused_and_the_last_good_fleet_stays(
         assert server.central.fleet is before
         assert "error[unknown-field]: unknown field 'hearbeatInterval'" in caplog.text
         assert "fleet.yaml:" in caplog.text  # file:line:column, exactly as validate prints
+        # no terminal colours in a log line (caplog.text strips them, the records keep them)
+        assert not any("\x1b[" in record.getMessage() for record in caplog.records)
         assert await boot_interval(server.url) == 120
 
 
