@@ -121,6 +121,11 @@ class Step(ABC):
         """Chargers to reconcile again when the fleet changed in ways DesiredCharger misses."""
         return ()
 
+    def awaited(self, identity: str) -> str | None:
+        """Why nothing may be sent to the charger now (it accepted a Reset and has not booted
+        since), or None; the reconciler then skips the pass and shows the reason."""
+        return None
+
     def booted(self, identity: str) -> None:
         """The charger sent BootNotification (it started, or restarted after a reset)."""
         return None

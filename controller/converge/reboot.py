@@ -5,7 +5,8 @@ it may be restarted now is `planning.maintenance.may_reboot` (pure): the charger
 policy, its location's maintenance windows, and whether it is idle (no open transaction).
 Either way the pass ends here, waiting: either for the reboot, or for the policy to allow one
 (the charger's Synced condition says which). One Reset is sent per boot: until the charger
-sends BootNotification again, later passes wait rather than reset it again. After the reboot
+sends BootNotification again, later passes wait rather than reset it again; one that accepted
+the Reset is sent nothing at all on its old connection (`awaited`). After the reboot
 the configuration step reads the keys back and settles them.
 """
 
@@ -32,6 +33,8 @@ class RebootStep(Step):
         self.statuses = statuses
         self._requested: set[str] = set()
         """Chargers sent a Reset that have not booted since."""
+        self._resetting: set[str] = set()
+        """Of those, the ones that accepted it: nothing more goes to them before they boot."""
 
     @property
     def status_keys(self) -> frozenset[str]:
@@ -60,10 +63,17 @@ class RebootStep(Step):
             ctx.identity, "Reboot", f"soft reset for changes that need a reboot: {answer}", {}
         )
         self._requested.add(ctx.identity)
+        if answer is Status.ACCEPTED:
+            self._resetting.add(ctx.identity)
         return StepResult(False, REBOOTING, halt=True)
+
+    def awaited(self, identity: str) -> str | None:
+        return REBOOTING if identity in self._resetting else None
 
     def booted(self, identity: str) -> None:
         self._requested.discard(identity)
+        self._resetting.discard(identity)
 
     def forget(self, identity: str) -> None:
         self._requested.discard(identity)
+        self._resetting.discard(identity)

@@ -267,6 +267,11 @@ class Reconciler(Observer):
             self._call,
             owned_keys=self._owned_keys,
         )
+        for step in self.steps:
+            reason = step.awaited(identity)
+            if reason is not None:  # e.g. a Reset accepted: nothing goes out before the boot
+                await self._conditions(ctx, synced=False, message=reason)
+                return Outcome.WAITING_FOR_REBOOT
         synced, differed, messages = True, False, []
         for step in self.steps:
             result = await step.run(ctx)

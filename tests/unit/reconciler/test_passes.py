@@ -233,9 +233,11 @@ async def test_a_change_that_needs_a_reboot_resets_an_idle_charger_once(make: Ma
     assert cp.arguments("Reset") == [{"hard": False}]
     assert rig.store.condition("CP-1").message == "rebooting to apply changes"
     assert after.ran == []  # the pass waits for the reboot
+    sent = len(cp.calls)
     rig.reconciler.wake("CP-1")
     assert await rig.reporter.outcome() == "WaitingForReboot"
     assert len(cp.arguments("Reset")) == 1  # not reset again before it booted
+    assert len(cp.calls) == sent  # and sent nothing at all on the connection it is leaving
 
     cp.configuration["WebSocketPingInterval"] = "45"  # rebooted, with the new value
     await rig.reconciler.charger_booted("CP-1")
