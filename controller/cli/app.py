@@ -13,6 +13,7 @@ GitHub Actions. Exit codes follow the conventions CI relies on: 0 valid, 1 probl
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -66,3 +67,5 @@ def main() -> None:
     Declare teams, locations, chargers, cards, tariffs and power limits in YAML; chargectl is
     the OCPP central system they connect to, and converges them to what is declared.
     """
+    if os.environ.get("NO_COLOR"):  # https://no-color.org: no colour even on a terminal
+        click.get_current_context().color = False

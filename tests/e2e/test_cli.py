@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
 import re
 import subprocess
 import sys
@@ -165,3 +167,38 @@ def test_validate_loads_neither_the_ocpp_stack_nor_a_database_driver() -> None:
     assert status == 0, done.stdout + done.stderr
     loaded = [m for m in modules if any(m == h or m.startswith(f"{h}.") for h in HEAVY)]
     assert loaded == []
+
+
+def _on_a_terminal(*args: str, no_color: bool) -> str:
+    """What `chargectl ARGS` writes to a terminal (a pseudo-terminal), with or without
+    NO_COLOR set."""
+    leader, follower = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    if no_color:
+        env["NO_COLOR"] = "1"
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "chargectl"), *args],
+        stdout=follower,
+        stderr=follower,
+        env=env,
+        cwd=ROOT,
+    )
+    os.close(follower)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal closes when the process ends
+            break
+        if not chunk:
+            break
+        output += chunk
+    process.wait(timeout=60)
+    os.close(leader)
+    return output.decode()
+
+
+def test_problems_are_coloured_on_a_terminal_unless_no_color_is_set() -> None:
+    invalid = str(ROOT / "examples" / "invalid" / "card-expired.yaml")
+    assert "\x1b[" in _on_a_terminal("validate", invalid, no_color=False)
+    assert "\x1b[" not in _on_a_terminal("validate", invalid, no_color=True)
