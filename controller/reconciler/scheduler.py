@@ -24,7 +24,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -73,6 +73,8 @@ class ReconcilerOptions:
     backoff_max: float = 300.0
     boot_grace: float = 3.0
     """Seconds a new connection is given to send BootNotification before the first pass."""
+    jitter: Callable[[float, float], float] = random.uniform
+    """Draws a retry's delay between the half ceiling and the ceiling of its backoff."""
 
 
 @dataclass
@@ -232,7 +234,7 @@ class Reconciler(Observer):
 
     def _backoff(self, failures: int) -> float:
         ceiling = min(self.options.backoff_max, self.options.backoff_initial * 2 ** (failures - 1))
-        return random.uniform(ceiling / 2, ceiling)  # jitter spreads a storm of retries
+        return self.options.jitter(ceiling / 2, ceiling)  # jitter spreads a storm of retries
 
     def _count(self, outcome: Outcome, seconds: float) -> None:
         self.stats.passes += 1

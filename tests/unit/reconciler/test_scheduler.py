@@ -8,7 +8,6 @@ end on the reporter's queue (or for a step to be entered), never on the clock.
 from __future__ import annotations
 
 import asyncio
-import random
 from dataclasses import replace
 
 import pytest
@@ -91,19 +90,16 @@ async def test_a_transport_failure_is_retried_with_backoff_until_it_passes(make:
     assert ("CP-1", "Synced") in rig.store.recorded_conditions  # written by the pass that passed
 
 
-async def test_the_backoff_doubles_up_to_its_maximum_with_jitter_below_it(
-    make: Make, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_the_backoff_doubles_up_to_its_maximum_with_jitter_below_it(make: Make) -> None:
     drawn: list[tuple[float, float]] = []
 
     def uniform(low: float, high: float) -> float:
         drawn.append((low, high))
         return 0.001  # the retry comes at once: this test is about the ceilings
 
-    monkeypatch.setattr(random, "uniform", uniform)  # as the scheduler draws its jitter
     failures = [TransportFailure(TIMEOUT)] * 5
     step = ScriptedStep("flaky", *failures, StepResult(True))
-    rig = await make(FLEET, [step], backoff_initial=2.0, backoff_max=10.0)
+    rig = await make(FLEET, [step], backoff_initial=2.0, backoff_max=10.0, jitter=uniform)
     await rig.connect("CP-1")
     assert await rig.reporter.outcomes_of(6) == ["Retry"] * 5 + ["InSync"]
     assert drawn == [(1.0, 2.0), (2.0, 4.0), (4.0, 8.0), (5.0, 10.0), (5.0, 10.0)]
