@@ -17,7 +17,6 @@ from typing import Any, Generic, TypeVar, cast
 from controller.fleet.problems import DocPath, Problem, Source
 from controller.resources import Card, Charger, Location, PowerLimit, Resource, Tariff, Team
 from controller.resources.card import CardStatus
-from controller.resources.catalogue import KeySpec, VariableSpec
 from controller.resources.common import LabelSelector
 from controller.resources.settings import (
     DEFAULT_HEARTBEAT_INTERVAL,
@@ -56,18 +55,6 @@ BUILTIN_SETTINGS = ChargerSettings(heartbeat_interval=DEFAULT_HEARTBEAT_INTERVAL
 Kept deliberately small: the heartbeat interval is also what BootNotification answers, so the
 two never disagree.
 """
-
-
-def key_spec(version: OcppVersion, key: str) -> KeySpec | VariableSpec | None:
-    """The catalogue entry of a raw key, compared as its version compares names."""
-    return CATALOGUES[version].spec(key)
-
-
-key_version = version_of_key
-
-
-def canonical_key(version: OcppVersion, key: str) -> str:
-    return CATALOGUES[version].canonical(key)
 
 
 # --- the fleet ---------------------------------------------------------------------------------
@@ -405,9 +392,9 @@ def resolve_charger(fleet: Fleet, loaded: Loaded[Charger]) -> DesiredCharger:
             wire = cast(ConfigValue, setting_wire_value(setting, version, value))
             configuration[key] = DesiredValue(key, wire, origin)
         for key, value in raw.items():
-            if key_version(key) is not version:
+            if version_of_key(key) is not version:
                 continue
-            name = canonical_key(version, key)
+            name = CATALOGUES[version].canonical(key)
             if key.lower() in hands_off or name.lower() in hands_off:
                 continue
             configuration[name] = DesiredValue(

@@ -16,10 +16,7 @@ from datetime import UTC, datetime
 from controller.fleet.model import (
     Fleet,
     Loaded,
-    canonical_key,
     declared_settings,
-    key_spec,
-    key_version,
 )
 from controller.fleet.problems import DocPath, Problem, Severity
 from controller.resources import Charger, Location, PowerLimit, Resource
@@ -40,7 +37,7 @@ from controller.resources.settings import (
     setting_key,
     setting_wire_value,
 )
-from controller.resources.versions import CATALOGUES
+from controller.resources.versions import CATALOGUES, version_of_key
 
 Check = Callable[[Fleet], Iterable[Problem]]
 
@@ -235,7 +232,7 @@ def check_configuration(fleet: Fleet) -> Iterator[Problem]:
                 once.setdefault(problem.path, problem)
         yield from once.values()
         for key, value in defaults.configuration.items():
-            yield from _check_raw_key(location, key_version(key), key, value, base)
+            yield from _check_raw_key(location, version_of_key(key), key, value, base)
         yield from _check_conflicts(location, defaults.settings, defaults.configuration, base)
 
     for charger in fleet.chargers.values():
@@ -244,10 +241,10 @@ def check_configuration(fleet: Fleet) -> Iterator[Problem]:
         base = ("spec",)
         yield from _check_settings(charger, spec.settings, version, base)
         for key, value in spec.configuration.items():
-            if key_version(key) is not version:
+            if version_of_key(key) is not version:
                 yield _problem(
                     "wrong-version-key",
-                    f"{key!r} is an OCPP {key_version(key)} key, but this charger speaks "
+                    f"{key!r} is an OCPP {version_of_key(key)} key, but this charger speaks "
                     f"OCPP {version}",
                     charger,
                     (*base, "configuration", key),
@@ -258,7 +255,7 @@ def check_configuration(fleet: Fleet) -> Iterator[Problem]:
         declared = {
             *(camel(s) for s, _ in declared_settings(spec.settings)),
             *(k for s, _ in declared_settings(spec.settings) if (k := setting_key(s, version))),
-            *(canonical_key(version, k) for k in spec.configuration),
+            *(CATALOGUES[version].canonical(k) for k in spec.configuration),
             *spec.vendor_configuration,
         }
         for i, key in enumerate(spec.unmanaged_keys):
@@ -279,7 +276,7 @@ def _check_settings(
     for setting, value in declared_settings(settings):
         mapping = SETTINGS_BY_NAME[setting]
         key = mapping.key(version)
-        spec = key_spec(version, key) if key else None
+        spec = CATALOGUES[version].spec(key) if key else None
         if spec is None:
             continue
         wire = setting_wire_value(setting, version, value)
@@ -303,7 +300,7 @@ def _check_raw_key(
     except ValueError as exc:
         yield _problem("invalid-key", str(exc), item, path, point=True)
         return
-    spec = key_spec(version, key)
+    spec = CATALOGUES[version].spec(key)
     if spec is None:
         yield from _unknown_key(item, version, key, path)
         return
@@ -357,7 +354,8 @@ def _check_conflicts(
 ) -> Iterator[Problem]:
     """A setting and a raw key for the same OCPP key must not say two different things."""
     raw_by_key = {
-        (key_version(k), canonical_key(key_version(k), k)): (k, v) for k, v in raw.items()
+        (version_of_key(k), CATALOGUES[version_of_key(k)].canonical(k)): (k, v)
+        for k, v in raw.items()
     }
     for setting, value in declared_settings(settings):
         mapping = SETTINGS_BY_NAME[setting]
@@ -366,7 +364,7 @@ def _check_conflicts(
             if key is None or (version, key) not in raw_by_key:
                 continue
             raw_key, raw_value = raw_by_key[(version, key)]
-            spec = key_spec(version, key)
+            spec = CATALOGUES[version].spec(key)
             wire = setting_wire_value(setting, version, value)
             if spec is None or _same(spec, wire, raw_value):
                 continue

@@ -37,7 +37,6 @@ from controller.fleet.model import (
     Layer,
     Loaded,
     Origin,
-    key_spec,
 )
 from controller.resources.catalogue import (
     Mutability,
@@ -402,7 +401,7 @@ def _compare_keys(
 
 
 def _declare(version: OcppVersion, item: DesiredValue) -> _Declared:
-    spec = key_spec(version, item.key) or _inferred_spec(version, item.key, item.value)
+    spec = CATALOGUES[version].spec(item.key) or _inferred_spec(version, item.key, item.value)
     try:
         value = parse_value(spec, item.value)
         return _Declared(item, spec, value, format_value(spec, value), None)

@@ -14,9 +14,10 @@ from ssl import SSLContext
 from typing import Any
 
 from controller.fleet.credentials import SecretResolver, SecretUnavailable
-from controller.fleet.model import Fleet, key_spec
+from controller.fleet.model import Fleet
 from controller.resources.catalogue import format_value
 from controller.resources.settings import ConfigValue, OcppVersion
+from controller.resources.versions import CATALOGUES
 from controller.simulator.charger import SimulatedCharger
 from controller.simulator.clock import SimClock
 from controller.simulator.profile import DEFAULT_PROFILE, SimProfile
@@ -131,7 +132,7 @@ def chargers_from_fleet(
 
 def _wire(version: str, key: str, value: ConfigValue) -> str:
     """A declared value as a charger would hold it after being configured with it."""
-    spec = key_spec(OcppVersion(version), key)
+    spec = CATALOGUES[OcppVersion(version)].spec(key)
     if spec is None:
         return _plain(value)
     try:

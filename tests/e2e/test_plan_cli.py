@@ -21,10 +21,11 @@ from click.testing import CliRunner, Result
 
 from controller.cli.plan import plan
 from controller.fleet.checking import check_paths
-from controller.fleet.model import Fleet, key_spec, resolve_charger
+from controller.fleet.model import Fleet, resolve_charger
 from controller.planning.document import only_chargers, plan_to_json
 from controller.planning.keys import plan_fleet
 from controller.resources.catalogue import format_value, parse_value
+from controller.resources.versions import CATALOGUES
 from controller.store import open_store
 from controller.values.records import (
     BootInfo,
@@ -52,7 +53,7 @@ def declared(fleet: Fleet, name: str) -> list[ReportedKey]:
     desired = resolve_charger(fleet, fleet.chargers[name])
     keys = []
     for item in desired.configuration.values():
-        spec = key_spec(desired.version, item.key)
+        spec = CATALOGUES[desired.version].spec(item.key)
         assert spec is not None
         keys.append(ReportedKey(item.key, format_value(spec, parse_value(spec, item.value))))
     return keys
