@@ -52,7 +52,8 @@ class FleetInvalid(Exception):
 @dataclass
 class ServeOptions:
     paths: Sequence[Path]
-    store_url: str = "sqlite:///chargectl.db"
+    store_url: str
+    """Where the store lives; the command line's default is `cli.options.DEFAULT_STORE`."""
     host: str = "0.0.0.0"
     port: int = 9000
     tls_cert: str | None = None
