@@ -1,8 +1,8 @@
-"""The key statuses the configuration, availability and reboot steps share, per charger.
+"""The key statuses the configuration and reboot steps share, per charger.
 
 What a charger answered per key (`KeyStatus`: Pending, Applied, RebootRequired, Rejected, ...)
 decides the next plan (terminal answers are not sent again) and whether a reboot is awaited,
-so the three steps read and write one copy: loaded from the store the first time a charger is
+so both steps read and write one copy: loaded from the store the first time a charger is
 reconciled, then kept here and written through to the store.
 """
 

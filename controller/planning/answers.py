@@ -1,6 +1,7 @@
 """What a charger's answers mean for its configuration, availability and reboot.
 
-The pure half of the configuration, availability and reboot steps (`controller.converge`):
+The pure half of the configuration step (with the availability it sends) and the reboot step
+(`controller.converge`):
 from an answer or a read-back to the `KeyStatus` that is recorded, which recorded statuses a
 pass settles or forgets, whether a change waits for a reboot, and the text the charger's
 Synced condition shows. The steps send and store; this decides, so it is tested without a
