@@ -8,10 +8,8 @@ from typing import Literal
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from controller.resources.common import Model, Resource, ResourceName
+from controller.resources.identity import IDENTITY_PATTERN
 from controller.resources.settings import ChargerSettings, ConfigurationMap, OcppVersion
-
-IDENTITY_PATTERN = r"^[A-Za-z0-9._~-]{1,48}$"
-"""URL-safe (RFC 3986 unreserved) and at most 48 characters, as OCPP 2.0.1 allows."""
 
 
 class PlugType(StrEnum):
