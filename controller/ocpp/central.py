@@ -75,6 +75,8 @@ class CentralSystem:
         self.connections: dict[str, ChargerCommands] = {}
         self.observers: list[Observer] = []
         self.boot_override: BootOverride | None = None
+        self.pending_locations: dict[str, str | None] = {}
+        """Unknown chargers admitted by `unknown_admission`: the location each came through."""
 
     # --- the fleet -----------------------------------------------------------------------------
 
@@ -92,6 +94,22 @@ class CentralSystem:
         return self.allow_unknown_flag or any(
             loc.resource.spec.allow_unknown_chargers for loc in self._fleet.locations.values()
         )
+
+    def unknown_admission(self, identity: str, location: str | None) -> bool:
+        """May a charger not in the fleet connect through `location`'s URL (None: the plain
+        `/ocpp/<identity>`)? The server-wide `--allow-unknown` admits it anywhere; a location's
+        `allowUnknownChargers` admits it only through that location's own URL, so that the
+        location it is recorded at means something. When admitted, the location is noted for
+        `connected` to record the pending charger at."""
+        admitted = self.allow_unknown_flag
+        if location is not None:
+            loaded = self._fleet.locations.get(location)
+            admitted = loaded is not None and (
+                admitted or loaded.resource.spec.allow_unknown_chargers
+            )
+        if admitted:
+            self.pending_locations[identity] = location
+        return admitted
 
     def declared_version(self, identity: str) -> OcppVersion | None:
         charger = self._fleet.charger_by_identity(identity)
