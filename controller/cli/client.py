@@ -15,6 +15,10 @@ import urllib.request
 from typing import Any
 
 DEFAULT_SERVER = "http://127.0.0.1:8080"
+"""`serve`'s read-only status API (`--http`)."""
+
+DEFAULT_ADMIN_SERVER = "http://127.0.0.1:8081"
+"""`serve`'s admin channel (`--admin`), where commands go, with a token."""
 
 Document = dict[str, Any]
 
@@ -39,9 +43,12 @@ class ApiError(Exception):
 
 
 class ApiClient:
-    def __init__(self, server: str = DEFAULT_SERVER, *, timeout: float = 60.0) -> None:
+    def __init__(
+        self, server: str = DEFAULT_SERVER, *, timeout: float = 60.0, token: str | None = None
+    ) -> None:
         self.server = server.rstrip("/")
         self.timeout = timeout
+        self._token = token
 
     def charger_path(self, charger: str, *rest: str) -> str:
         return "/".join(["/api/chargers", urllib.parse.quote(charger, safe=""), *rest])
@@ -66,6 +73,8 @@ class ApiClient:
 
     def _request(self, request: urllib.request.Request) -> Any:
         request.add_header("Accept", "application/json")
+        if self._token is not None:
+            request.add_header("Authorization", f"Bearer {self._token}")
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 raw = response.read()

@@ -1,8 +1,11 @@
 """`chargectl command` and `chargectl logs`: the escape hatches and the OCPP log, from a shell.
 
-Both talk to a running `chargectl serve` through its HTTP API (`--server`), since only the
-process a charger is connected to can send it a command; `logs` can also read the store
-directly (`--store`), which works when the server is down. Human output by default,
+Both talk to a running `chargectl serve`, since only the process a charger is connected to can
+send it a command: `command` through the admin channel (`serve --admin`, default
+127.0.0.1:8081) with a bearer token (`--token`, `$CHARGECTL_TOKEN`, or the token file `serve`
+writes on first start, `controller.web.tokens.default_token_path`), `logs` through the
+read-only status API (`--http`); `logs` can also read the store directly (`--store`), which
+works when the server is down. Human output by default,
 `--output json` for scripts. `command` exits 1 when the charger refused or did not answer, or
 the server refused the request; click's usage errors exit 2.
 
@@ -12,21 +15,32 @@ Kept light to import (no aiohttp, no OCPP session code): the CLI loads it on eve
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
 
-from controller.cli.client import DEFAULT_SERVER, ApiClient, ApiError, Document
+from controller.cli.client import (
+    DEFAULT_ADMIN_SERVER,
+    DEFAULT_SERVER,
+    ApiClient,
+    ApiError,
+    Document,
+)
 from controller.cli.options import (
+    SERVER_URL,
     connector_option,
     output_option,
     server_option,
     store_option,
 )
+from controller.web.tokens import TokenFileError, client_token
 
 TRIGGER_MESSAGES = (
     "BootNotification",
@@ -55,8 +69,20 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _server_options(function: F) -> F:
-    """What every `command` subcommand takes: where the server is, how long to wait for it,
-    and how to print its answer."""
+    """What every `command` subcommand takes: where the admin channel is, the token to show
+    it, how long to wait for it, and how to print its answer."""
+    function = click.option(
+        "--token-file",
+        type=click.Path(exists=True, dir_okay=True, path_type=Path),
+        envvar="CHARGECTL_ADMIN_TOKEN_FILE",
+        help="The admin token file serve wrote (default: ~/.config/chargectl/admin-token, or "
+        "$CHARGECTL_ADMIN_TOKEN_FILE); its first token is used.",
+    )(function)
+    function = click.option(
+        "--token",
+        envvar="CHARGECTL_TOKEN",
+        help="An admin token (or $CHARGECTL_TOKEN); instead of the token file.",
+    )(function)
     function = output_option(
         "human", "json", help="human: one line; json: the server's outcome document."
     )(function)
@@ -67,10 +93,44 @@ def _server_options(function: F) -> F:
         show_default=True,
         help="Seconds to wait for the server (which waits for the charger).",
     )(function)
-    function = server_option(help="URL of the chargectl serve HTTP API (or $CHARGECTL_SERVER).")(
-        function
-    )
-    return function
+    function = click.option(
+        "--server",
+        "server",
+        type=SERVER_URL,
+        envvar="CHARGECTL_ADMIN_SERVER",
+        default=DEFAULT_ADMIN_SERVER,
+        show_default=True,
+        help="URL of the chargectl serve admin channel (or $CHARGECTL_ADMIN_SERVER).",
+    )(function)
+    return _channel(function)  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Channel:
+    """Where a command goes and how: the admin channel's URL, the token, the wait, the output."""
+
+    server: str
+    timeout: float
+    output: str
+    token: str | None
+    token_file: Path | None
+
+
+def _channel(function: Callable[..., None]) -> Callable[..., None]:
+    """Gathers `_server_options`' parameters into one `channel` for the subcommand."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        channel = Channel(
+            kwargs.pop("server"),
+            kwargs.pop("timeout"),
+            kwargs.pop("output"),
+            kwargs.pop("token"),
+            kwargs.pop("token_file"),
+        )
+        function(*args, channel=channel, **kwargs)
+
+    return wrapper
 
 
 @click.group("command")
@@ -90,18 +150,18 @@ def command(context: click.Context, charger: str) -> None:
 @click.option("--hard/--soft", default=False, show_default=True, help="Hard: reboot now.")
 @_server_options
 @click.pass_obj
-def reset(charger: str, hard: bool, server: str, timeout: float, output: str) -> None:
+def reset(charger: str, hard: bool, channel: Channel) -> None:
     """Reset the charger (soft: after its sessions end cleanly; hard: at once)."""
-    _send(charger, {"command": "reset", "hard": hard}, server, timeout, output)
+    _send(charger, {"command": "reset", "hard": hard}, channel)
 
 
 @command.command("unlock")
 @connector_option(required=True)
 @_server_options
 @click.pass_obj
-def unlock(charger: str, connector: int, server: str, timeout: float, output: str) -> None:
+def unlock(charger: str, connector: int, channel: Channel) -> None:
     """Unlock a connector (a cable stuck in the socket)."""
-    _send(charger, {"command": "unlock", "connector": connector}, server, timeout, output)
+    _send(charger, {"command": "unlock", "connector": connector}, channel)
 
 
 @command.command("trigger")
@@ -109,12 +169,10 @@ def unlock(charger: str, connector: int, server: str, timeout: float, output: st
 @connector_option(charger_wide=True)
 @_server_options
 @click.pass_obj
-def trigger(
-    charger: str, message: str, connector: int | None, server: str, timeout: float, output: str
-) -> None:
+def trigger(charger: str, message: str, connector: int | None, channel: Channel) -> None:
     """Ask the charger to send MESSAGE now (e.g. StatusNotification, MeterValues)."""
     body = _on_connector({"command": "trigger", "message": message}, connector)
-    _send(charger, body, server, timeout, output)
+    _send(charger, body, channel)
 
 
 @command.command("remote-start")
@@ -122,12 +180,10 @@ def trigger(
 @connector_option()
 @_server_options
 @click.pass_obj
-def remote_start(
-    charger: str, id_tag: str, connector: int | None, server: str, timeout: float, output: str
-) -> None:
+def remote_start(charger: str, id_tag: str, connector: int | None, channel: Channel) -> None:
     """Start a charging session for an id tag, as if the card had been presented."""
     body = _on_connector({"command": "remote-start", "idTag": id_tag}, connector)
-    _send(charger, body, server, timeout, output)
+    _send(charger, body, channel)
 
 
 @command.command("remote-stop")
@@ -138,18 +194,18 @@ def remote_start(
 )
 @_server_options
 @click.pass_obj
-def remote_stop(charger: str, transaction: str, server: str, timeout: float, output: str) -> None:
+def remote_stop(charger: str, transaction: str, channel: Channel) -> None:
     """Stop a charging session."""
     body: Document = {"command": "remote-stop", "transactionId": transaction}
-    _send(charger, body, server, timeout, output)
+    _send(charger, body, channel)
 
 
 @command.command("clear-cache")
 @_server_options
 @click.pass_obj
-def clear_cache(charger: str, server: str, timeout: float, output: str) -> None:
+def clear_cache(charger: str, channel: Channel) -> None:
     """Clear the charger's authorization cache."""
-    _send(charger, {"command": "clear-cache"}, server, timeout, output)
+    _send(charger, {"command": "clear-cache"}, channel)
 
 
 def _on_connector(body: Document, connector: int | None) -> Document:
@@ -157,8 +213,13 @@ def _on_connector(body: Document, connector: int | None) -> Document:
     return body if connector is None else {**body, "connector": connector}
 
 
-def _send(charger: str, body: Document, server: str, timeout: float, output: str) -> None:
-    client = ApiClient(server, timeout=timeout)
+def _send(charger: str, body: Document, channel: Channel) -> None:
+    output = channel.output
+    try:
+        token = client_token(channel.token, channel.token_file)
+    except TokenFileError as error:
+        _fail(ApiError(None, "no-token", str(error)), output)
+    client = ApiClient(channel.server, timeout=channel.timeout, token=token)
     try:
         outcome = client.post(client.charger_path(charger, "commands"), body)
     except ApiError as error:

@@ -31,8 +31,9 @@ LOG_FORMATS = ("text", "json")
 @fleet_paths_argument()
 @address_option(
     "--listen",
-    default="0.0.0.0:9000",
-    help="Address of the OCPP endpoint; chargers connect to ws://HOST:PORT/ocpp/ID.",
+    default="127.0.0.1:9000",
+    help="Address of the OCPP endpoint; chargers connect to ws://HOST:PORT/ocpp/ID. "
+    "Loopback by default: chargers on the network need --listen 0.0.0.0:9000.",
 )
 @store_option(help="sqlite:///FILE or postgresql://USER@HOST/DB.")
 @click.option("--tls-cert", type=click.Path(exists=True), help="Certificate for wss (profile 2).")
@@ -49,9 +50,41 @@ LOG_FORMATS = ("text", "json")
 )
 @address_option(
     "--http",
-    default="0.0.0.0:8080",
+    default="127.0.0.1:8080",
     allow_off=True,
-    help="Address of the status API, /metrics, /healthz and /readyz (HOST:PORT); off: none.",
+    help="Address of the read-only status API, /metrics, /healthz and /readyz (HOST:PORT); "
+    "off: none. Beyond loopback, the API answers only --trusted-proxy peers.",
+)
+@click.option(
+    "--trusted-proxy",
+    "trusted_proxies",
+    multiple=True,
+    metavar="ADDRESS[/BITS]",
+    help="An authenticating proxy (e.g. oauth2-proxy) whose X-Forwarded-Email the status API "
+    "believes; repeat for several. Without one, the status API answers loopback only.",
+)
+@address_option(
+    "--admin",
+    default="127.0.0.1:8081",
+    allow_off=True,
+    help="Address of the admin channel, where `chargectl command` sends commands with a "
+    "bearer token (HOST:PORT); off: none.",
+)
+@click.option(
+    "--admin-tokens",
+    type=click.Path(dir_okay=True, path_type=Path),
+    envvar="CHARGECTL_ADMIN_TOKEN_FILE",
+    help="The admin token file (NAME:TOKEN lines) or a directory of token files (a mounted "
+    "Secret). Default ~/.config/chargectl/admin-token, written with a new token on first "
+    "start (mode 0600).",
+)
+@click.option(
+    "--max-frame-size",
+    "max_frame_bytes",
+    type=click.IntRange(min=4096),
+    default=None,
+    help="Largest OCPP frame in bytes a charger may send (default 1 MiB); a larger one closes "
+    "the connection (1009) with a log line naming the charger.",
 )
 @click.option(
     "--reconcile/--no-reconcile",
@@ -107,6 +140,10 @@ def serve(
     tls_client_ca: str | None,
     allow_unknown: bool,
     http: tuple[str, int] | None,
+    trusted_proxies: tuple[str, ...],
+    admin: tuple[str, int] | None,
+    admin_tokens: Path | None,
+    max_frame_bytes: int | None,
     reconcile: bool,
     resync: float,
     simulate: bool,
@@ -135,7 +172,14 @@ def serve(
 
     configure(log_level, log_format)
     host, port = listen
-    http_host, http_port = http if http is not None else ("0.0.0.0", None)
+    http_host, http_port = http if http is not None else ("127.0.0.1", None)
+    admin_host, admin_port = admin if admin is not None else ("127.0.0.1", None)
+    from controller.web.app import parse_networks
+
+    try:
+        parse_networks(trusted_proxies)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--trusted-proxy") from None
     options = ServeOptions(
         paths=list(paths),
         store_url=store_url,
@@ -150,12 +194,18 @@ def serve(
         secrets_dir=secrets_dir,
         http_host=http_host,
         http_port=http_port,
+        trusted_proxies=trusted_proxies,
+        admin_host=admin_host,
+        admin_port=admin_port,
+        admin_tokens=admin_tokens,
         resync_interval=resync,
         reconcile=reconcile,
         simulate=SimulateOptions(time_scale, sessions_per_hour, drift=drift, seed=seed)
         if simulate
         else None,
     )
+    if max_frame_bytes is not None:
+        options.max_frame_bytes = max_frame_bytes
     try:
         with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
             runner.run(serve_forever(options))

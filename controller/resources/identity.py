@@ -25,7 +25,8 @@ _IDENTITY = re.compile(IDENTITY_PATTERN)
 
 
 def identity_problem(identity: str) -> str | None:
-    """Why `identity` is not a valid OCPP identity, in words for a log or an error; None if it is."""
+    """Why `identity` is not a valid OCPP identity, in words for a log or an error; None when
+    it is one."""
     if not identity:
         return "the identity is empty"
     if len(identity) > MAX_IDENTITY_LENGTH:

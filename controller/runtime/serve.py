@@ -25,7 +25,7 @@ from controller.fleet.credentials import DemoSecrets, SecretResolver
 from controller.fleet.model import Fleet
 from controller.fleet.problems import Problem
 from controller.ocpp.central import CentralSystem
-from controller.ocpp.server import Endpoint, EndpointOptions, tls_context
+from controller.ocpp.server import MAX_FRAME_BYTES, Endpoint, EndpointOptions, tls_context
 from controller.reconciler.scheduler import Reconciler, ReconcilerOptions
 from controller.runtime.devcerts import DevPki, make_dev_pki
 from controller.runtime.heap import collect_periodically, freeze_startup_heap
@@ -33,9 +33,11 @@ from controller.sources.base import DesiredStateSource
 from controller.sources.directory import DirectorySource
 from controller.store import open_store
 from controller.store.base import Store
+from controller.web.listener import LOOPBACK, is_loopback_host
 from controller.web.metrics import Metrics
 
 if TYPE_CHECKING:
+    from controller.web.admin import AdminServer
     from controller.web.app import WebServer
 
 log = logging.getLogger("chargectl")
@@ -54,8 +56,12 @@ class ServeOptions:
     paths: Sequence[Path]
     store_url: str
     """Where the store lives; the command line's default is `cli.options.DEFAULT_STORE`."""
-    host: str = "0.0.0.0"
+    host: str = LOOPBACK
+    """The OCPP endpoint's address; loopback unless told otherwise (chargers on the network
+    need `--listen 0.0.0.0:9000`, and the log then says so)."""
     port: int = 9000
+    max_frame_bytes: int = MAX_FRAME_BYTES
+    """The largest OCPP frame a charger may send (see `ocpp.server.MAX_FRAME_BYTES`)."""
     tls_cert: str | None = None
     tls_key: str | None = None
     tls_client_ca: str | None = None
@@ -76,9 +82,18 @@ class ServeOptions:
     """Converge connected chargers to the fleet (off: only record what they report)."""
     resync_interval: float = 300.0
     max_concurrent_reconciles: int = 64
-    http_host: str = "0.0.0.0"
+    http_host: str = LOOPBACK
     http_port: int | None = None
     """The status API, /metrics and the probes; None: no HTTP server."""
+    trusted_proxies: Sequence[str] = ()
+    """Addresses or networks of the authenticating proxies whose identity header the status
+    API believes; none: it answers loopback only."""
+    admin_host: str = LOOPBACK
+    admin_port: int | None = None
+    """The admin channel (commands, with a bearer token); None: no admin listener."""
+    admin_tokens: Path | None = None
+    """The admin token file or directory; None: `web.tokens.default_token_path()`, written
+    with a new token on first start."""
 
 
 @dataclass
@@ -108,6 +123,7 @@ class Running:
     source: DesiredStateSource
     reconciler: Reconciler | None = None
     web: WebServer | None = None
+    admin: AdminServer | None = None
 
     @property
     def url(self) -> str:
@@ -166,25 +182,30 @@ async def running(options: ServeOptions) -> AsyncIterator[Running]:
                     port=options.port,
                     tls=tls,
                     call_timeout=options.call_timeout,
+                    max_frame_bytes=options.max_frame_bytes,
                     secrets=secrets
                     or SecretResolver(base_dir=base_dir, secrets_dir=options.secrets_dir),
                 ),
             )
             web = _web_server(options, central, endpoint, metrics)
+            admin = _admin_server(options, central, metrics)
             # Before the first connection: what is frozen stays out of the collector's sight.
             thresholds = freeze_startup_heap() if options.tend_heap else None
             await endpoint.start()
             log.info(
-                "OCPP endpoint listening on %s://%s:%d/ocpp/<identity> for %d chargers",
+                "OCPP endpoint listening on %s://%s:%d/ocpp/<identity> for %d chargers%s",
                 "wss" if tls else "ws",
                 options.host,
                 endpoint.port,
                 len(fleet.chargers),
+                " (loopback only: chargers on the network need --listen 0.0.0.0:PORT)"
+                if is_loopback_host(options.host)
+                else "",
             )
             source: DesiredStateSource = DirectorySource(
                 list(options.paths), fleet, lambda _old, new: central.replace_fleet(new)
             )
-            started = Running(central, endpoint, source, reconciler, web)
+            started = Running(central, endpoint, source, reconciler, web, admin)
             watcher = asyncio.create_task(source.run()) if options.watch else None
             collector = (
                 asyncio.create_task(collect_periodically(thresholds), name="gc")
@@ -199,10 +220,14 @@ async def running(options: ServeOptions) -> AsyncIterator[Running]:
             try:
                 if web is not None:
                     await web.start()
+                if admin is not None:
+                    await admin.start()
                 yield started
             finally:
                 if web is not None:
-                    await web.close()  # first: /readyz turns 503, commands in flight finish
+                    await web.close()  # first: /readyz turns 503
+                if admin is not None:
+                    await admin.close()  # commands in flight finish
                 for task in (simulation, watcher, collector):
                     if task is not None:
                         task.cancel()
@@ -241,10 +266,33 @@ def _web_server(
     """The status API next to the endpoint (imported here: aiohttp only when it is served)."""
     if options.http_port is None:
         return None
-    from controller.web.app import WebOptions, WebServer
+    from controller.web.app import WebOptions, WebServer, parse_networks
 
-    return WebServer(
-        central, endpoint, WebOptions(options.http_host, options.http_port), metrics=metrics
+    web_options = WebOptions(
+        options.http_host,
+        options.http_port,
+        trusted_proxies=parse_networks(options.trusted_proxies),
+    )
+    return WebServer(central, endpoint, web_options, metrics=metrics)
+
+
+def _admin_server(
+    options: ServeOptions, central: CentralSystem, metrics: Metrics
+) -> AdminServer | None:
+    """The admin channel, with the token book read (or, on first start, written)."""
+    if options.admin_port is None:
+        return None
+    from controller.web.admin import AdminOptions, AdminServer
+    from controller.web.tokens import default_token_path, ensure_token_file
+
+    path = options.admin_tokens or default_token_path()
+    tokens, created = ensure_token_file(path)
+    if created:
+        log.info("admin: wrote a new token to %s (readable by you only)", path)
+    else:
+        log.info("admin: %d token(s) from %s: %s", len(tokens.names), path, ", ".join(tokens.names))
+    return AdminServer(
+        central, tokens, metrics, AdminOptions(options.admin_host, options.admin_port)
     )
 
 

@@ -1,9 +1,11 @@
 """`chargectl command` and `chargectl logs` against a running server, as an operator uses them.
 
-The central system and its web server run in a background thread with their own event loop;
-a bare OCPP-J charger (tests/integration/rawclient.py) is connected in that loop and answers
-the commands the CLI sends through the server. The CLI runs in this thread (CliRunner), or as a
-real process for `logs -f`, which runs until interrupted.
+The central system, its status API and its admin channel run in a background thread with
+their own event loop; a bare OCPP-J charger (tests/integration/rawclient.py) is connected in
+that loop and answers the commands the CLI sends through the admin channel, with the token it
+reads from the token file `serve` wrote on start (found through $CHARGECTL_ADMIN_TOKEN_FILE).
+The CLI runs in this thread (CliRunner), or as a real process for `logs -f`, which runs until
+interrupted.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from click.testing import CliRunner, Result
 from controller.cli.command import TRIGGER_MESSAGES, command, logs
 from controller.runtime.serve import Running, ServeOptions, running
 from controller.values.commands import TriggerKind
-from controller.web.app import WebOptions, WebServer
 from tests.integration.fleets import PASSWORD_ENV, write_fleet
 from tests.integration.rawclient import RawCharger
 
@@ -38,9 +39,9 @@ NOW = "2026-11-25T10:00:00Z"
 
 
 class Server:
-    """`running(...)` plus the web server, in a thread with its own event loop."""
+    """`running(...)` with its listeners, in a thread with its own event loop."""
 
-    def __init__(self, fleet_dir: Path) -> None:
+    def __init__(self, fleet_dir: Path, token_file: Path) -> None:
         self.store_url = f"sqlite:///{fleet_dir.parent / 'state.db'}"
         self.options = ServeOptions(
             reconcile=False,  # the test charger answers only what the CLI sends
@@ -49,6 +50,9 @@ class Server:
             host="127.0.0.1",
             port=0,
             call_timeout=1.0,
+            http_port=0,
+            admin_port=0,
+            admin_tokens=token_file,
         )
         self.loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -56,7 +60,6 @@ class Server:
         self._failure: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="chargectl-server", daemon=True)
         self.started: Running | None = None
-        self.web: WebServer | None = None
 
     def __enter__(self) -> Server:
         self._thread.start()
@@ -73,8 +76,15 @@ class Server:
 
     @property
     def url(self) -> str:
-        assert self.web is not None
-        return self.web.url
+        """The read-only status API (`logs`)."""
+        assert self.started is not None and self.started.web is not None
+        return self.started.web.url
+
+    @property
+    def admin_url(self) -> str:
+        """The admin channel (`command`)."""
+        assert self.started is not None and self.started.admin is not None
+        return self.started.admin.url
 
     @property
     def ocpp_url(self) -> str:
@@ -101,20 +111,17 @@ class Server:
     async def _main(self) -> None:
         self._stop = asyncio.Event()
         async with running(self.options) as started:
-            web = WebServer(started.central, started.endpoint, WebOptions("127.0.0.1", 0))
-            await web.start()
-            self.started, self.web = started, web
+            self.started = started
             self._ready.set()
-            try:
-                await self._stop.wait()
-            finally:
-                await web.close()
+            await self._stop.wait()
 
 
 @pytest.fixture
 def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
     monkeypatch.setenv(PASSWORD_ENV, "s3cret-password")
-    with Server(write_fleet(tmp_path)) as started:
+    token_file = tmp_path / "config" / "admin-token"
+    monkeypatch.setenv("CHARGECTL_ADMIN_TOKEN_FILE", str(token_file))
+    with Server(write_fleet(tmp_path), token_file) as started:
         yield started
 
 
@@ -150,7 +157,7 @@ def chargectl_logs(*args: str) -> Result:
 
 def test_a_hard_reset_is_sent_and_its_answer_printed(server: Server, charger: RawCharger) -> None:
     answered = server.later(answer_next(charger, {"status": "Accepted"}))
-    result = chargectl_command("CP-16", "reset", "--hard", "--server", server.url)
+    result = chargectl_command("CP-16", "reset", "--hard", "--server", server.admin_url)
     assert answered.result(10)[2:] == ["Reset", {"type": "Hard"}]
     assert result.exit_code == 0, result.output
     assert result.output.startswith("CP-16: reset: Accepted (")
@@ -158,7 +165,7 @@ def test_a_hard_reset_is_sent_and_its_answer_printed(server: Server, charger: Ra
 
 def test_a_soft_reset_by_charger_name(server: Server, charger: RawCharger) -> None:
     answered = server.later(answer_next(charger, {"status": "Accepted"}))
-    result = chargectl_command("cp-16", "reset", "--soft", "--server", server.url)
+    result = chargectl_command("cp-16", "reset", "--soft", "--server", server.admin_url)
     assert answered.result(10)[2:] == ["Reset", {"type": "Soft"}]
     assert result.exit_code == 0, result.output
 
@@ -168,7 +175,7 @@ def test_a_refused_unlock_exits_1_and_json_output_is_the_outcome(
 ) -> None:
     answered = server.later(answer_next(charger, {"status": "UnlockFailed"}))
     result = chargectl_command(
-        "CP-16", "unlock", "--connector", "2", "--server", server.url, "--output", "json"
+        "CP-16", "unlock", "--connector", "2", "--server", server.admin_url, "--output", "json"
     )
     assert answered.result(10)[2:] == ["UnlockConnector", {"connectorId": 2}]
     assert result.exit_code == 1
@@ -180,7 +187,7 @@ def test_a_refused_unlock_exits_1_and_json_output_is_the_outcome(
 def test_trigger_takes_the_message_in_any_case(server: Server, charger: RawCharger) -> None:
     answered = server.later(answer_next(charger, {"status": "Accepted"}))
     result = chargectl_command(
-        "CP-16", "trigger", "statusnotification", "--connector", "1", "--server", server.url
+        "CP-16", "trigger", "statusnotification", "--connector", "1", "--server", server.admin_url
     )
     assert answered.result(10)[2:] == [
         "TriggerMessage",
@@ -199,7 +206,7 @@ def test_remote_start_and_stop(server: Server, charger: RawCharger) -> None:
         "--connector",
         "2",
         "--server",
-        server.url,
+        server.admin_url,
     )
     assert answered.result(10)[2:] == [
         "RemoteStartTransaction",
@@ -209,7 +216,7 @@ def test_remote_start_and_stop(server: Server, charger: RawCharger) -> None:
 
     answered = server.later(answer_next(charger, {"status": "Rejected"}))
     result = chargectl_command(
-        "CP-16", "remote-stop", "--transaction", "17", "--server", server.url
+        "CP-16", "remote-stop", "--transaction", "17", "--server", server.admin_url
     )
     assert answered.result(10)[2:] == ["RemoteStopTransaction", {"transactionId": 17}]
     assert result.exit_code == 1
@@ -217,24 +224,40 @@ def test_remote_start_and_stop(server: Server, charger: RawCharger) -> None:
 
 
 def test_a_command_the_charger_never_answers_exits_1(server: Server, charger: RawCharger) -> None:
-    result = chargectl_command("CP-16", "clear-cache", "--server", server.url)
+    result = chargectl_command("CP-16", "clear-cache", "--server", server.admin_url)
     assert result.exit_code == 1
     assert "CP-16: clear-cache: no answer: Timeout" in result.output
 
 
 def test_the_server_refusing_exits_1_and_says_why(server: Server) -> None:
-    result = chargectl_command("CP-201", "clear-cache", "--server", server.url)
+    result = chargectl_command("CP-201", "clear-cache", "--server", server.admin_url)
     assert result.exit_code == 1
     assert "error: CP-201 is not connected" in result.output
-    result = chargectl_command("CP-NOPE", "clear-cache", "--server", server.url, "-o", "json")
+    result = chargectl_command("CP-NOPE", "clear-cache", "--server", server.admin_url, "-o", "json")
     assert result.exit_code == 1
     assert json.loads(result.output)["error"]["code"] == "not-found"
 
 
 def test_an_unreachable_server_exits_1() -> None:
-    result = chargectl_command("CP-16", "reset", "--server", "http://127.0.0.1:9")
+    result = chargectl_command("CP-16", "reset", "--server", "http://127.0.0.1:9", "--token", "any")
     assert result.exit_code == 1
     assert "cannot reach http://127.0.0.1:9" in result.output
+
+
+def test_without_a_token_the_command_is_not_sent_and_says_where_a_token_comes_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CHARGECTL_TOKEN", raising=False)
+    monkeypatch.setenv("CHARGECTL_ADMIN_TOKEN_FILE", str(tmp_path / "absent"))
+    result = chargectl_command("CP-16", "reset", "--server", "http://127.0.0.1:9")
+    assert result.exit_code == 1
+    assert "no admin token" in result.output and "--token" in result.output
+
+
+def test_a_wrong_token_is_refused_by_the_server(server: Server, charger: RawCharger) -> None:
+    result = chargectl_command("CP-16", "reset", "--server", server.admin_url, "--token", "nope")
+    assert result.exit_code == 1
+    assert "a bearer token of the admin token file is needed" in result.output
 
 
 def test_usage_errors_exit_2() -> None:

@@ -1,5 +1,8 @@
 """The status API, commands, probes and metrics, over HTTP, against a running central system.
 
+Commands go to the admin channel (a listener of its own, with a bearer token); everything else
+to the read-only status API.
+
 A real endpoint and SQLite store (`running`), the web server next to it on a free port, and a
 bare OCPP-J charger (tests/integration/rawclient.py) on the other side, so each document is
 checked against what was really said over the wire.
@@ -23,7 +26,8 @@ from controller.planning.keys import PlanStatus
 from controller.runtime.serve import Running, ServeOptions, running
 from controller.values.commands import Status, TriggerKind
 from controller.web.access import Scope
-from controller.web.app import WebOptions, WebServer
+from controller.web.admin import AdminOptions, AdminServer
+from controller.web.app import WebOptions, WebServer, parse_networks
 from controller.web.commands import (
     BadCommand,
     ClearCache,
@@ -35,6 +39,7 @@ from controller.web.commands import (
     parse_command,
 )
 from controller.web.status import StatusService
+from controller.web.tokens import Token, TokenBook
 from tests.integration.fleets import PASSWORD_ENV, write_fleet
 from tests.integration.rawclient import RawCharger
 
@@ -63,6 +68,7 @@ class Api:
 
     running: Running
     web: WebServer
+    admin: AdminServer | None
     http: aiohttp.ClientSession
 
     async def get(self, path: str, status: int = 200) -> Any:
@@ -71,7 +77,11 @@ class Api:
             return await response.json()
 
     async def post(self, path: str, body: Any, status: int = 200) -> Any:
-        async with self.http.post(self.web.url + path, json=body) as response:
+        """A command to the admin channel, with its token."""
+        assert self.admin is not None, "this test started no admin channel"
+        async with self.http.post(
+            self.admin.url + path, json=body, headers={"Authorization": f"Bearer {TOKEN}"}
+        ) as response:
             assert response.status == status, await response.text()
             return await response.json()
 
@@ -107,15 +117,22 @@ def options(fleet_dir: Path, **extra: Any) -> ServeOptions:
     )
 
 
+TOKEN = "test-admin-token"
+
+
 @pytest.fixture
 async def api(fleet_dir: Path) -> AsyncIterator[Api]:
     async with running(options(fleet_dir)) as started:
         web = WebServer(started.central, started.endpoint, WebOptions(host="127.0.0.1", port=0))
+        tokens = TokenBook([Token("ops", TOKEN)])
+        admin = AdminServer(started.central, tokens, web.metrics, AdminOptions("127.0.0.1", 0))
         await web.start()
+        await admin.start()
         try:
             async with aiohttp.ClientSession() as http:
-                yield Api(started, web, http)
+                yield Api(started, web, admin, http)
         finally:
+            await admin.close()
             await web.close()
 
 
@@ -230,7 +247,7 @@ async def test_pending_chargers_are_listed_when_unknown_chargers_are_allowed(
             cp = await RawCharger.connect(started.url, "CP-STRANGER", subprotocols=["ocpp1.6"])
             assert (await cp.call("BootNotification", BOOT_16))[2]["status"] == "Pending"
             async with aiohttp.ClientSession() as http:
-                api = Api(started, web, http)
+                api = Api(started, web, None, http)
                 stranger = by_identity(await api.get("/api/chargers"))["CP-STRANGER"]
                 assert stranger["pending"] and not stranger["declared"]
                 assert stranger["name"] is None and stranger["connected"]
@@ -293,15 +310,18 @@ async def test_the_plan_is_the_one_chargectl_plan_reads_back(api: Api) -> None:
     assert [c.name for c in plan.chargers] == ["cp-16", "cp-201", "cp-auth"]
 
 
-async def test_a_wired_planner_is_served_with_the_requesters_scope(fleet_dir: Path) -> None:
+async def test_a_wired_planner_is_served_with_the_scope_a_trusted_proxy_names(
+    fleet_dir: Path,
+) -> None:
     seen: list[Scope] = []
 
     async def plan(scope: Scope) -> dict[str, Any]:
         seen.append(scope)
         return {"chargers": [], "changes": 0}
 
+    proxied = WebOptions("127.0.0.1", 0, trusted_proxies=parse_networks(["127.0.0.1"]))
     async with running(options(fleet_dir)) as started:
-        web = WebServer(started.central, started.endpoint, WebOptions("127.0.0.1", 0), plan=plan)
+        web = WebServer(started.central, started.endpoint, proxied, plan=plan)
         await web.start()
         try:
             async with aiohttp.ClientSession() as http:
@@ -432,10 +452,13 @@ async def test_a_reset_reaches_the_charger_and_its_answer_and_an_event_come_back
 
     await api.running.central.store.flush()
     [event] = [e for e in await api.running.central.store.events("CP-16") if e.kind == "Command"]
-    assert event.message == "hard reset requested by an operator: Accepted"
+    assert event.message == "hard reset requested by token:ops: Accepted"
     assert event.data["status"] == "Accepted"
     samples = await api.metrics()
-    key = ("chargectl_commands_total", (("command", "reset"), ("outcome", "Accepted")))
+    key = (
+        "chargectl_commands_total",
+        (("command", "reset"), ("outcome", "Accepted"), ("requester", "ops")),
+    )
     assert samples[key] == 1
 
 
@@ -498,7 +521,9 @@ async def test_a_bad_command_body_is_a_400_saying_what_is_wrong(
 
 async def test_a_body_that_is_not_json_is_a_400(api: Api) -> None:
     async with api.http.post(
-        api.web.url + "/api/chargers/CP-16/commands", data=b"reset please"
+        f"{api.admin.url if api.admin else ''}/api/chargers/CP-16/commands",
+        data=b"reset please",
+        headers={"Authorization": f"Bearer {TOKEN}"},
     ) as response:
         assert response.status == 400
         assert (await response.json())["error"]["code"] == "bad-command"

@@ -1,0 +1,172 @@
+"""The admin channel: the one listener that acts on chargers, and only with a token.
+
+Commands (reset, unlock, remote start...) travel here, never on the status API's listener that
+the read-only web view serves, so no header a proxy sets and no page of the view can reach
+them. Every request must carry `Authorization: Bearer <token>` for a token of the token book
+(`tokens`); one without gets 401 before its body is read, changes nothing, and is counted in
+`chargectl_admin_requests_refused_total`. Each command sent is recorded as an event of the
+charger naming the token that asked (`token:<name>`), and counted by command, outcome and
+token in `chargectl_commands_total`. Tokens never reach a log: the access log, when on, shows
+the path and status only.
+
+    POST /api/chargers/{id}/commands     {"command": "reset", "hard": true} and friends
+    GET  /api/whoami                     the name of the token presented (checks a token)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+
+import orjson
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from controller.ocpp.central import CentralSystem
+from controller.web.access import Scope
+from controller.web.commands import BadCommand, parse_command, send
+from controller.web.listener import LOOPBACK, Listener
+from controller.web.metrics import Metrics
+from controller.web.responses import errors_as_json, json_response, refused
+from controller.web.status import StatusService
+from controller.web.tokens import TokenBook
+
+log = logging.getLogger("chargectl.web")
+
+DEFAULT_ADMIN_PORT = 8081
+
+REQUESTER_KEY = web.RequestKey("requester", str)
+"""The name of the token a request was authenticated with, for its handler."""
+
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="chargectl"'}
+
+
+@dataclass(frozen=True)
+class AdminOptions:
+    host: str = LOOPBACK
+    port: int = DEFAULT_ADMIN_PORT
+    access_log: bool = False
+    shutdown_timeout: float = 5.0
+    """Seconds a command in flight (waiting for its charger) gets when stopping."""
+
+
+class _Admin:
+    def __init__(self, central: CentralSystem, metrics: Metrics) -> None:
+        self.central = central
+        self.metrics = metrics
+        self.service = StatusService(central)
+
+    async def whoami(self, request: web.Request) -> web.Response:
+        return json_response({"token": request[REQUESTER_KEY]})
+
+    async def command(self, request: web.Request) -> web.Response:
+        key = request.match_info["id"]
+        ref = await self.service.find(key, Scope(request[REQUESTER_KEY]))
+        if ref is None:
+            raise refused(HTTPStatus.NOT_FOUND, "not-found", f"no charger {key!r} in the fleet")
+        try:
+            body = await request.json(loads=orjson.loads)
+        except ValueError as exc:
+            raise refused(
+                HTTPStatus.BAD_REQUEST, "bad-command", f"body is not JSON: {exc}"
+            ) from None
+        try:
+            command = parse_command(body)
+        except BadCommand as exc:
+            raise refused(HTTPStatus.BAD_REQUEST, "bad-command", str(exc)) from None
+        charger = self.service.connection(ref)
+        if charger is None:
+            elsewhere = ref.record is not None and ref.record.connected
+            raise refused(
+                HTTPStatus.CONFLICT,
+                "not-connected",
+                f"{ref.identity} is connected to another replica; send the command there"
+                if elsewhere
+                else f"{ref.identity} is not connected",
+            )
+        requester = request[REQUESTER_KEY]
+        outcome = await send(self.central, ref.identity, charger, command, f"token:{requester}")
+        self.metrics.command(command.name.value, outcome.label, requester)
+        return json_response(outcome.document())
+
+
+def _authenticate(tokens: TokenBook, metrics: Metrics) -> Middleware:
+    @web.middleware
+    async def authenticate(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        header = request.headers.get("Authorization")
+        name = tokens.who(header)
+        if name is None:
+            reason = "no-token" if not header else "wrong-token"
+            metrics.refused_admin_request(reason)
+            log.warning(
+                "admin: refused %s %s from %s: %s",
+                request.method,
+                request.path,
+                request.remote,
+                "no bearer token" if reason == "no-token" else "the token is not known",
+            )
+            raise refused(
+                HTTPStatus.UNAUTHORIZED,
+                "unauthorized",
+                "a bearer token of the admin token file is needed (chargectl command reads it "
+                "from --token, $CHARGECTL_TOKEN or the token file)",
+                CHALLENGE,
+            )
+        request[REQUESTER_KEY] = name
+        return await handler(request)
+
+    return authenticate
+
+
+def build_admin_app(central: CentralSystem, tokens: TokenBook, metrics: Metrics) -> web.Application:
+    admin = _Admin(central, metrics)
+    # errors_as_json is outermost, so a refusal by `authenticate` is a JSON document too.
+    app = web.Application(middlewares=[errors_as_json, _authenticate(tokens, metrics)])
+    app.add_routes(
+        [
+            web.get("/api/whoami", admin.whoami),
+            web.post("/api/chargers/{id}/commands", admin.command),
+        ]
+    )
+    return app
+
+
+class AdminServer:
+    """The admin listener next to the endpoint; `start()` listens, `close()` stops."""
+
+    def __init__(
+        self,
+        central: CentralSystem,
+        tokens: TokenBook,
+        metrics: Metrics,
+        options: AdminOptions | None = None,
+    ) -> None:
+        self.options = options or AdminOptions()
+        self.app = build_admin_app(central, tokens, metrics)
+        self._listener = Listener(
+            self.app,
+            self.options.host,
+            self.options.port,
+            what="admin channel (commands, with a bearer token)",
+            exposed="anyone with a token of the token file can send commands to chargers",
+            access_log=self.options.access_log,
+            shutdown_timeout=self.options.shutdown_timeout,
+        )
+
+    @property
+    def port(self) -> int:
+        return self._listener.port
+
+    @property
+    def url(self) -> str:
+        return self._listener.url
+
+    async def start(self) -> None:
+        await self._listener.start()
+
+    async def close(self) -> None:
+        await self._listener.close()
