@@ -95,10 +95,30 @@ class Store(ABC):
         """Buffered: the charger's websocket closed."""
 
     @abstractmethod
-    async def record_pending(self, identity: str, at: datetime, remote: str | None) -> None:
+    async def record_pending(
+        self, identity: str, at: datetime, remote: str | None, location: str | None = None
+    ) -> None:
         """Buffered: an unknown charger connected; kept so an operator can see and adopt it.
 
-        Call after `record_connected`, which clears the flag for chargers that became known.
+        `location` is the location whose URL it connected through (None: the plain URL); the
+        record's `pending_since` is `at` the first time, and kept while it stays pending. Call
+        after `record_connected`, which clears all three for chargers that became known.
+        """
+
+    @abstractmethod
+    async def pending_chargers(self) -> list[ChargerRecord]:
+        """The pending chargers, oldest first (by `pending_since`, then identity), without
+        their reported configuration."""
+
+    @abstractmethod
+    async def forget_pending(self, identity: str) -> bool:
+        """Immediate: if the charger is pending, forget it; returns whether it was.
+
+        Its record goes, with its connector statuses, reported configuration, key statuses,
+        conditions, events and message log, and whatever of these is still buffered. Its
+        transactions and meter values stay (the central system records neither for a charger
+        not in the fleet). What was written before this call counts: buffered writes are
+        flushed first.
         """
 
     @abstractmethod

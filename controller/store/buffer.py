@@ -151,6 +151,20 @@ class WriteBuffer:
         if not waiting:
             del self._batch.key_statuses[identity]
 
+    def forget_charger(self, identity: str) -> None:
+        """Drop everything waiting about the charger except its meter values (see
+        `Store.forget_pending`)."""
+        batch = self._batch
+        batch.chargers.pop(identity, None)
+        batch.configuration.pop(identity, None)
+        batch.key_statuses.pop(identity, None)
+        for connector in [key for key in batch.statuses if key[0] == identity]:
+            del batch.statuses[connector]
+        for condition in [key for key in batch.conditions if key[0] == identity]:
+            del batch.conditions[condition]
+        batch.events = [event for event in batch.events if event.identity != identity]
+        batch.log = [entry for entry in batch.log if entry.identity != identity]
+
     def meter_values(self, samples: Iterable[MeterSample]) -> None:
         self.version += 1
         self._batch.meter_values.extend(samples)

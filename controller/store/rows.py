@@ -136,6 +136,8 @@ def charger_record(
     return ChargerRecord(
         identity=row.identity,
         pending=row.pending,
+        pending_since=row.pending_since,
+        pending_location=row.pending_location,
         ocpp_version=row.ocpp_version,
         boot=boot,
         booted_at=row.booted_at,

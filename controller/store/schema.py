@@ -5,6 +5,10 @@ identity map would only cost time. Buffered tables (status, conditions, meter va
 log) have no foreign keys on purpose: a batch must never fail because one row names a
 transaction or charger the database does not know.
 
+Tables are created when missing; a column added to a table since a database was created is
+added to it when the store opens (`add_missing_columns`). Such columns are nullable, so adding
+one to a table full of rows cannot fail.
+
 The message log is a ring per charger: row `slot` = `seq mod N` is overwritten in place, so the
 table is bounded by construction and keeping "the newest N" costs no delete at all.
 """
@@ -19,6 +23,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Connection,
     DateTime,
     Dialect,
     Identity,
@@ -31,8 +36,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    inspect,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.schema import CreateColumn
 from sqlalchemy.types import TypeDecorator, TypeEngine, UserDefinedType
 
 
@@ -108,6 +116,8 @@ chargers = Table(
     metadata,
     Column("identity", String, primary_key=True),
     Column("pending", Boolean, nullable=False, server_default=false()),
+    Column("pending_since", UtcDateTime),
+    Column("pending_location", String),
     Column("ocpp_version", String),
     Column("vendor", String),
     Column("model", String),
@@ -251,3 +261,30 @@ store_settings = Table(
     Column("value", String, nullable=False),
 )
 """Settings the data depends on, such as the message log's ring size it was written with."""
+
+
+def add_missing_columns(connection: Connection) -> list[str]:
+    """Add the columns of `metadata` that existing tables lack; returns them as `table.column`.
+
+    Run after `metadata.create_all`, in the same transaction. Only nullable columns without a
+    default may be added this way (a later column must not need a value for existing rows).
+    """
+    inspector = inspect(connection)
+    preparer = connection.dialect.identifier_preparer
+    added: list[str] = []
+    for table in metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            if not column.nullable or column.server_default is not None:
+                raise RuntimeError(
+                    f"cannot add {table.name}.{column.name} to an existing table: "
+                    "only nullable columns without a default can be added"
+                )
+            definition = CreateColumn(column).compile(dialect=connection.dialect)
+            connection.execute(
+                text(f"ALTER TABLE {preparer.format_table(table)} ADD COLUMN {definition}")
+            )
+            added.append(f"{table.name}.{column.name}")
+    return added

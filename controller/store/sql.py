@@ -223,6 +223,8 @@ class SqlStore(Store):
         if self._postgres:
             await conn.execute(select(func.pg_advisory_xact_lock(_SCHEMA_LOCK)))
         await conn.run_sync(schema.metadata.create_all)
+        for added in await conn.run_sync(schema.add_missing_columns):
+            _log.info("store: added column %s", added)
         settings = schema.store_settings
         stored = (
             await conn.execute(select(settings.c.value).where(settings.c.name == _RING_SETTING))
@@ -265,6 +267,8 @@ class SqlStore(Store):
             connected_at=utc(at),
             remote_address=remote,
             ocpp_version=ocpp_version,
+            pending_since=None,
+            pending_location=None,
         )
 
     async def record_disconnected(self, identity: str, at: datetime, reason: str | None) -> None:
@@ -273,11 +277,62 @@ class SqlStore(Store):
             identity, connected=False, disconnected_at=utc(at), disconnect_reason=reason
         )
 
-    async def record_pending(self, identity: str, at: datetime, remote: str | None) -> None:
+    async def record_pending(
+        self, identity: str, at: datetime, remote: str | None, location: str | None = None
+    ) -> None:
         self._next_seq.pop(identity, None)
+        connected_at = utc(at)
+        # Pending already: the upsert keeps the stored time (`_build_upsert`), this the buffered.
+        waiting = self._buffer.waiting.chargers.get(identity) or {}
+        since = waiting.get("pending_since") if waiting.get("pending") else None
         self._set_charger(
-            identity, pending=True, connected=True, connected_at=utc(at), remote_address=remote
+            identity,
+            pending=True,
+            pending_since=since or connected_at,
+            pending_location=location,
+            connected=True,
+            connected_at=connected_at,
+            remote_address=remote,
         )
+
+    async def pending_chargers(self) -> list[ChargerRecord]:
+        await self.flush()
+        chargers, status = schema.chargers, schema.connector_status
+        query = (
+            select(chargers)
+            .where(chargers.c.pending.is_(True))
+            .order_by(chargers.c.pending_since.asc().nulls_first(), chargers.c.identity)
+        )
+        async with self._read() as conn:
+            charger_rows = list(await conn.execute(query))
+            identities = [row.identity for row in charger_rows]
+            status_rows = await _select_in(conn, select(status), status.c.identity, identities)
+        connectors: dict[str, list[ConnectorStatus]] = {}
+        for row in status_rows:
+            connectors.setdefault(row.identity, []).append(rows.connector_status(row))
+        return [
+            rows.charger_record(row, connectors.get(row.identity, ()), None) for row in charger_rows
+        ]
+
+    async def forget_pending(self, identity: str) -> bool:
+        await self.flush()
+        chargers = schema.chargers
+        # Under the flush lock: no batch is being written meanwhile, so none can write the
+        # charger's rows back after these deletes.
+        async with self._flush_lock:
+            async with self._write() as conn:
+                deleted = await conn.execute(
+                    chargers.delete().where(
+                        chargers.c.identity == identity, chargers.c.pending.is_(True)
+                    )
+                )
+                if not deleted.rowcount:
+                    return False
+                for table in _FORGOTTEN_WITH_A_CHARGER:
+                    await conn.execute(table.delete().where(table.c.identity == identity))
+            self._buffer.forget_charger(identity)
+            self._next_seq.pop(identity, None)
+        return True
 
     async def record_heartbeat(self, identity: str, at: datetime) -> None:
         self._check_open()
@@ -639,15 +694,21 @@ class SqlStore(Store):
         return upsert
 
     def _build_upsert(self, table: Table, keys: list[str], columns: Iterable[str]) -> Insert:
-        if self._postgres:
-            pg = postgresql.insert(table)
-            return pg.on_conflict_do_update(
-                index_elements=keys, set_={c: pg.excluded[c] for c in columns}
+        """The new values replace the stored ones, except a pending charger's `pending_since`:
+        recorded pending again, a charger that was pending keeps when it first was."""
+        insert = (postgresql.insert if self._postgres else sqlite.insert)(table)
+        new = insert.excluded
+        values: dict[str, Any] = {c: new[c] for c in columns}
+        if table is schema.chargers and "pending_since" in values:
+            old = table.c
+            values["pending_since"] = case(
+                (
+                    and_(old.pending, new.pending),
+                    func.coalesce(old.pending_since, new.pending_since),
+                ),
+                else_=new.pending_since,
             )
-        lite = sqlite.insert(table)
-        return lite.on_conflict_do_update(
-            index_elements=keys, set_={c: lite.excluded[c] for c in columns}
-        )
+        return insert.on_conflict_do_update(index_elements=keys, set_=values)
 
     def _set_charger(self, identity: str, **values: Any) -> None:
         self._check_open()
@@ -770,6 +831,17 @@ class _Read(enum.Enum):
     KEY_STATUSES = enum.auto()
     OPEN_TRANSACTIONS = enum.auto()
 
+
+_FORGOTTEN_WITH_A_CHARGER = (
+    schema.connector_status,
+    schema.reported_config,
+    schema.key_status,
+    schema.charger_conditions,
+    schema.events,
+    schema.message_log,
+)
+"""What `forget_pending` deletes besides the charger's row: all that is kept by its identity
+except transactions and meter values."""
 
 _BATCH_SIZES = (1, 4, 16, 64, 256)
 """Batch sizes a statement is compiled for; the last is the most identities one read asks."""

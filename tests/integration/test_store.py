@@ -251,6 +251,80 @@ async def test_pending_charger_is_listed_until_it_connects_as_known(store: Store
     assert [(c.identity, c.pending, c.configuration) for c in adopted] == [("CP-new", False, ())]
 
 
+async def test_pending_chargers_are_listed_oldest_first_with_their_location(
+    store_url: str,
+) -> None:
+    async with SqlStore(store_url, flush_interval=3600) as store:
+        await store.record_pending("CP-B", at(2), None)
+        await store.record_pending("CP-A", at(1), "192.0.2.1", "depot")
+        await store.record_pending("CP-A", at(1.5), "192.0.2.1", "depot")  # in the same batch
+        await store.record_connected("CP-1", at(0), None, "1.6")
+        await store.flush()
+        await store.record_disconnected("CP-A", at(3), "closed")
+        await store.record_pending("CP-A", at(4), "192.0.2.9", "yard")  # back, elsewhere
+
+        pending = await store.pending_chargers()
+
+        assert [(c.identity, c.pending_since, c.pending_location) for c in pending] == [
+            ("CP-A", at(1), "yard"),  # first seen is kept, the location is the latest
+            ("CP-B", at(2), None),
+        ]
+        assert pending[0].connected and pending[0].remote_address == "192.0.2.9"
+        await store.record_connected("CP-A", at(5), None, "1.6")  # declared since: adopted
+        adopted = await store.charger("CP-A")
+        assert adopted is not None and not adopted.pending
+        assert (adopted.pending_since, adopted.pending_location) == (None, None)
+        assert [c.identity for c in await store.pending_chargers()] == ["CP-B"]
+
+
+async def test_forgetting_a_pending_charger_removes_what_is_kept_about_it(
+    store_url: str,
+) -> None:
+    async def keep_some_of_everything(identity: str, minutes: float) -> None:
+        await store.record_heartbeat(identity, at(minutes))
+        await store.record_status(ConnectorStatus(identity, 1, "Available", at(minutes)))
+        await store.record_configuration(identity, [ReportedKey("A", "1")], at(minutes))
+        await store.add_event(Event(at(minutes), "Connected", "connected", identity))
+        await store.log_message(frame(identity, int(minutes)))
+
+    async with SqlStore(store_url, flush_interval=3600) as store:
+        await store.record_connected("CP-1", at(0), None, "1.6")
+        await store.record_pending("CP-X", at(0), None)
+        for identity in ("CP-1", "CP-X"):
+            await keep_some_of_everything(identity, 1)
+        await store.flush()
+        await keep_some_of_everything("CP-X", 2)  # still in the buffer
+
+        assert await store.forget_pending("CP-X")
+
+        assert await store.charger("CP-X") is None
+        assert await store.pending_chargers() == []
+        assert (await store.events("CP-X"), await store.message_log("CP-X")) == ([], [])
+        for table in (schema.connector_status, schema.reported_config, schema.message_log):
+            assert await count(store, table, identity="CP-X") == 0
+        assert not await store.forget_pending("CP-1")  # not pending: kept
+        assert not await store.forget_pending("CP-never-seen")
+        kept = await store.charger("CP-1")
+        assert kept is not None and kept.configuration == (ReportedKey("A", "1"),)
+        assert len(await store.message_log("CP-1")) == 1
+
+
+async def test_a_database_from_before_the_pending_columns_gets_them(store_url: str) -> None:
+    async with open_store(store_url) as before:
+        await before.record_pending("CP-X", at(0), None)
+        await before.flush()
+        assert isinstance(before, SqlStore)
+        async with before.engine.begin() as conn:
+            for column in ("pending_since", "pending_location"):
+                await conn.exec_driver_sql(f"ALTER TABLE chargers DROP COLUMN {column}")
+
+    async with open_store(store_url) as after:
+        [old] = await after.pending_chargers()
+        assert (old.identity, old.pending_since, old.pending_location) == ("CP-X", None, None)
+        await after.record_pending("CP-Y", at(1), None, "depot")
+        assert [c.pending_location for c in await after.pending_chargers()] == [None, "depot"]
+
+
 async def test_timestamps_come_back_in_utc_and_naive_ones_are_refused(store: Store) -> None:
     amsterdam = timezone(timedelta(hours=1))
     await store.record_connected("CP-1", datetime(2025, 3, 1, 13, 0, tzinfo=amsterdam), None, "1.6")

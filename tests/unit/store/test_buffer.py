@@ -257,3 +257,25 @@ def test_the_version_counts_what_was_added() -> None:
     buffer.put_back(buffer.take())  # neither taking nor putting back adds anything
     buffer.forget_key_statuses("CP-1", ["A"])
     assert buffer.version == after
+
+
+def test_forgetting_a_charger_drops_all_it_has_waiting_but_its_meter_values() -> None:
+    buffer = WriteBuffer()
+    for identity in ("CP-1", "CP-X"):
+        buffer.charger(identity, {"pending": True})
+        buffer.status(ConnectorStatus(identity, 1, "Available", at(1)))
+        buffer.condition(ChargerCondition(identity, "Connected", "True", "Connected", "", at(1)))
+        buffer.configuration(identity, [ReportedKey("A", "1")], at(1))
+        buffer.key_statuses([KeyStatus(identity, "A", KeyState.APPLIED, "1", at(1))])
+        buffer.event(Event(at(1), "Connected", "connected", identity))
+        buffer.log(entry(identity, 1))
+        buffer.meter_values([MeterSample(identity, 1, at(1), "1")])
+
+    buffer.forget_charger("CP-X")
+
+    batch = buffer.take()
+    assert list(batch.chargers) == list(batch.configuration) == list(batch.key_statuses)
+    assert list(batch.chargers) == ["CP-1"]
+    assert [key[0] for key in (*batch.statuses, *batch.conditions)] == ["CP-1", "CP-1"]
+    assert [e.identity for e in batch.events] == [e.identity for e in batch.log] == ["CP-1"]
+    assert [m.identity for m in batch.meter_values] == ["CP-1", "CP-X"]
