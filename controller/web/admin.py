@@ -135,7 +135,7 @@ def build_admin_app(central: CentralSystem, tokens: TokenBook, metrics: Metrics)
     return app
 
 
-class AdminServer:
+class AdminServer(Listener):
     """The admin listener next to the endpoint; `start()` listens, `close()` stops."""
 
     def __init__(
@@ -146,9 +146,8 @@ class AdminServer:
         options: AdminOptions | None = None,
     ) -> None:
         self.options = options or AdminOptions()
-        self.app = build_admin_app(central, tokens, metrics)
-        self._listener = Listener(
-            self.app,
+        super().__init__(
+            build_admin_app(central, tokens, metrics),
             self.options.host,
             self.options.port,
             what="admin channel (commands, with a bearer token)",
@@ -156,17 +155,3 @@ class AdminServer:
             access_log=self.options.access_log,
             shutdown_timeout=self.options.shutdown_timeout,
         )
-
-    @property
-    def port(self) -> int:
-        return self._listener.port
-
-    @property
-    def url(self) -> str:
-        return self._listener.url
-
-    async def start(self) -> None:
-        await self._listener.start()
-
-    async def close(self) -> None:
-        await self._listener.close()

@@ -279,7 +279,7 @@ def build_app(api: _Api) -> web.Application:
     return app
 
 
-class WebServer:
+class WebServer(Listener):
     """The HTTP server, in the running event loop; `start()` listens, `close()` stops.
 
     `metrics` is shared with the reconciler (which calls `metrics.reconcile(...)`) and the
@@ -306,36 +306,19 @@ class WebServer:
 
             plan = PlanService(central)
         self._api = _Api(central, endpoint, self.options, self.metrics, plan)
-        self.app = build_app(self._api)
-        exposed = (
-            "probes and /metrics answer anyone; the status API answers only the trusted proxies"
-            if self.options.trusted_proxies
-            else "probes and /metrics answer anyone; the status API answers only loopback "
-            "(no --trusted-proxy)"
-        )
-        self._listener = Listener(
-            self.app,
+        super().__init__(
+            build_app(self._api),
             self.options.host,
             self.options.port,
             what="status API and metrics",
-            exposed=exposed,
+            exposed="probes and /metrics answer anyone; the status API answers "
+            + ("only the trusted proxies" if self.options.trusted_proxies else "loopback only")
+            + " (--trusted-proxy)",
             access_log=self.options.access_log,
             shutdown_timeout=self.options.shutdown_timeout,
         )
 
-    @property
-    def port(self) -> int:
-        """The port listened on (the one the system chose, when started with port 0)."""
-        return self._listener.port
-
-    @property
-    def url(self) -> str:
-        return self._listener.url
-
-    async def start(self) -> None:
-        await self._listener.start()
-
     async def close(self) -> None:
         """Stop: /readyz answers 503 at once, then requests in flight get a moment to finish."""
         self._api.stopping = True
-        await self._listener.close()
+        await super().close()

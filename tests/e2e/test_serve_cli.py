@@ -9,6 +9,7 @@ handling, and flushing the store on the way out.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import sqlite3
@@ -18,6 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,10 +59,28 @@ def wait_for(what: str, check: Any, server: subprocess.Popen[str]) -> Any:
     pytest.fail(f"no {what} within {DEADLINE:.0f} s")
 
 
+@dataclass
+class Served:
+    process: subprocess.Popen[str]
+    base: str
+    """The read-only status API."""
+    admin: str
+    """The admin channel, where commands go with the token serve wrote."""
+    store: Path
+    home: Path
+    """Where XDG_CONFIG_HOME points for the server and the CLI (the admin token file)."""
+
+
+def config_home(tmp_path: Path) -> dict[str, str]:
+    """The environment with the user's configuration (the admin token file) under tmp_path."""
+    return {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config")}
+
+
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, Path]]:
+def served(tmp_path: Path) -> Iterator[Served]:
     script = Path(sys.executable).parent / "chargectl"
     http = f"127.0.0.1:{free_port()}"
+    admin = f"127.0.0.1:{free_port()}"
     store = tmp_path / "chargectl.db"
     command = [
         str(script),
@@ -71,14 +91,21 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, Path]]:
         f"127.0.0.1:{free_port()}",
         "--http",
         http,
+        "--admin",
+        admin,
         "--store",
         f"sqlite:///{store}",
     ]
     server = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+        env=config_home(tmp_path),
     )
     try:
-        yield server, f"http://{http}", store
+        yield Served(server, f"http://{http}", f"http://{admin}", store, tmp_path)
     finally:
         if server.poll() is None:
             server.kill()
@@ -86,9 +113,9 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, Path]]:
 
 
 def test_the_demo_connects_every_declared_charger_and_stops_cleanly_on_sigterm(
-    served: tuple[subprocess.Popen[str], str, Path],
+    served: Served,
 ) -> None:
-    server, base, store = served
+    server, base, store = served.process, served.base, served.store
 
     def all_connected() -> dict[str, Any] | None:
         status, body = get(f"{base}/api/chargers")
@@ -107,6 +134,20 @@ def test_the_demo_connects_every_declared_charger_and_stops_cleanly_on_sigterm(
         server,
     )
     assert reconciled
+
+    # `chargectl command` through the admin channel, with the token serve wrote on start
+    identity = listing["chargers"][0]["identity"]
+    sent = subprocess.run(
+        [str(Path(sys.executable).parent / "chargectl"), "command", identity, "trigger"]
+        + ["Heartbeat", "--server", served.admin],
+        capture_output=True,
+        text=True,
+        env=config_home(served.home),
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    assert sent.stdout.startswith(f"{identity}: trigger: Accepted")
 
     server.send_signal(signal.SIGTERM)
     output, _ = server.communicate(timeout=30)

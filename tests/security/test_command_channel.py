@@ -192,15 +192,19 @@ async def test_the_status_api_answers_a_peer_beyond_loopback_only_through_a_trus
         pytest.skip("this machine has no address beyond loopback to connect from")
     monkeypatch.setenv(PASSWORD_ENV, "s3cret-password")
     fleet = write_fleet(tmp_path)
-    options = ServeOptions(
-        reconcile=False,
-        paths=[fleet],
-        store_url=f"sqlite:///{tmp_path / 'state.db'}",
-        port=0,
-        http_host="0.0.0.0",
-        http_port=0,
-    )
-    async with running(options) as started, aiohttp.ClientSession() as http:
+
+    def listening_everywhere(trusted_proxies: list[str]) -> ServeOptions:
+        return ServeOptions(
+            reconcile=False,
+            paths=[fleet],
+            store_url=f"sqlite:///{tmp_path / 'state.db'}",
+            port=0,
+            http_host="0.0.0.0",
+            http_port=0,
+            trusted_proxies=trusted_proxies,
+        )
+
+    async with running(listening_everywhere([])) as started, aiohttp.ClientSession() as http:
         assert started.web is not None
         base = f"http://{address}:{started.web.port}"
         async with http.get(f"{base}/api/chargers") as response:
@@ -211,16 +215,7 @@ async def test_the_status_api_answers_a_peer_beyond_loopback_only_through_a_trus
         async with http.get(f"{started.web.url}/api/chargers") as response:
             assert response.status == 200  # the local user on loopback
 
-    trusted = ServeOptions(
-        reconcile=False,
-        paths=[fleet],
-        store_url=f"sqlite:///{tmp_path / 'state.db'}",
-        port=0,
-        http_host="0.0.0.0",
-        http_port=0,
-        trusted_proxies=[address],
-    )
-    async with running(trusted) as started, aiohttp.ClientSession() as http:
+    async with running(listening_everywhere([address])) as started, aiohttp.ClientSession() as http:
         assert started.web is not None
         base = f"http://{address}:{started.web.port}"
         async with http.get(f"{base}/api/chargers") as response:

@@ -34,6 +34,7 @@ SHARED: dict[str, tuple[tuple[click.ParamType, ...], set[str]]] = {
     "--server": ((options.SERVER_URL,), SERVER_COMMANDS),
     "--listen": ((options.LISTEN_ADDRESS,), {"serve"}),
     "--http": ((options.HTTP_ADDRESS,), {"serve"}),
+    "--admin": ((options.HTTP_ADDRESS,), {"serve"}),
     "--connector": (
         (options.CONNECTOR, options.CONNECTOR_OR_CHARGER),
         {"command unlock", "command trigger", "command remote-start"},
