@@ -70,11 +70,7 @@ def demo(args: list[str]) -> None:
             BIN / "chargectl",
             "serve",
             "examples/fleet",
-            "--simulate",
-            "--listen",
-            "127.0.0.1:9000",
-            "--http",
-            "127.0.0.1:8080",
+            "--simulate",  # every listener on loopback, the defaults
             "--store",
             f"sqlite:///{store}",
             *args,
