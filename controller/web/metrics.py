@@ -20,7 +20,9 @@ Two kinds of number, fed two ways:
 
 Label values are bounded: an action is a label only if one of the OCPP specifications defines
 it (a charger sending made-up action names must not grow the series without limit), and no
-metric is labelled by charger; per-charger detail is what the JSON API is for.
+metric is labelled by charger; per-charger detail is what the JSON API is for. The one
+label taken from the network, the source address of failed logins, shows only the
+`TOP_FAILING_SOURCES` addresses failing most at the time of the scrape.
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 UNKNOWN_ACTION = "unknown"
 """The `action` label of frames whose action is unknown or not an OCPP action."""
+
+TOP_FAILING_SOURCES = 5
+"""Source addresses shown in `chargectl_auth_failures_recent`: few, so the series stay few."""
 
 RECONCILE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 """Seconds; one reconcile is a few round trips to a charger, up to a read-back after a reboot."""
@@ -224,6 +229,16 @@ class _Live(Collector):
                 "OCPP handshakes refused for a missing or wrong password.",
                 value=self.endpoint.auth_failures_total,
             )
+            recent = GaugeMetricFamily(
+                "chargectl_auth_failures_recent",
+                f"Recent wrong or missing passwords (each halving in "
+                f"{self.endpoint.throttle.half_life:g} s) of the {TOP_FAILING_SOURCES} source "
+                "addresses with the most (an IPv6 address by its /64): who is guessing now.",
+                labels=("source",),
+            )
+            for source, score in self.endpoint.throttle.top_sources(TOP_FAILING_SOURCES):
+                recent.add_metric([source], round(score, 3))
+            yield recent
 
 
 def _tap_frames(central: CentralSystem, metrics: Metrics) -> None:

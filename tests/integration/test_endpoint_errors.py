@@ -218,7 +218,8 @@ async def test_an_oversized_frame_closes_the_connection_with_1009(
     server: Running, version: str
 ) -> None:
     cp = await connect(server, version)
-    huge = json.dumps([2, "big", "DataTransfer", {"vendorId": "x", "data": "A" * 200_000}])
+    over = "A" * (server.endpoint.options.max_frame_bytes + 1)
+    huge = json.dumps([2, "big", "DataTransfer", {"vendorId": "x", "data": over}])
     await cp.connection.send(huge)
     with pytest.raises(ConnectionClosed):
         await asyncio.wait_for(cp.connection.recv(), 5)
