@@ -20,7 +20,7 @@ import json
 import re
 import types
 import typing
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -32,8 +32,9 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from controller.fleet.model import Loaded
-from controller.fleet.problems import DocPath, PathItem, Problem, Severity, Source
+from controller.fleet.problems import Aim, DocPath, PathItem, Problem, Severity, Source
 from controller.resources import API_VERSION, KINDS, Resource
+from controller.resources.identity import IDENTITY_PATTERN, identity_problem
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -339,12 +340,15 @@ def _problem_for(
             source,
             path,
             resource=label,
-            point_at_key=True,
+            aim=Aim.KEY,
         )
     if kind == "missing":
         return Problem(
             "missing-field", f"missing required field {field!r}", source, path, resource=label
         )
+    explained = _explained(first) if len(errors) == 1 else None
+    if explained is not None:
+        return Problem("invalid-value", explained, source, path, resource=label)
     messages = list(dict.fromkeys(_clean_message(e) for e in errors))
     if len(messages) > 1:
         tags = [str(e["loc"][-1]) for e in errors if len(e["loc"]) > len(path)]
@@ -358,6 +362,25 @@ def _problem_for(
         if shown not in message:
             message = f"{message}, got {shown}"
     return Problem("invalid-value", message, source, path, resource=label)
+
+
+def _identity_rule(value: str) -> str | None:
+    problem = identity_problem(value)
+    return None if problem is None else f"{value!r} is not an OCPP identity: {problem}"
+
+
+_PATTERN_RULES: dict[str, Callable[[str], str | None]] = {IDENTITY_PATTERN: _identity_rule}
+"""Patterns whose rule has words: a value that does not match is told what is wrong with it
+rather than shown the regular expression."""
+
+
+def _explained(error: Any) -> str | None:
+    """The words of a pattern's rule for a string that does not match it, if it has some."""
+    if error["type"] != "string_pattern_mismatch":
+        return None
+    rule = _PATTERN_RULES.get(str(error.get("ctx", {}).get("pattern")))
+    value = error.get("input")
+    return rule(value) if rule is not None and isinstance(value, str) else None
 
 
 def _either(names: list[str]) -> str:
@@ -451,52 +474,70 @@ class Locator:
     """Fills in line and column of problems by re-reading their files with positions."""
 
     def __init__(self) -> None:
-        self._documents: dict[str, list[Any] | None] = {}
+        self._documents: dict[str, tuple[list[Any], list[str]] | None] = {}
 
     def locate(self, problem: Problem) -> Problem:
         if problem.line is not None or problem.source is None:
             return problem
-        documents = self._parsed(problem.source.file)
-        if documents is None or problem.source.document >= len(documents):
+        parsed = self._parsed(problem.source.file)
+        if parsed is None or problem.source.document >= len(parsed[0]):
             return problem.at(1, 1)
-        line, column = _position(
-            documents[problem.source.document], problem.path, problem.point_at_key
+        documents, lines = parsed
+        line, column, node = _position(
+            documents[problem.source.document], problem.path, problem.aim
         )
+        if problem.offset and isinstance(node, str) and 0 < line <= len(lines):
+            column = _column_in_text(lines[line - 1], column, node, problem.offset)
         return problem.at(line, column)
 
     def locate_all(self, problems: Iterable[Problem]) -> list[Problem]:
         located = [self.locate(p) for p in problems]
         return sorted(located, key=Problem.sort_key)
 
-    def _parsed(self, file: str) -> list[Any] | None:
+    def _parsed(self, file: str) -> tuple[list[Any], list[str]] | None:
         if file not in self._documents:
             try:
                 yaml = YAML(typ="rt")
                 yaml.allow_duplicate_keys = True
                 text = Path(file).read_text(encoding="utf-8")
-                self._documents[file] = list(yaml.load_all(text))
+                self._documents[file] = (list(yaml.load_all(text)), text.splitlines())
             except (OSError, UnicodeDecodeError, YAMLError):
                 self._documents[file] = None
         return self._documents[file]
 
 
-def _position(document: object, path: DocPath, point_at_key: bool) -> tuple[int, int]:
-    """1-based line and column of the node at `path`, or of its deepest existing ancestor."""
+def _position(document: object, path: DocPath, aim: Aim) -> tuple[int, int, object]:
+    """1-based line and column of the node at `path` (see `Aim` for which part of it), and the
+    node; or, where the path leaves the document, the key of its deepest existing ancestor and
+    None."""
     node = document
     line, column = _start_of(document)
     for index, item in enumerate(path):
         last = index == len(path) - 1
         if isinstance(node, CommentedMap) and item in node:
             child = node[item]
-            use_key = point_at_key and last or isinstance(child, CommentedMap | CommentedSeq)
+            if last and aim is not Aim.NODE:
+                use_key = aim is Aim.KEY
+            else:
+                use_key = isinstance(child, CommentedMap | CommentedSeq)
             line, column = node.lc.key(item) if use_key else node.lc.value(item)
             node = child
         elif isinstance(node, CommentedSeq) and isinstance(item, int) and 0 <= item < len(node):
             line, column = node.lc.item(item)
             node = node[item]
         else:
-            break
-    return line + 1, column + 1
+            return line + 1, column + 1, None
+    return line + 1, column + 1, node
+
+
+def _column_in_text(line: str, column: int, text: str, offset: int) -> int:
+    """The column `offset` characters into the scalar `text` that starts at `column` of
+    `line`, if the line holds it as written (plain or quoted, no escapes before the offset);
+    otherwise `column`, the start of the scalar."""
+    start = column - 1
+    if line[start : start + 1] in ("'", '"'):
+        start += 1
+    return start + offset + 1 if line.startswith(text[:offset], start) else column
 
 
 def _start_of(node: object) -> tuple[int, int]:

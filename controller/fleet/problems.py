@@ -2,9 +2,10 @@
 
 Every check in chargectl — YAML syntax, schema, fleet-wide rules, CSV import — reports the same
 `Problem` value, so one set of formatters (human, JSON, GitHub annotations) serves them all.
-A problem is first raised with its document path; the line and column are filled in later by a
-`Locator` (see `loading.py`) only when the problem is reported, because source positions cost a
-slow round-trip parse that a valid fleet never needs.
+A problem is first raised with its document path (and what of the node there it is about, its
+`Aim`); the line and column are filled in later by a `Locator` (see `loading.py`) only when the
+problem is reported, because source positions cost a slow round-trip parse that a valid fleet
+never needs.
 """
 
 from __future__ import annotations
@@ -20,6 +21,19 @@ DocPath = tuple[PathItem, ...]
 class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
+
+
+class Aim(StrEnum):
+    """What of the node at a problem's path its line and column point at."""
+
+    NODE = "node"
+    """A scalar's value, a mapping's or a list's key: the node as a whole, as the schema's
+    problems are about it (`spec: connector ids must be unique`)."""
+    KEY = "key"
+    """The key: the problem is the key itself (unknown, read-only, of another version)."""
+    VALUE = "value"
+    """The value, also of a mapping or a list (where its content begins): the problem is what
+    the key holds, as the fleet-wide rules' problems are."""
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -46,7 +60,11 @@ class Problem:
     line: int | None = None
     column: int | None = None
     resource: str | None = field(default=None, compare=False)
-    point_at_key: bool = field(default=False, compare=False)
+    aim: Aim = field(default=Aim.NODE, compare=False)
+    offset: int = field(default=0, compare=False)
+    """Characters into the text at `path` where the problem is: one member of a
+    comma-separated list. The `Locator` moves the column there when the file's line holds
+    that text as written."""
 
     @property
     def file(self) -> str | None:

@@ -5,6 +5,12 @@ the fleet as a whole: references resolve, names and identities are unique, OCPP 
 the charger's version with a value of the right type and range and are writable, circuits fit
 inside their parents, tariff periods do not overlap, cards are unique. Every check is a pure
 function from the fleet to problems; all of them run, so one run reports every problem.
+
+Each problem points at the value that breaks the rule, not at the mapping or list around it:
+the child circuit's `currentPerPhase`, the one measurand of a list that is not one (even inside
+a comma-separated text), the bound of a tariff period that reaches into another. A rule whose
+offending thing is a key (an unknown or read-only key) points at the key, and each rule's
+docstring says where it points.
 """
 
 from __future__ import annotations
@@ -18,16 +24,19 @@ from controller.fleet.model import (
     Loaded,
     declared_settings,
 )
-from controller.fleet.problems import DocPath, Problem, Severity
+from controller.fleet.problems import Aim, DocPath, Problem, Severity
 from controller.resources import Charger, Location, PowerLimit, Resource
 from controller.resources.catalogue import (
     KeySpec,
+    MemberError,
     Mutability,
     VariableSpec,
     parse_value,
 )
 from controller.resources.charger import CurrentType, RebootPolicy
 from controller.resources.common import ALL_WEEKDAYS, LabelSelector, minutes_of_day
+from controller.resources.identity import identity_problem
+from controller.resources.powerlimit import Limit
 from controller.resources.settings import (
     SETTINGS_BY_NAME,
     ChargerSettings,
@@ -57,9 +66,10 @@ def _problem(
     path: DocPath,
     severity: Severity = Severity.ERROR,
     *,
-    point: bool = False,
+    aim: Aim = Aim.VALUE,
+    offset: int = 0,
 ) -> Problem:
-    """A problem in `item` at `path`; `point` aims at the key rather than its value."""
+    """A problem in `item` at the value at `path` (its key with `aim=Aim.KEY`)."""
     return Problem(
         code,
         message,
@@ -67,8 +77,22 @@ def _problem(
         path,
         severity,
         resource=f"{item.kind}/{item.name}",
-        point_at_key=point,
+        aim=aim,
+        offset=offset,
     )
+
+
+def _value_problem(
+    code: str, message: str, item: Loaded[Resource], path: DocPath, value: object, exc: Exception
+) -> Problem:
+    """A problem with the declared `value` at `path`: at the one member that is wrong when
+    `exc` names one (the item of a YAML list, or the part of a comma-separated text)."""
+    if isinstance(exc, MemberError):
+        if isinstance(value, list):
+            return _problem(code, message, item, (*path, exc.index))
+        if isinstance(value, str):
+            return _problem(code, message, item, path, offset=exc.offset)
+    return _problem(code, message, item, path)
 
 
 # --- references --------------------------------------------------------------------------------
@@ -81,7 +105,13 @@ def _missing(kind: str, name: str, known: Iterable[str]) -> str:
 
 
 def check_references(fleet: Fleet) -> Iterator[Problem]:
-    """Every name that points at another resource points at one that exists."""
+    """Every name that points at another resource points at one that exists.
+
+    `unresolved-reference` points at the name (of a team, tariff, card, location, circuit or
+    charger); `circuit-location-mismatch` at the circuit's `parent`. A selector that selects
+    nothing: `empty-selector` points at the selector's value (`{}`); `selector-matches-nothing`
+    at the first of its requirements that selects nothing on its own (a matchLabels value, a
+    matchExpressions item), or at the selector's value when only all of them together do."""
 
     def ref(
         item: Loaded[Resource], kind: str, name: str, index: Mapping[str, object], path: DocPath
@@ -106,6 +136,7 @@ def check_references(fleet: Fleet) -> Iterator[Problem]:
                 loc,
                 cards.selector,
                 bool(fleet.cards_selected_by(cards.selector)),
+                (c.resource.metadata.labels for c in fleet.cards.values()),
                 "card",
                 ("spec", "acceptedCards", "selector"),
             )
@@ -152,10 +183,12 @@ def check_references(fleet: Fleet) -> Iterator[Problem]:
                 )
         selector = circuit.chargers.selector
         if selector is not None:
+            labels = [c.resource.metadata.labels for c in here.values()]
             yield from _selector_matches(
                 limit,
                 selector,
-                any(selector.matches(c.resource.metadata.labels) for c in here.values()),
+                any(selector.matches(label) for label in labels),
+                labels,
                 f"charger at location {circuit.location!r}",
                 ("spec", "chargers", "selector"),
             )
@@ -165,9 +198,12 @@ def _selector_matches(
     item: Loaded[Resource],
     selector: LabelSelector,
     matched: bool,
+    candidates: Iterable[dict[str, str]],
     what: str,
     path: DocPath,
 ) -> Iterator[Problem]:
+    """Problems of a selector that selects nothing; `candidates`: the labels of what it could
+    select, read only when it selects nothing."""
     if selector.is_empty():
         yield _problem(
             "empty-selector",
@@ -176,24 +212,57 @@ def _selector_matches(
             path,
         )
     elif not matched:
-        yield _problem("selector-matches-nothing", f"the selector matches no {what}", item, path)
+        where, why = _unmatched_requirement(selector, list(candidates))
+        message = f"the selector matches no {what}{why}"
+        yield _problem("selector-matches-nothing", message, item, (*path, *where))
+
+
+def _unmatched_requirement(
+    selector: LabelSelector, labels: list[dict[str, str]]
+) -> tuple[DocPath, str]:
+    """Where in `selector` the first requirement is that selects none of `labels` on its own,
+    and words for it; nowhere ((), "") when each selects something and only all together
+    select nothing."""
+    for key, value in selector.match_labels.items():
+        if not any(label.get(key) == value for label in labels):
+            return ("matchLabels", key), f": none is labelled {key}={value}"
+    for i, requirement in enumerate(selector.match_expressions):
+        alone = LabelSelector(match_expressions=[requirement])
+        if not any(alone.matches(label) for label in labels):
+            values = f" [{', '.join(requirement.values)}]" if requirement.values else ""
+            words = f"{requirement.key} {requirement.operator.value}{values}"
+            return ("matchExpressions", i), f": none meets {words}"
+    return (), ""
 
 
 # --- uniqueness --------------------------------------------------------------------------------
 
 
 def check_identities(fleet: Fleet) -> Iterator[Problem]:
-    """Two chargers with one OCPP identity could not both connect (compared case-insensitively)."""
+    """Every charger's OCPP identity is one OCPP allows, and no two chargers share one.
+
+    The identity is `spec.ocppIdentity`, or `metadata.name` when that is left out, and each
+    problem points at the value that is the identity. `invalid-identity`: outside OCPP's
+    identifierString (`controller.resources.identity`); the schema already refuses such an
+    `ocppIdentity`, but a name may be up to 253 characters where an identity may have 48.
+    `duplicate-identity`: two chargers could not both connect (compared case-insensitively).
+    """
     seen: dict[str, Loaded[Charger]] = {}
     for charger in fleet.chargers.values():
         identity = charger.resource.identity
+        declared = charger.resource.spec.ocpp_identity is not None
+        path: DocPath = ("spec", "ocppIdentity") if declared else ("metadata", "name")
+        problem = identity_problem(identity)
+        if problem is not None:
+            message = (
+                f"{identity!r} is not an OCPP identity (identifierString): {problem}"
+                if declared
+                else f"the charger's OCPP identity defaults to metadata.name, which OCPP "
+                f"refuses ({problem}): set spec.ocppIdentity"
+            )
+            yield _problem("invalid-identity", message, charger, path)
         first = seen.setdefault(identity.lower(), charger)
         if first is not charger:
-            path: DocPath = (
-                ("spec", "ocppIdentity")
-                if charger.resource.spec.ocpp_identity
-                else ("metadata", "name")
-            )
             yield _problem(
                 "duplicate-identity",
                 f"OCPP identity {identity!r} is already used by Charger {first.name!r}",
@@ -203,7 +272,8 @@ def check_identities(fleet: Fleet) -> Iterator[Problem]:
 
 
 def check_team_handles(fleet: Fleet) -> Iterator[Problem]:
-    """A handle is part of web view addresses, so two teams cannot share one."""
+    """A handle is part of web view addresses, so two teams cannot share one
+    (`duplicate-handle`, at the second team's `handle`)."""
     seen: dict[str, str] = {}
     for team in fleet.teams.values():
         handle = team.resource.spec.handle
@@ -221,15 +291,22 @@ def check_team_handles(fleet: Fleet) -> Iterator[Problem]:
 
 
 def check_configuration(fleet: Fleet) -> Iterator[Problem]:
-    """Declared OCPP keys exist, are writable, and hold values of their type and range."""
+    """Declared OCPP keys exist, are writable, and hold values of their type and range.
+
+    A key that is wrong as a key points at the key: `invalid-key` (its spelling),
+    `unknown-key` and `unknown-variable` (not in the catalogue), `read-only-key`,
+    `wrong-version-key` (a key of the other OCPP version). A value that is wrong points at the
+    value: `invalid-key-value` (of a setting or a raw key; in a list, at the member that is
+    wrong, also inside a comma-separated text), `setting-conflict` (at the raw key's value,
+    which disagrees with the setting), `unmanaged-declared` (at the `unmanagedKeys` entry)."""
     for location in fleet.locations.values():
         defaults = location.resource.spec.charger_defaults
         base: DocPath = ("spec", "chargerDefaults")
         versions = {c.resource.spec.ocpp_version for c in fleet.chargers_at(location.name)}
-        once: dict[DocPath, Problem] = {}
+        once: dict[tuple[DocPath, int], Problem] = {}
         for version in sorted(versions or set(OcppVersion)):
             for problem in _check_settings(location, defaults.settings, version, base):
-                once.setdefault(problem.path, problem)
+                once.setdefault((problem.path, problem.offset), problem)
         yield from once.values()
         for key, value in defaults.configuration.items():
             yield from _check_raw_key(location, version_of_key(key), key, value, base)
@@ -248,6 +325,7 @@ def check_configuration(fleet: Fleet) -> Iterator[Problem]:
                     f"OCPP {version}",
                     charger,
                     (*base, "configuration", key),
+                    aim=Aim.KEY,
                 )
                 continue
             yield from _check_raw_key(charger, version, key, value, base)
@@ -283,11 +361,13 @@ def _check_settings(
         try:
             parse_value(spec, wire)
         except ValueError as exc:
-            yield _problem(
+            yield _value_problem(
                 "invalid-key-value",
                 f"{exc} (OCPP {version} {key})",
                 item,
                 (*base, "settings", camel(setting)),
+                wire,
+                exc,
             )
 
 
@@ -298,7 +378,7 @@ def _check_raw_key(
     try:
         CATALOGUES[version].check_name(key)
     except ValueError as exc:
-        yield _problem("invalid-key", str(exc), item, path, point=True)
+        yield _problem("invalid-key", str(exc), item, path, aim=Aim.KEY)
         return
     spec = CATALOGUES[version].spec(key)
     if spec is None:
@@ -310,13 +390,13 @@ def _check_raw_key(
             f"{key} is read-only in OCPP {version}; a charger cannot be told to change it",
             item,
             path,
-            point=True,
+            aim=Aim.KEY,
         )
         return
     try:
         parse_value(spec, value)
     except ValueError as exc:
-        yield _problem("invalid-key-value", f"{key}: {exc}", item, path)
+        yield _value_problem("invalid-key-value", f"{key}: {exc}", item, path, value, exc)
 
 
 def _unknown_key(
@@ -332,7 +412,7 @@ def _unknown_key(
             "put vendor-specific keys under vendorConfiguration",
             item,
             path,
-            point=True,
+            aim=Aim.KEY,
         )
     else:
         yield _problem(
@@ -342,7 +422,7 @@ def _unknown_key(
             item,
             path,
             Severity.WARNING,
-            point=True,
+            aim=Aim.KEY,
         )
 
 
@@ -388,7 +468,11 @@ def _same(spec: KeySpec | VariableSpec, left: object, right: object) -> bool:
 
 
 def check_circuits(fleet: Fleet) -> Iterator[Problem]:
-    """A circuit never promises more than the circuit above it, nor a connector more than it."""
+    """A circuit never promises more than the circuit above it, nor a connector more than it.
+
+    `circuit-over-parent` points at the circuit's own limit value (`currentPerPhase` or
+    `power`), `schedule-over-limit` at the window's limit value, `connector-over-circuit` at
+    the connector's `maxCurrent`, `circuit-cycle` at the `parent` that closes the loop."""
     for limit in fleet.power_limits.values():
         spec = limit.resource.spec
         amps = spec.amperes_per_phase()
@@ -402,7 +486,7 @@ def check_circuits(fleet: Fleet) -> Iterator[Problem]:
                     f"limit of {amps} A per phase is above the {parent_amps} A per phase of "
                     f"parent circuit {parent.name!r}",
                     limit,
-                    ("spec", "limit"),
+                    ("spec", "limit", _limit_field(spec.limit)),
                 )
         for i, window in enumerate(spec.schedule):
             scheduled = window.limit.amperes_per_phase(spec.phases, spec.voltage)
@@ -412,7 +496,7 @@ def check_circuits(fleet: Fleet) -> Iterator[Problem]:
                     f"scheduled limit of {scheduled} A per phase is above the circuit's own "
                     f"{amps} A per phase; a schedule can only lower the limit",
                     limit,
-                    ("spec", "schedule", i, "limit"),
+                    ("spec", "schedule", i, "limit", _limit_field(window.limit)),
                 )
         for charger in fleet.chargers_fed_by(limit.name):
             for i, connector in enumerate(charger.resource.spec.connectors):
@@ -426,6 +510,11 @@ def check_circuits(fleet: Fleet) -> Iterator[Problem]:
                         charger,
                         ("spec", "connectors", i, "maxCurrent"),
                     )
+
+
+def _limit_field(limit: Limit) -> str:
+    """The field a limit is declared in (exactly one of the two is)."""
+    return "power" if limit.power is not None else "currentPerPhase"
 
 
 def _check_cycle(fleet: Fleet, limit: Loaded[PowerLimit]) -> Iterator[Problem]:
@@ -446,7 +535,11 @@ def _check_cycle(fleet: Fleet, limit: Loaded[PowerLimit]) -> Iterator[Problem]:
 
 
 def check_tariffs(fleet: Fleet) -> Iterator[Problem]:
-    """At any minute of the week at most one tariff period applies."""
+    """At any minute of the week at most one tariff period applies.
+
+    `tariff-overlap` points at the later period's bound that reaches into the earlier one:
+    its `start` when the overlap begins at that start (it starts inside the earlier period),
+    else its `end` (it began before the earlier period, and runs on into it)."""
     for tariff in fleet.tariffs.values():
         periods = tariff.resource.spec.periods
         spans = [period.intervals() for period in periods]
@@ -454,11 +547,12 @@ def check_tariffs(fleet: Fleet) -> Iterator[Problem]:
             for i in range(j):
                 overlap = _first_overlap(spans[i], spans[j])
                 if overlap is not None:
+                    starts = overlap % (24 * 60) == minutes_of_day(periods[j].start)
                     yield _problem(
                         "tariff-overlap",
                         f"period {j + 1} overlaps period {i + 1} on {_describe(overlap)}",
                         tariff,
-                        ("spec", "periods", j),
+                        ("spec", "periods", j, "start" if starts else "end"),
                     )
 
 
@@ -476,7 +570,10 @@ def _describe(minute_of_week: int) -> str:
 
 
 def check_cards(fleet: Fleet) -> Iterator[Problem]:
-    """Id tags are unique (OCPP compares them case-insensitively) and fit every charger."""
+    """Id tags are unique (OCPP compares them case-insensitively) and fit every charger.
+
+    `duplicate-id-tag` points at the second card's `idTag`, `id-tag-too-long` at the `idTag`
+    or `parentIdTag` that is too long, `card-expired` at `expiresAt`."""
     seen: dict[str, str] = {}
     locations_by_version: dict[OcppVersion, set[str]] = {}
     for charger in fleet.chargers.values():
@@ -526,7 +623,12 @@ def check_cards(fleet: Fleet) -> Iterator[Problem]:
 
 
 def check_maintenance_windows(fleet: Fleet) -> Iterator[Problem]:
-    """A charger that may only reboot in a window its location does not have never reboots."""
+    """A charger that may only reboot in a window its location does not have never reboots.
+
+    `no-maintenance-window` points at the charger's `rebootPolicy`: what is missing is the
+    location's `maintenanceWindow`, a key in another document with nothing to point at, and
+    the charger's value is what the warning is about. `empty-window` points at the window's
+    `end`, which equals its start."""
     for charger in fleet.chargers.values():
         spec = charger.resource.spec
         if spec.reboot_policy is not RebootPolicy.MAINTENANCE_WINDOW:
@@ -549,7 +651,7 @@ def check_maintenance_windows(fleet: Fleet) -> Iterator[Problem]:
                     "start equals end: the window covers the whole day; write 00:00 to 24:00 "
                     "to say so",
                     location,
-                    ("spec", "maintenanceWindow", i),
+                    ("spec", "maintenanceWindow", i, "end"),
                     Severity.WARNING,
                 )
 

@@ -29,6 +29,7 @@ WebSocketPingInterval, but no standard integer key has a meaning for a negative 
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -46,6 +47,35 @@ class ValueType(StrEnum):
     LIST = "list"
 
 
+class Members(StrEnum):
+    """What each member of a LIST key is (1.6's comma-separated lists, 2.0.1's MemberList and
+    SequenceList). The key's `choices` hold the names a member is checked against."""
+
+    CHOICES = "choices"
+    """Any text, or one of `choices` when the key has them."""
+    MEASURANDS = "measurands"
+    """A measurand of `choices`, as the list names it: 2.0.1's measurand variables are
+    MemberLists whose valuesList is MeasurandEnumType, without phases (a station reports each
+    phase of a measurand it measures; `SampledDataCtrlr.RegisterValuesWithoutPhases` turns
+    that off for the energy register)."""
+    PHASED_MEASURANDS = "phased measurands"
+    """A measurand of `choices`, optionally followed by a phase (`Voltage.L1`): 1.6 says of
+    its measurand keys "where applicable, the Measurand is combined with the optional phase"."""
+    PHASE_ROTATIONS = "phase rotations"
+    """`<connector>.<rotation>` with a rotation of `choices` (1.6 ConnectorPhaseRotation)."""
+
+
+class MemberError(ValueError):
+    """One member of a list value is wrong: `index` says which among the members as given (a
+    YAML list's items, or the parts of a comma-separated text), `offset` where that part
+    starts in the text (0 for a YAML list)."""
+
+    def __init__(self, message: str, index: int, offset: int = 0) -> None:
+        super().__init__(message)
+        self.index = index
+        self.offset = offset
+
+
 class Mutability(StrEnum):
     """Who may change a key: 1.6 calls ReadOnly "R", ReadWrite "RW" and WriteOnly "W"."""
 
@@ -59,9 +89,9 @@ class KeySpec:
     """One OCPP 1.6 configuration key.
 
     `minimum`/`maximum` bound the number for INTEGER keys and the length in characters for
-    STRING keys (only the write-only password has one). For measurand lists `choices` holds
-    the measurands; a member may carry a phase suffix as the spec allows (`Voltage.L1`). For
-    ConnectorPhaseRotation `choices` holds the rotations and members read `<connector>.<rotation>`.
+    STRING keys (only the write-only password has one). A LIST key's `members` say what each
+    member is, checked against `choices`: the measurands (with an optional phase suffix, as
+    1.6 allows: `Voltage.L1`) for the measurand keys, the rotations for ConnectorPhaseRotation.
     """
 
     name: str
@@ -76,13 +106,14 @@ class KeySpec:
     choices: frozenset[str] | None = None
     ordered: bool = False
     max_items_key: str | None = None
+    members: Members = Members.CHOICES
 
 
 @dataclass(frozen=True, slots=True)
 class VariableSpec:
     """One OCPP 2.0.1 component variable (OptionList is a STRING with choices, MemberList an
-    unordered LIST, SequenceList an ordered LIST; dateTime and the password/identifier strings
-    are STRINGs)."""
+    unordered LIST, SequenceList an ordered LIST, with `members` saying what each member is;
+    dateTime and the password/identifier strings are STRINGs)."""
 
     component: str
     variable: str
@@ -95,6 +126,7 @@ class VariableSpec:
     maximum: int | None = None
     choices: frozenset[str] | None = None
     ordered: bool = False
+    members: Members = Members.CHOICES
 
     @property
     def key(self) -> str:
@@ -136,7 +168,8 @@ MEASURANDS_16: Final[frozenset[str]] = frozenset(
         "Voltage",
     }
 )
-"""OCPP 1.6 Measurand values (section 7.31)."""
+"""OCPP 1.6 Measurand values (section 7.31; the `measurand` enum of the MeterValues.req JSON
+schema)."""
 
 MEASURANDS_201: Final[frozenset[str]] = (MEASURANDS_16 - {"RPM", "Temperature"}) | {
     "Energy.Active.Net",
@@ -145,7 +178,9 @@ MEASURANDS_201: Final[frozenset[str]] = (MEASURANDS_16 - {"RPM", "Temperature"})
     "Energy.Apparent.Import",
     "Energy.Apparent.Export",
 }
-"""OCPP 2.0.1 MeasurandEnumType: 1.6's list without RPM and Temperature, plus net energies."""
+"""OCPP 2.0.1 MeasurandEnumType (Part 2 section 3, and the enum of the MeterValuesRequest JSON
+schema): 1.6's list without RPM and Temperature, plus net and apparent energies. (Setpoints
+such as `Power.Active.Setpoint` came with OCPP 2.1.)"""
 
 PHASES: Final[frozenset[str]] = frozenset(
     {"L1", "L2", "L3", "N", "L1-N", "L2-N", "L3-N", "L1-L2", "L2-L3", "L3-L1"}
@@ -197,6 +232,7 @@ _S = "seconds"
 
 _B, _I, _T, _L = ValueType.BOOLEAN, ValueType.INTEGER, ValueType.STRING, ValueType.LIST
 _R, _RW, _W = Mutability.READ_ONLY, Mutability.READ_WRITE, Mutability.WRITE_ONLY
+_M16, _M201 = Members.PHASED_MEASURANDS, Members.MEASURANDS
 
 _CORE, _LOCAL, _RESV, _SMART = "Core", "LocalAuthListManagement", "Reservation", "SmartCharging"
 _FW, _SEC = "FirmwareManagement", "Security"
@@ -222,7 +258,8 @@ _KEYS_16: tuple[KeySpec, ...] = (
             "plugged-in cable.", unit=_S, minimum=0),
     KeySpec("ConnectorPhaseRotation", _CORE, _L, _RW, True,
             "Phase rotation per connector relative to its meter, e.g. 0.RST,1.RST,2.RTS.",
-            choices=PHASE_ROTATIONS, max_items_key="ConnectorPhaseRotationMaxLength"),
+            choices=PHASE_ROTATIONS, max_items_key="ConnectorPhaseRotationMaxLength",
+            members=Members.PHASE_ROTATIONS),
     KeySpec("ConnectorPhaseRotationMaxLength", _CORE, _I, _R, False,
             "Maximum number of items in ConnectorPhaseRotation.", minimum=0),
     KeySpec("GetConfigurationMaxKeys", _CORE, _I, _R, True,
@@ -243,12 +280,12 @@ _KEYS_16: tuple[KeySpec, ...] = (
             "running transaction.", unit="Wh", minimum=0),
     KeySpec("MeterValuesAlignedData", _CORE, _L, _RW, True,
             "Clock-aligned measurands in MeterValues.req, every ClockAlignedDataInterval.",
-            choices=MEASURANDS_16, max_items_key="MeterValuesAlignedDataMaxLength"),
+            choices=MEASURANDS_16, members=_M16, max_items_key="MeterValuesAlignedDataMaxLength"),
     KeySpec("MeterValuesAlignedDataMaxLength", _CORE, _I, _R, False,
             "Maximum number of items in MeterValuesAlignedData.", minimum=0),
     KeySpec("MeterValuesSampledData", _CORE, _L, _RW, True,
             "Sampled measurands in MeterValues.req, every MeterValueSampleInterval.",
-            choices=MEASURANDS_16, max_items_key="MeterValuesSampledDataMaxLength"),
+            choices=MEASURANDS_16, members=_M16, max_items_key="MeterValuesSampledDataMaxLength"),
     KeySpec("MeterValuesSampledDataMaxLength", _CORE, _I, _R, False,
             "Maximum number of items in MeterValuesSampledData.", minimum=0),
     KeySpec("MeterValueSampleInterval", _CORE, _I, _RW, True,
@@ -268,12 +305,12 @@ _KEYS_16: tuple[KeySpec, ...] = (
             "Stop a transaction whose StartTransaction.conf carries a non-Accepted status."),
     KeySpec("StopTxnAlignedData", _CORE, _L, _RW, True,
             "Clock-aligned measurands in the transactionData of StopTransaction.req.",
-            choices=MEASURANDS_16, max_items_key="StopTxnAlignedDataMaxLength"),
+            choices=MEASURANDS_16, members=_M16, max_items_key="StopTxnAlignedDataMaxLength"),
     KeySpec("StopTxnAlignedDataMaxLength", _CORE, _I, _R, False,
             "Maximum number of items in StopTxnAlignedData.", minimum=0),
     KeySpec("StopTxnSampledData", _CORE, _L, _RW, True,
             "Sampled measurands in the transactionData of StopTransaction.req.",
-            choices=MEASURANDS_16, max_items_key="StopTxnSampledDataMaxLength"),
+            choices=MEASURANDS_16, members=_M16, max_items_key="StopTxnSampledDataMaxLength"),
     KeySpec("StopTxnSampledDataMaxLength", _CORE, _I, _R, False,
             "Maximum number of items in StopTxnSampledData.", minimum=0),
     KeySpec("SupportedFeatureProfiles", _CORE, _L, _R, True,
@@ -401,16 +438,16 @@ _VARIABLES_201: tuple[VariableSpec, ...] = (
                  "(eventType = Ended).", unit=_S, minimum=0),
     VariableSpec(_SAMPLED, "TxEndedMeasurands", None, _L, _RW,
                  "Sampled measurands in TransactionEventRequest (eventType = Ended).",
-                 choices=MEASURANDS_201),
+                 choices=MEASURANDS_201, members=_M201),
     VariableSpec(_SAMPLED, "TxStartedMeasurands", None, _L, _RW,
                  "Measurands taken at the start of a transaction (eventType = Started).",
-                 choices=MEASURANDS_201),
+                 choices=MEASURANDS_201, members=_M201),
     VariableSpec(_SAMPLED, "TxUpdatedInterval", None, _I, _RW,
                  "Interval between sampled meter values in TransactionEventRequest "
                  "(eventType = Updated).", unit=_S, minimum=0),
     VariableSpec(_SAMPLED, "TxUpdatedMeasurands", None, _L, _RW,
                  "Sampled measurands in TransactionEventRequest (eventType = Updated).",
-                 choices=MEASURANDS_201),
+                 choices=MEASURANDS_201, members=_M201),
     VariableSpec(_SAMPLED, "RegisterValuesWithoutPhases", None, _B, _RW,
                  "Report Energy.Active.Import.Register as a total only, without phase values."),
     # AlignedDataCtrlr
@@ -420,7 +457,8 @@ _VARIABLES_201: tuple[VariableSpec, ...] = (
                  "Size of the clock-aligned data interval for MeterValuesRequest; 0 sends none.",
                  unit=_S, minimum=0),
     VariableSpec(_ALIGNED, "Measurands", None, _L, _RW,
-                 "Clock-aligned measurands in MeterValuesRequest.", choices=MEASURANDS_201),
+                 "Clock-aligned measurands in MeterValuesRequest.", choices=MEASURANDS_201,
+                 members=_M201),
     VariableSpec(_ALIGNED, "SendDuringIdle", None, _B, _RW,
                  "Send clock-aligned meter values only while no transaction is ongoing."),
     VariableSpec(_ALIGNED, "SignReadings", None, _B, _RW,
@@ -430,7 +468,7 @@ _VARIABLES_201: tuple[VariableSpec, ...] = (
                  "(eventType = Ended).", unit=_S, minimum=0),
     VariableSpec(_ALIGNED, "TxEndedMeasurands", None, _L, _RW,
                  "Clock-aligned measurands in TransactionEventRequest (eventType = Ended).",
-                 choices=MEASURANDS_201),
+                 choices=MEASURANDS_201, members=_M201),
     # AuthCtrlr
     VariableSpec(_AUTH, "AdditionalInfoItemsPerMessage", None, _I, _R,
                  "Maximum number of AdditionalInfo items in one message.", minimum=0),
@@ -768,35 +806,37 @@ def _string(spec: Spec, raw: object) -> str:
 
 
 def _list(spec: Spec, raw: object) -> tuple[str, ...] | frozenset[str]:
-    items: Iterable[object]
+    entries: list[tuple[int, object]]  # (offset in a comma-separated text, member)
     if isinstance(raw, str):
-        items = raw.split(",")
+        entries, at = [], 0
+        for part in raw.split(","):
+            entries.append((at + len(part) - len(part.lstrip()), part))
+            at += len(part) + 1
     elif isinstance(raw, (list, tuple)):
-        items = raw
+        entries = [(0, item) for item in raw]
     elif isinstance(raw, (set, frozenset)):
         if spec.ordered:
             raise ValueError(f"expected an ordered list, got the unordered set {raw!r}")
-        items = raw
+        entries = [(0, item) for item in raw]
     else:
         raise ValueError(f"expected a comma-separated list, got {raw!r}")
-    members: list[str] = []
-    for item in items:
+    members: dict[str, int] = {}  # canonical member -> its index, in order
+    for index, (offset, item) in enumerate(entries):
         if isinstance(item, bool) or not isinstance(item, (str, int)):
-            raise ValueError(f"list members must be strings, got {item!r}")
+            raise MemberError(f"list members must be strings, got {item!r}", index, offset)
         text = str(item).strip()
         if not text:
             continue
         if "," in text:
-            raise ValueError(f"list member {text!r} contains a comma")
-        members.append(_member(spec, text))
-    if not spec.ordered:
-        return frozenset(members)
-    seen: set[str] = set()
-    for member in members:
-        if member in seen:
-            raise ValueError(f"{member!r} is listed more than once")
-        seen.add(member)
-    return tuple(members)
+            raise MemberError(f"list member {text!r} contains a comma", index, offset)
+        try:
+            member = _member(spec, text)
+        except ValueError as exc:
+            raise MemberError(str(exc), index, offset) from None
+        if spec.ordered and member in members:
+            raise MemberError(f"{member!r} is listed more than once", index, offset)
+        members.setdefault(member, index)
+    return tuple(members) if spec.ordered else frozenset(members)
 
 
 def _member(spec: Spec, text: str) -> str:
@@ -804,9 +844,11 @@ def _member(spec: Spec, text: str) -> str:
     choices = spec.choices
     if choices is None:
         return text
-    if choices in (MEASURANDS_16, MEASURANDS_201):
-        return _measurand(text, choices)
-    if choices == PHASE_ROTATIONS:
+    if spec.members is Members.PHASED_MEASURANDS:
+        return _measurand(text, choices, phased=True)
+    if spec.members is Members.MEASURANDS:
+        return _measurand(text, choices, phased=False)
+    if spec.members is Members.PHASE_ROTATIONS:
         return _phase_rotation(text)
     choice = _choice(text, choices)
     if choice is None:
@@ -814,18 +856,35 @@ def _member(spec: Spec, text: str) -> str:
     return choice
 
 
-def _measurand(text: str, measurands: frozenset[str]) -> str:
+def _measurand(text: str, measurands: frozenset[str], *, phased: bool) -> str:
+    """A measurand of `measurands`; with `phased`, optionally `<measurand>.<phase>`."""
     measurand = _choice(text, measurands)
     if measurand is not None:
         return measurand
     base, _, phase = text.rpartition(".")
     measurand, phase_name = _choice(base, measurands), _choice(phase, PHASES)
     if measurand is not None and phase_name is not None:
-        return f"{measurand}.{phase_name}"
-    raise ValueError(
-        f"{text!r} is not a measurand (allowed: {_listing(measurands)}; "
-        "optionally followed by a phase, e.g. Voltage.L1)"
-    )
+        if phased:
+            return f"{measurand}.{phase_name}"
+        raise ValueError(
+            f"{text!r} is not a measurand: this list names measurands without a phase (the "
+            f"charger reports every phase it measures); write {measurand!r}"
+        )
+    if measurand is not None and phased:
+        raise ValueError(
+            f"{text!r}: {phase!r} is not a phase (allowed after a measurand: {_listing(PHASES)})"
+        )
+    longer = sorted(m for m in measurands if m.casefold().startswith(text.casefold() + "."))
+    hints = longer or difflib.get_close_matches(text, sorted(measurands), n=1, cutoff=0.8)
+    if hints:
+        raise ValueError(f"{text!r} is not a measurand; did you mean {_either(hints)}?")
+    suffix = "; optionally followed by a phase, e.g. Voltage.L1" if phased else ""
+    raise ValueError(f"{text!r} is not a measurand (allowed: {_listing(measurands)}{suffix})")
+
+
+def _either(names: list[str]) -> str:
+    quoted = [repr(name) for name in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
 
 
 def _phase_rotation(text: str) -> str:

@@ -73,7 +73,7 @@ def test_period_past_sunday_midnight_overlaps_monday_morning(tmp_path: Path) -> 
         ),
     )
     assert codes(problems) == ["tariff-overlap"]
-    assert problems[0].path == ("spec", "periods", 1)
+    assert problems[0].path == ("spec", "periods", 1, "start")
     assert "Monday at 01:00" in problems[0].message
 
 
@@ -175,7 +175,7 @@ def test_bad_measurand_in_location_defaults_is_reported_once(
     chargers = [charger(f"bay-{i}", v) for i, v in enumerate(versions)]
     problems = check(tmp_path, TEAM, location(MEASURANDS.format(extra="Bogus")), *chargers)
     assert codes(problems) == ["invalid-key-value"]
-    assert problems[0].path == ("spec", "chargerDefaults", "settings", "meterValuesSampledData")
+    assert problems[0].path == ("spec", "chargerDefaults", "settings", "meterValuesSampledData", 1)
 
 
 def test_setting_and_raw_key_agreeing_after_normalisation_are_no_conflict(

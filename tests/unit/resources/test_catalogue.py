@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from importlib.resources import files
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -14,6 +17,8 @@ from controller.resources.catalogue import (
     OCPP16_KEYS,
     OCPP201_VARIABLES,
     KeySpec,
+    MemberError,
+    Members,
     Mutability,
     ValueType,
     VariableSpec,
@@ -176,6 +181,49 @@ def test_measurands_follow_the_charger_s_ocpp_version() -> None:
         parse_value(SAMPLED, "Energy.Active.Net")
 
 
+def test_a_2_0_1_measurand_list_names_measurands_without_a_phase() -> None:
+    """2.0.1's measurand variables are MemberLists of MeasurandEnumType: `Current.Import.L1`
+    is not a member (a station reports each phase itself), where 1.6 allows the suffix."""
+    assert parse_value(SAMPLED, "Current.Import.L1") == frozenset({"Current.Import.L1"})
+    with pytest.raises(ValueError, match="without a phase .*; write 'Current.Import'"):
+        parse_value(TX_UPDATED, "SoC,Current.Import.L1")
+
+
+def test_a_1_6_measurand_takes_only_a_phase_as_its_suffix() -> None:
+    assert parse_value(SAMPLED, "Voltage.L1-N") == frozenset({"Voltage.L1-N"})
+    with pytest.raises(ValueError, match="'Voltage.L4': 'L4' is not a phase"):
+        parse_value(SAMPLED, "Voltage.L4")
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        ("Voltge", "did you mean 'Voltage'?"),
+        (
+            "Energy.Active.Import",
+            "'Energy.Active.Import.Interval' or 'Energy.Active.Import.Register'",
+        ),
+    ],
+)
+def test_a_misspelt_measurand_is_refused_with_what_was_meant(text: str, hint: str) -> None:
+    with pytest.raises(ValueError, match=f"'{text}' is not a measurand; ") as refused:
+        parse_value(TX_UPDATED, text)
+    assert hint in str(refused.value)
+
+
+def test_a_wrong_member_says_which_one_it_is() -> None:
+    """Validation points at the member: its index in a YAML list, its offset in a text."""
+    with pytest.raises(MemberError) as in_list:
+        parse_value(SAMPLED, ["SoC", "", "Voltge"])
+    assert (in_list.value.index, in_list.value.offset) == (2, 0)
+    with pytest.raises(MemberError) as in_text:
+        parse_value(SAMPLED, "SoC,  Voltge")
+    assert (in_text.value.index, in_text.value.offset) == (1, 6)
+    with pytest.raises(MemberError) as repeated:
+        parse_value(TIME_SOURCE, "NTP,GPS,NTP")
+    assert (repeated.value.index, repeated.value.offset) == (2, 8)
+
+
 def test_a_value_outside_an_option_list_is_refused_listing_the_options() -> None:
     with pytest.raises(ValueError, match="'Sometimes' is not one of: EveryMeterValue, Never"):
         parse_value(OCPP201_VARIABLES["OCPPCommCtrlr.PublicKeyWithSignedMeterValue"], "Sometimes")
@@ -335,6 +383,51 @@ def test_2_0_1_variable_names_are_those_the_ocpp_library_knows() -> None:
 def test_measurand_tables_match_the_ocpp_library() -> None:
     assert {m.value for m in v16_enums.Measurand} == MEASURANDS_16
     assert {m.value for m in v201_enums.MeasurandEnumType} == MEASURANDS_201
+
+
+def test_measurand_tables_match_the_specifications_json_schemas() -> None:
+    """The OCA's JSON schemas (OCPP 1.6 and "OCPP 2.0.1 FINAL", as the `ocpp` library ships
+    them) are part of the specifications: their measurand enums are the tables."""
+    schemas = files("ocpp")
+    v16 = json.loads(schemas.joinpath("v16/schemas/MeterValues.json").read_text("utf-8"))
+    sampled = v16["properties"]["meterValue"]["items"]["properties"]["sampledValue"]
+    assert set(sampled["items"]["properties"]["measurand"]["enum"]) == MEASURANDS_16
+    v201 = json.loads(schemas.joinpath("v201/schemas/MeterValuesRequest.json").read_text("utf-8"))
+    assert v201["comment"] == "OCPP 2.0.1 FINAL"
+    assert set(v201["definitions"]["MeasurandEnumType"]["enum"]) == MEASURANDS_201
+
+
+MEASURAND_LISTS = {
+    "MeterValuesAlignedData": Members.PHASED_MEASURANDS,
+    "MeterValuesSampledData": Members.PHASED_MEASURANDS,
+    "StopTxnAlignedData": Members.PHASED_MEASURANDS,
+    "StopTxnSampledData": Members.PHASED_MEASURANDS,
+    "SampledDataCtrlr.TxStartedMeasurands": Members.MEASURANDS,
+    "SampledDataCtrlr.TxUpdatedMeasurands": Members.MEASURANDS,
+    "SampledDataCtrlr.TxEndedMeasurands": Members.MEASURANDS,
+    "AlignedDataCtrlr.Measurands": Members.MEASURANDS,
+    "AlignedDataCtrlr.TxEndedMeasurands": Members.MEASURANDS,
+}
+"""The measurand lists of OCPP 1.6 (section 9.1) and 2.0.1 (SampledDataCtrlr, AlignedDataCtrlr)."""
+
+
+def test_the_measurand_lists_are_checked_as_measurands_of_their_version() -> None:
+    specs: dict[str, KeySpec | VariableSpec] = {**OCPP16_KEYS, **OCPP201_VARIABLES}
+    found = {
+        name: spec.members
+        for name, spec in specs.items()
+        if spec.members in (Members.MEASURANDS, Members.PHASED_MEASURANDS)
+    }
+    assert found == MEASURAND_LISTS
+    for name in MEASURAND_LISTS:
+        spec = specs[name]
+        assert spec.type is ValueType.LIST and not spec.ordered, name
+        assert spec.choices == (MEASURANDS_16 if name in OCPP16_KEYS else MEASURANDS_201), name
+    assert not [
+        name
+        for name, spec in specs.items()
+        if spec.choices in (MEASURANDS_16, MEASURANDS_201) and name not in MEASURAND_LISTS
+    ]
 
 
 # --- Variable keys ---------------------------------------------------------------------------
