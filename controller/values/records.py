@@ -92,11 +92,6 @@ class ChargerRecord:
     identity: str
     pending: bool
     """An unknown charger that connected: shown to the operator, not accepted."""
-    pending_since: datetime | None = None
-    """When it first connected as pending (kept while it stays pending); None if not pending."""
-    pending_location: str | None = None
-    """While pending, the location whose URL (`/ocpp/<location>/<identity>`) it connected
-    through last; None for the plain URL, and when not pending."""
     ocpp_version: str | None = None
     boot: BootInfo | None = None
     booted_at: datetime | None = None
@@ -111,6 +106,11 @@ class ChargerRecord:
     """The last reported configuration, by key; None when not loaded (see `Store.chargers`)."""
     configuration_at: datetime | None = None
     """When the configuration was last reported; None if never."""
+    pending_since: datetime | None = None
+    """When it first connected as pending (kept while it stays pending); None if not pending."""
+    pending_location: str | None = None
+    """While pending, the location whose URL (`/ocpp/<location>/<identity>`) it connected
+    through last; None for the plain URL, and when not pending."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,8 @@ benchmarks that start several central systems in one process never share counter
 
 Two kinds of number, fed two ways:
 
-- *state* (chargers connected here, chargers declared, handshake auth failures) is read from
+- *state* (chargers connected here, chargers declared, pending chargers and how many were
+  forgotten to keep them within bounds, handshake auth failures) is read from
   the central system and the endpoint when Prometheus scrapes, so it can never drift from
   what it describes;
 - *events* (OCPP frames by action and direction, CALLERRORs we sent by code, transactions
@@ -222,6 +223,17 @@ class _Live(Collector):
             "chargectl_declared_chargers",
             "Chargers declared in the fleet in force.",
             value=len(self.central.fleet.chargers),
+        )
+        yield GaugeMetricFamily(
+            "chargectl_pending_chargers",
+            "Chargers not in the fleet recorded as pending, at most max_pending (the oldest is "
+            "forgotten for a new one).",
+            value=self.central.pending_count,
+        )
+        yield CounterMetricFamily(
+            "chargectl_pending_chargers_forgotten",
+            "Pending chargers forgotten (and disconnected) to make room for newer ones.",
+            value=self.central.pending_forgotten,
         )
         if self.endpoint is not None:
             yield CounterMetricFamily(

@@ -60,7 +60,10 @@ class ChargerRef:
 
     @property
     def location(self) -> str | None:
-        return self.declared.resource.spec.location if self.declared is not None else None
+        """Where it is declared; for a pending charger, the location it came through."""
+        if self.declared is not None:
+            return self.declared.resource.spec.location
+        return self.record.pending_location if self.record is not None else None
 
 
 class StatusService:
@@ -113,7 +116,7 @@ class StatusService:
 
     async def chargers(self, scope: Scope, location: str | None = None) -> Document:
         """Every declared charger the scope covers (at `location`, if given), then the pending
-        ones (unless a location is given), with their live status."""
+        ones (with a location, those that came through its URL), with their live status."""
         refs = await self._all_refs(scope, location)
         open_transactions = await self._open_transactions(refs)
         items = [self._summary(ref, open_transactions.get(ref.identity, [])) for ref in refs]
@@ -146,7 +149,9 @@ class StatusService:
         return document
 
     async def location(self, name: str, scope: Scope) -> Document | None:
-        """A location as declared, its chargers with their status and power, its circuits."""
+        """A location as declared, its chargers with their status and power, its circuits, and
+        the pending chargers that came through its URL (`pendingChargers`; they have no
+        transactions, so they add nothing to the sums)."""
         fleet = self.fleet
         loaded = fleet.locations.get(name)
         if loaded is None or not scope.sees_location(name):
@@ -171,14 +176,17 @@ class StatusService:
             draws[charger.name] = draw
             item["power"] = draw.document()
             items.append(item)
+        pending = [self._summary(ref, []) for ref in await self._pending_at(name, scope)]
         return {
             **_location(loaded.resource),
             "chargers": items,
+            "pendingChargers": pending,
             "summary": {
                 "chargers": len(items),
                 "connected": sum(1 for item in items if item["connected"]),
                 "charging": sum(len(item["openTransactions"]) for item in items),
                 "watts": _total(d.watts for d in draws.values()),
+                "pending": len(pending),
             },
             "circuits": [
                 _circuit(limit, fleet, draws)
@@ -214,11 +222,25 @@ class StatusService:
             identity = charger.resource.identity
             record = records.get(identity.lower())
             refs.append(ChargerRef(record.identity if record else identity, charger, record))
-        if location is None and scope.sees_location(None):
-            for lowered, record in sorted(records.items()):
-                if record.pending and lowered not in declared_identities:
-                    refs.append(ChargerRef(record.identity, None, record))
+        for lowered, record in sorted(records.items()):
+            if not record.pending or lowered in declared_identities:
+                continue
+            came = record.pending_location
+            if scope.sees_location(came) and (location is None or came == location):
+                refs.append(ChargerRef(record.identity, None, record))
         return refs
+
+    async def _pending_at(self, location: str, scope: Scope) -> list[ChargerRef]:
+        """The pending chargers that came through `location`'s URL, not declared since."""
+        if not scope.sees_location(location):
+            return []
+        fleet = self.fleet
+        return [
+            ChargerRef(record.identity, None, record)
+            for record in sorted(await self.store.pending_chargers(), key=lambda r: r.identity)
+            if record.pending_location == location
+            and fleet.charger_by_identity(record.identity) is None
+        ]
 
     async def _records(self, identities: Sequence[str]) -> dict[str, ChargerRecord]:
         """Records by lower-cased identity (a charger may connect with another case)."""
@@ -257,7 +279,7 @@ class StatusService:
         return {
             "identity": ref.identity,
             "name": declared.name if declared is not None else None,
-            "location": spec.location if spec is not None else None,
+            "location": ref.location,
             "declared": declared is not None,
             "pending": bool(record is not None and record.pending and declared is None),
             "ocppVersion": spec.ocpp_version.value if spec is not None else None,

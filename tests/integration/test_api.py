@@ -262,7 +262,14 @@ async def test_a_location_shows_its_chargers_their_power_and_its_circuits(api: A
     document = await api.get("/api/locations/depot")
     assert document["displayName"] == "Depot" and document["timezone"] == "Europe/Amsterdam"
     assert [c["name"] for c in document["chargers"]] == ["cp-16", "cp-201", "cp-auth"]
-    assert document["summary"] == {"chargers": 3, "connected": 1, "charging": 1, "watts": 11040.0}
+    assert document["summary"] == {
+        "chargers": 3,
+        "connected": 1,
+        "charging": 1,
+        "watts": 11040.0,
+        "pending": 0,
+    }
+    assert document["pendingChargers"] == []
     power = document["chargers"][0]["power"]
     assert power["watts"] == 11040.0
     assert power["amperes"] == {"L1": 16.0, "L2": 16.0, "L3": 16.0}

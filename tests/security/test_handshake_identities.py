@@ -180,7 +180,7 @@ async def test_an_unknown_charger_is_admitted_through_the_url_of_a_location_allo
     assert (await cp.call("BootNotification", BOOT_16))[2]["status"] == "Pending"
     record = await strict.central.store.charger("CP-NEW")
     assert record is not None and record.pending
-    assert strict.central.pending_locations == {"CP-NEW": "yard"}
+    assert record.pending_location == "yard"
 
 
 @pytest.mark.parametrize(

@@ -51,6 +51,8 @@ class V16Handlers(CommonHandlers):
         decision = self.central.authorize(self.identity, payload["idTag"])
         # The transaction is recorded (and committed) even when the card is refused: the
         # charger may already be delivering energy (offline start), and will stop on our answer.
+        # Not for a charger not in the fleet: its id names no stored transaction (see
+        # CentralSystem.start_transaction), and its stop is answered all the same.
         transaction = await self.central.start_transaction(
             TransactionStart(
                 identity=self.identity,

@@ -6,6 +6,8 @@ against the schemas). Two kinds of message need more than a translation:
 * TransactionEvent Started/Updated/Ended carries the station's own transaction id. An Updated or
   Ended for a transaction we do not know (its Started went to another central system, or was
   lost with a database) creates the transaction first, so the energy delivered is never dropped.
+  A station not in the fleet has no transactions recorded at all (`CentralSystem`'s
+  transaction methods answer with ones that are not), so none is recovered either.
 * NotifyReport is the answer to our GetBaseReport, in parts: they collect in the
   `PendingReport` the command registered, and the last one completes it.
 """
