@@ -94,8 +94,16 @@ class Metrics:
         )
         self.commands = Counter(
             "chargectl_commands",
-            "Imperative commands sent through the API, by command and outcome.",
-            ("command", "outcome"),
+            "Imperative commands sent through the admin channel, by command, outcome and the "
+            "name of the token that asked (token names come from the token file: bounded).",
+            ("command", "outcome", "requester"),
+            registry=self.registry,
+        )
+        self.admin_refused = Counter(
+            "chargectl_admin_requests_refused",
+            "Requests to the admin channel refused before anything was done, by reason "
+            "(no-token, wrong-token).",
+            ("reason",),
             registry=self.registry,
         )
         self.reconciles = Counter(
@@ -145,10 +153,17 @@ class Metrics:
         else:
             self.transactions_stopped.inc()
 
-    def command(self, command: str, outcome: str) -> None:
-        self.commands.labels(command, outcome).inc()
+    def command(self, command: str, outcome: str, requester: str) -> None:
+        self.commands.labels(command, outcome, requester).inc()
+
+    def refused_admin_request(self, reason: str) -> None:
+        self.admin_refused.labels(reason).inc()
 
     # --- wiring and exposition ---------------------------------------------------------------
+
+    @property
+    def attached(self) -> bool:
+        return self._live is not None
 
     def attach(self, central: CentralSystem, endpoint: Endpoint | None = None) -> None:
         """Count what `central` sees from now on, and read its state at each scrape.
