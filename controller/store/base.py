@@ -16,9 +16,9 @@ Two kinds of write go through here, and the difference matters to callers:
   configuration from the charger again on every pass, after a restart included. A caller that
   cannot afford to lose one key status (say, that an UpdateFirmware was just sent) calls
   `flush` after recording it.
-- *immediate* writes (transactions, forgetting key statuses) are committed before the call
-  returns: a transaction id is only sent to a charger once the transaction is on disk, because
-  after a restart the store is the only memory there is.
+- *immediate* writes (transactions, forgetting key statuses or a pending charger) are
+  committed before the call returns: a transaction id is only sent to a charger once the
+  transaction is on disk, because after a restart the store is the only memory there is.
 """
 
 from __future__ import annotations

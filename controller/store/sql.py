@@ -5,7 +5,7 @@ SQL (upserts). Buffered writes wait in a `WriteBuffer`, and a background task wr
 `flush_interval` seconds, or as soon as `flush_rows` are waiting, in one transaction: one
 executemany (one round trip) per table, and for charger rows one per set of columns changed
 (heartbeats alone, connections, boots: a handful). Transactions, and forgetting key
-statuses, commit before returning.
+statuses or a pending charger, commit before returning.
 
 Reads flush first, and flushes commit as a group: a reader that finds a flush under way waits
 for it, and flushes again only if it buffered something that flush did not take. Dozens of
