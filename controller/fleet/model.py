@@ -75,7 +75,8 @@ class Fleet:
     def build(
         cls, resources: tuple[Loaded[Resource], ...] | list[Loaded[Resource]]
     ) -> tuple[Fleet, list[Problem]]:
-        """Index resources; a second resource with a taken name is a problem, not a winner."""
+        """Index resources; a second resource with a taken name is a problem, not a winner
+        (`duplicate-name`, at the second one's `metadata.name`)."""
         by_kind: dict[str, dict[str, Loaded[Resource]]] = {k: {} for k in _FIELDS}
         problems: list[Problem] = []
         for item in resources:

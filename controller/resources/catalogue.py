@@ -19,8 +19,11 @@ Where the data comes from:
   `dm_components_vars.csv`): component, variable, instance, dataType, unit and description.
   2.0.1 leaves most mutabilities to the implementation; the ones here are what the
   appendices and the use cases imply, cross-checked against EVerest libocpp's device model.
-* The measurand and phase enumerations of both versions (MeasurandEnumType, PhaseEnumType),
-  which the unit tests check against the `ocpp` library's enums.
+* The measurand and phase enumerations of both versions (1.6 Measurand and Phase, 2.0.1
+  MeasurandEnumType and PhaseEnumType), which the unit tests check against the `ocpp`
+  library's enums and the OCA's JSON schemas it ships. 1.6's measurand keys take a phase
+  suffix ("where applicable, the Measurand is combined with the optional phase; for
+  instance: Voltage.L1"); 2.0.1's are MemberLists of MeasurandEnumType and take none.
 
 Spec minimum/maximum values are kept where the documents give them. Every integer key also
 gets a minimum of 0: the spec states "negative values are not allowed" only for
