@@ -73,7 +73,7 @@ def _server_options(function: F) -> F:
     it, how long to wait for it, and how to print its answer."""
     function = click.option(
         "--token-file",
-        type=click.Path(exists=True, dir_okay=True, path_type=Path),
+        type=click.Path(dir_okay=True, path_type=Path),
         envvar="CHARGECTL_ADMIN_TOKEN_FILE",
         help="The admin token file serve wrote (default: ~/.config/chargectl/admin-token, or "
         "$CHARGECTL_ADMIN_TOKEN_FILE); its first token is used.",

@@ -95,10 +95,12 @@ def test_output_is_a_format_everywhere_but_the_file_export_writes() -> None:
 
 
 def test_only_the_command_server_options_read_the_environment() -> None:
-    """`plan` reads no $CHARGECTL_SERVER: it would silently stop reading the local store."""
+    """`plan` reads no $CHARGECTL_SERVER: it would silently stop reading the local store.
+    `command` reads its own variable: it goes to the admin channel, not the status API."""
     envvars = {path: option.envvar for path, option in taking("--server").items()}
     assert envvars.pop("plan") is None
-    assert set(envvars.values()) == {"CHARGECTL_SERVER"}
+    assert envvars.pop("logs") == "CHARGECTL_SERVER"
+    assert set(envvars.values()) == {"CHARGECTL_ADMIN_SERVER"}
 
 
 def test_the_default_store_is_one_fact() -> None:
