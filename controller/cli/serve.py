@@ -2,7 +2,9 @@
 
 Only turns options into `controller.runtime.serve.ServeOptions` and runs the process; the
 serving itself (endpoint, reconciler, HTTP API, `--simulate`'s chargers) is the runtime's.
-The OCPP stack and the database driver are imported when the command runs, not before.
+The OCPP stack and the database driver are imported when the command runs, not before; so
+the defaults of `--max-pending` and `--max-frame-size` are written here as numbers, and a
+unit test holds them to the endpoint's own.
 """
 
 from __future__ import annotations
@@ -46,7 +48,16 @@ LOG_FORMATS = ("text", "json")
 @click.option(
     "--allow-unknown",
     is_flag=True,
-    help="Record chargers not in the fleet as pending instead of refusing them.",
+    help="Record chargers not in the fleet as pending instead of refusing them, whatever "
+    "URL they use (without it, only through /ocpp/LOCATION/ID of a location that sets "
+    "allowUnknownChargers).",
+)
+@click.option(
+    "--max-pending",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Unknown chargers kept pending at most; for a new one, the oldest is forgotten.",
 )
 @address_option(
     "--http",
@@ -82,9 +93,10 @@ LOG_FORMATS = ("text", "json")
     "--max-frame-size",
     "max_frame_bytes",
     type=click.IntRange(min=4096),
-    default=None,
-    help="Largest OCPP frame in bytes a charger may send (default 1 MiB); a larger one closes "
-    "the connection (1009) with a log line naming the charger.",
+    default=1024 * 1024,
+    show_default=True,
+    help="Largest OCPP frame in bytes a charger may send; a larger one closes the connection "
+    "(1009) with a log line naming the charger.",
 )
 @click.option(
     "--reconcile/--no-reconcile",
@@ -139,11 +151,12 @@ def serve(
     tls_key: str | None,
     tls_client_ca: str | None,
     allow_unknown: bool,
+    max_pending: int,
     http: tuple[str, int] | None,
     trusted_proxies: tuple[str, ...],
     admin: tuple[str, int] | None,
     admin_tokens: Path | None,
-    max_frame_bytes: int | None,
+    max_frame_bytes: int,
     reconcile: bool,
     resync: float,
     simulate: bool,
@@ -189,6 +202,8 @@ def serve(
         tls_key=tls_key,
         tls_client_ca=tls_client_ca,
         allow_unknown=allow_unknown,
+        max_pending=max_pending,
+        max_frame_bytes=max_frame_bytes,
         call_timeout=call_timeout,
         message_log_limit=message_log_limit,
         secrets_dir=secrets_dir,
@@ -204,8 +219,6 @@ def serve(
         if simulate
         else None,
     )
-    if max_frame_bytes is not None:
-        options.max_frame_bytes = max_frame_bytes
     try:
         with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
             runner.run(serve_forever(options))

@@ -24,7 +24,7 @@ from controller.fleet.checking import check_paths
 from controller.fleet.credentials import DemoSecrets, SecretResolver
 from controller.fleet.model import Fleet
 from controller.fleet.problems import Problem
-from controller.ocpp.central import CentralSystem
+from controller.ocpp.central import DEFAULT_MAX_PENDING, CentralSystem
 from controller.ocpp.server import MAX_FRAME_BYTES, Endpoint, EndpointOptions, tls_context
 from controller.reconciler.scheduler import Reconciler, ReconcilerOptions
 from controller.runtime.devcerts import DevPki, make_dev_pki
@@ -66,6 +66,8 @@ class ServeOptions:
     tls_key: str | None = None
     tls_client_ca: str | None = None
     allow_unknown: bool = False
+    max_pending: int = DEFAULT_MAX_PENDING
+    """Unknown chargers kept pending at most; for a new one beyond it, the oldest is forgotten."""
     call_timeout: float = 30.0
     message_log_limit: int = 1000
     secrets_dir: Path | None = None
@@ -147,7 +149,10 @@ async def running(options: ServeOptions) -> AsyncIterator[Running]:
         try:
             if not options.store_url.startswith(("postgresql", "postgres")):
                 await _forget_old_connections(store)
-            central = CentralSystem(fleet, store, allow_unknown=options.allow_unknown)
+            central = CentralSystem(
+                fleet, store, allow_unknown=options.allow_unknown, max_pending=options.max_pending
+            )
+            await central.load_pending()
             metrics = Metrics()
             reconciler = (
                 Reconciler(

@@ -85,7 +85,7 @@ class Served:
 
 
 @asynccontextmanager
-async def serve(root: Path) -> AsyncIterator[Served]:
+async def serve(root: Path, max_pending: int = 1000) -> AsyncIterator[Served]:
     """The depot's fleet and a yard that admits unknown chargers; `--allow-unknown` is off."""
     fleet = write_fleet(root, protected=False)
     (fleet / "yard.yaml").write_text(YARD)
@@ -96,6 +96,7 @@ async def serve(root: Path) -> AsyncIterator[Served]:
         port=0,
         http_port=0,
         call_timeout=2.0,
+        max_pending=max_pending,
     )
     async with running(options) as started, aiohttp.ClientSession() as http:
         yield Served(started, http)
@@ -141,8 +142,7 @@ def event_201(event_type: str, seq_no: int, at: str, wh: int, **extra: Any) -> d
 async def test_beyond_max_pending_the_oldest_pending_charger_is_forgotten_and_disconnected(
     tmp_path: Path,
 ) -> None:
-    async with serve(tmp_path) as served:
-        served.running.central.max_pending = 3  # small, for the test
+    async with serve(tmp_path, max_pending=3) as served:
         chargers = [await served.unknown(f"CP-U{n}") for n in range(1, 5)]
 
         await asyncio.wait_for(chargers[0].connection.wait_closed(), 5)

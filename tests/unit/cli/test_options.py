@@ -175,3 +175,12 @@ def test_a_server_is_an_http_url(args: list[str]) -> None:
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2, result.output
     assert "is not an http(s) URL" in result.output
+
+
+def test_serves_endpoint_limits_default_to_the_endpoints_own() -> None:
+    """`cli.serve` writes them as numbers to stay light to import; they must not drift."""
+    from controller.ocpp.central import DEFAULT_MAX_PENDING
+    from controller.ocpp.server import MAX_FRAME_BYTES
+
+    assert taking("--max-pending")["serve"].default == DEFAULT_MAX_PENDING
+    assert taking("--max-frame-size")["serve"].default == MAX_FRAME_BYTES
