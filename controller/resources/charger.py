@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from controller.resources.common import Model, Resource, ResourceName
-from controller.resources.identity import IDENTITY_PATTERN
+from controller.resources.identity import IDENTITY_PATTERN, identity_problem
 from controller.resources.settings import ChargerSettings, ConfigurationMap, OcppVersion
 
 
@@ -172,6 +172,15 @@ class ChargerSpec(Model):
         description="Keys managed by hand: chargectl never changes them, even when declared "
         "at the location.",
     )
+
+    @field_validator("ocpp_identity")
+    @classmethod
+    def _identity_a_url_takes_as_a_name(cls, value: str | None) -> str | None:
+        """What the pattern cannot say: `.` and `..` pass it, and name directories in a URL."""
+        problem = identity_problem(value) if value is not None else None
+        if problem is not None:
+            raise ValueError(f"{value!r} is not an OCPP identity: {problem}")
+        return value
 
     @field_validator("ocpp_version", mode="before")
     @classmethod

@@ -19,7 +19,10 @@ IDENTITY_CHARACTERS = "a-z A-Z 0-9 * - _ = : + | @ ."
 """The allowed characters as the specification lists them, for messages."""
 
 IDENTITY_PATTERN = r"^[A-Za-z0-9*\-_=:+|@.]{1,48}$"
-"""The rule as a regular expression (also the CRD's and the JSON Schema's `pattern`)."""
+"""OCPP's characters and length as a regular expression (also the CRD's and the JSON Schema's
+`pattern`). `identity_problem` refuses more: `.` and `..` (dots alone), which a URL takes for
+directories, not names; a pattern without look-ahead (pydantic's and Kubernetes' have none)
+cannot say that."""
 
 _IDENTITY = re.compile(IDENTITY_PATTERN)
 
@@ -31,6 +34,8 @@ def identity_problem(identity: str) -> str | None:
         return "the identity is empty"
     if len(identity) > MAX_IDENTITY_LENGTH:
         return f"the identity is {len(identity)} characters long; at most {MAX_IDENTITY_LENGTH}"
+    if set(identity) == {"."}:
+        return f"{identity!r} names a directory in a URL, not a charger"
     if _IDENTITY.fullmatch(identity) is None:
         bad = sorted({c for c in identity if not _IDENTITY.fullmatch(c)})
         shown = ", ".join(repr(c) for c in bad[:5])

@@ -99,6 +99,9 @@ BAD_IDENTITIES = {
     "empty-at-a-location": "/ocpp/yard/",
     "bad-location": "/ocpp/Y%20ARD/CP-1",
     "dot-dot-location": "/ocpp/../CP-1",
+    "dot-dot": "/ocpp/..",
+    "encoded-dot-dot": "/ocpp/%2E%2E",
+    "dot": "/ocpp/yard/.",
 }
 
 
