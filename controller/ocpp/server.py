@@ -82,7 +82,8 @@ _LOCATION = re.compile(NAME_PATTERN)
 
 @dataclass
 class EndpointOptions:
-    host: str = "0.0.0.0"
+    host: str = "127.0.0.1"
+    """Loopback unless told otherwise, as every listener of chargectl."""
     port: int = 9000
     tls: ssl.SSLContext | None = None
     call_timeout: float = 30.0
