@@ -39,3 +39,24 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- default "default" .Values.serviceAccount.name }}
 {{- end }}
 {{- end }}
+
+{{/* The namespaces whose resources are the fleet: the release's own unless told otherwise. */}}
+{{- define "chargectl.watchedNamespaces" -}}
+{{- $namespaces := .Values.watch.namespaces | default (list .Release.Namespace) }}
+{{- toJson (uniq $namespaces) }}
+{{- end }}
+
+{{/* The Secret holding the admin channel's tokens, one key per token named after it. */}}
+{{- define "chargectl.adminSecretName" -}}
+{{- .Values.admin.existingSecret | default (printf "%s-admin" (include "chargectl.fullname" .)) }}
+{{- end }}
+
+{{/* The claim holding the SQLite store. */}}
+{{- define "chargectl.claimName" -}}
+{{- .Values.persistence.existingClaim | default (printf "%s-data" (include "chargectl.fullname" .)) }}
+{{- end }}
+
+{{/* The image, by the chart's appVersion unless a tag is given. */}}
+{{- define "chargectl.image" -}}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
