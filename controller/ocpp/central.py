@@ -16,6 +16,14 @@ Chargers not in the fleet, when admitted at all (`unknown_admission`), are kept 
   is not stored, and is answered with an id below zero, which no stored transaction has; its
   updates, stop and meter values are not stored either. An event on the charger says so, and
   the message log keeps the frames.
+
+With several replicas on one PostgreSQL store (`store.coordination`), a connection is served
+only while its replica holds the charger's lock (`connection.serve_connection` claims it). When
+the charger connects to another replica, this one lets go (`hand_over`): nothing more from the
+old connection is recorded (as for a forgotten pending charger), observers hear it left, what
+is buffered is written, and the connection is closed; the new replica records the connection.
+A transaction that begins or ends is published to the other replicas, by location (topic
+`transaction`): their power step re-plans that location.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from controller.fleet.model import Fleet
 from controller.ocpp.session import Session
 from controller.resources.settings import DEFAULT_HEARTBEAT_INTERVAL, OcppVersion, setting_key
 from controller.store.base import Store
+from controller.store.coordination import Coordination, coordination_of
 from controller.values.commands import BootReply, BootStatus, ChargerCommands
 from controller.values.records import (
     BootInfo,
@@ -103,6 +112,9 @@ class CentralSystem:
             raise ValueError("max_pending must be at least 1")
         self._fleet = fleet
         self.store = store
+        self.coordination: Coordination = coordination_of(store)
+        """How this replica agrees with the others on the store (one process: nothing)."""
+        self.coordination.on_takeover(self.hand_over)
         self.allow_unknown_flag = allow_unknown
         self.max_pending = max_pending
         """Pending chargers kept at most (see the module's docstring)."""
@@ -263,6 +275,31 @@ class CentralSystem:
             first_seen.isoformat() if first_seen is not None else "before records began",
             extra={"charger": identity, "event": "PendingForgotten"},
         )
+
+    async def hand_over(self, identity: str, why: str) -> None:
+        """Another replica takes the charger over (it connected there): stop recording from its
+        connection here, tell observers it left, close it, and write what is buffered, so that
+        nothing written here lands after what the new replica writes."""
+        lowered = identity.lower()
+        for connected in [i for i in self.connections if i.lower() == lowered]:
+            await self.event(connected, "Disconnected", why)
+            commands = self.connections.pop(connected)
+            self._forgotten[connected] = commands
+            log.info(
+                "%s: %s; closing its connection here",
+                connected,
+                why,
+                extra={"charger": connected, "event": "HandedOver"},
+            )
+            closing = asyncio.create_task(
+                close_connection(commands, 1000, "replaced by a connection to another replica"),
+                name=f"close handed over {connected}",
+            )
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
+            for observer in self.observers:
+                await observer.charger_disconnected(connected)
+        await self.store.flush()
 
     def _recorded(self, identity: str) -> bool:
         """Whether what `identity` says is recorded: not if the charger was forgotten while
@@ -458,6 +495,9 @@ class CentralSystem:
             await self.store.log_message(entry)
 
     async def _transaction_changed(self, identity: str, transaction: Transaction) -> None:
+        loaded = self._fleet.charger_by_identity(identity)
+        if loaded is not None:  # the other replicas re-plan its location's power
+            self.coordination.publish("transaction", loaded.resource.spec.location)
         for observer in self.observers:
             await observer.transaction_changed(identity, transaction)
 

@@ -254,6 +254,41 @@ charger_conditions = Table(
 )
 """Kubernetes-style conditions per charger (`models.ChargerCondition`)."""
 
+forwarded_commands = Table(
+    "forwarded_commands",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("identity", String, nullable=False),
+    Column("body", _JSON, nullable=False),
+    Column("requester", String),
+    Column("asked_by", String, nullable=False),
+    Column("asked_at", UtcDateTime, nullable=False),
+    Column("deadline", UtcDateTime, nullable=False),
+    Column("claimed_by", String),
+    Column("answered_at", UtcDateTime),
+    Column("outcome", _JSON),
+    Index(None, "asked_at"),
+)
+"""Commands asked of one replica for a charger connected to another (`coordination`): the
+replica holding the charger claims the row, runs it and writes the outcome back."""
+
+power_profiles = Table(
+    "power_profiles",
+    metadata,
+    Column("identity", String, primary_key=True),
+    Column("location", String, nullable=False),
+    Column("replica", String, nullable=False),
+    Column("owner_pid", Integer, nullable=False),
+    Column("lock_hi", BigInteger, nullable=False),
+    Column("lock_lo", BigInteger, nullable=False),
+    Column("state", _JSON, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Index(None, "location"),
+)
+"""What each replica knows of the charging profiles of the chargers it holds, for the power
+decisions of the others (`coordination`); a row counts only while its writer still holds the
+charger's advisory lock (`owner_pid`, and the lock's two halves as `pg_locks` shows them)."""
+
 store_settings = Table(
     "store_settings",
     metadata,

@@ -13,7 +13,8 @@ reconciler passes reading at once thus cost a few flushes, not one each.
 
 On SQLite one process is the only writer, so writes are serialised here, in memory, instead of
 contending for the database file's lock. On PostgreSQL several replicas write at once; each
-charger's session lives on one replica, which is all the message log numbering relies on.
+charger's session lives on one replica, the one holding its advisory lock (`coordination`,
+started with the store), which is all the message log numbering relies on.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from controller.store.base import Store
 from controller.store.batching import Fetch, ReadBatcher
 from controller.store.buffer import Batch, PendingConfiguration, WriteBuffer, log_rows
 from controller.store.bulk import BulkStatement, ReadStatement
+from controller.store.coordination import LOCAL, Coordination
 from controller.store.engine import WRITE, create_engine, is_transient
 from controller.store.urls import database_url
 from controller.values.records import (
@@ -130,6 +132,7 @@ class SqlStore(Store):
         """Per-charger reads of the reconciler's path, asked together, fetched together."""
         self._next_seq: dict[str, int] = {}
         """Next message log number per charger, once read from the database."""
+        self._coordination: Coordination = LOCAL
 
     @property
     def engine(self) -> AsyncEngine:
@@ -137,6 +140,12 @@ class SqlStore(Store):
         if self._engine is None:
             raise RuntimeError("the store is not open")
         return self._engine
+
+    @property
+    def coordination(self) -> Coordination:
+        """How this process agrees with the other replicas sharing the database: on PostgreSQL
+        a `replicas.PgCoordination` (started with the store), on SQLite `coordination.LOCAL`."""
+        return self._coordination
 
     @property
     def dropped(self) -> int:
@@ -154,8 +163,15 @@ class SqlStore(Store):
         try:
             async with self._write() as conn:
                 await self._prepare(conn)
+            if self._postgres:
+                from controller.store.replicas import PgCoordination
+
+                coordination = PgCoordination(engine, self.url)
+                await coordination.start()
+                self._coordination = coordination
         except BaseException:
             self._engine = self._writer = None
+            self._coordination = LOCAL
             await engine.dispose()
             raise
         self._flusher = asyncio.create_task(self._flush_periodically(), name="store-flush")
@@ -172,6 +188,8 @@ class SqlStore(Store):
         try:
             await self.flush()
         finally:
+            coordination, self._coordination = self._coordination, LOCAL
+            await coordination.close()  # its locks go with its connection
             engine, self._engine, self._writer = self._engine, None, None
             await engine.dispose()
 

@@ -6,8 +6,11 @@ them. Every request must carry `Authorization: Bearer <token>` for a token of th
 (`tokens`); one without gets 401 before its body is read, changes nothing, and is counted in
 `chargectl_admin_requests_refused_total`. Each command sent is recorded as an event of the
 charger naming the token that asked (`token:<name>`), and counted by command, outcome and
-token in `chargectl_commands_total`. Tokens never reach a log: the access log, when on, shows
-the path and status only.
+token in `chargectl_commands_total`. With several replicas, a command for a charger connected
+to another one is forwarded to it through the database (`commands.forward`) and its outcome
+returned here: 409 only when no replica holds the charger, 504 when the one holding it does
+not answer within `AdminOptions.forward_timeout`. Tokens never reach a log: the access log,
+when on, shows the path and status only.
 
     POST /api/chargers/{id}/commands     {"command": "reset", "hard": true} and friends
     GET  /api/whoami                     the name of the token presented (checks a token)
@@ -25,8 +28,16 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from controller.ocpp.central import CentralSystem
+from controller.store.coordination import ForwardTimeout, NotHeld
 from controller.web.access import Scope
-from controller.web.commands import BadCommand, parse_command, send
+from controller.web.commands import (
+    BadCommand,
+    Command,
+    forward,
+    outcome_label,
+    parse_command,
+    send,
+)
 from controller.web.listener import LOOPBACK, Listener
 from controller.web.metrics import Metrics
 from controller.web.responses import errors_as_json, json_response, refused
@@ -42,6 +53,10 @@ REQUESTER_KEY = web.RequestKey("requester", str)
 
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="chargectl"'}
 
+FORWARD_TIMEOUT = 40.0
+"""Seconds a forwarded command may take: the charger's answer (30 s by default, `serve
+--call-timeout`) and the trip through the database."""
+
 
 @dataclass(frozen=True)
 class AdminOptions:
@@ -50,13 +65,18 @@ class AdminOptions:
     access_log: bool = False
     shutdown_timeout: float = 5.0
     """Seconds a command in flight (waiting for its charger) gets when stopping."""
+    forward_timeout: float = FORWARD_TIMEOUT
+    """Seconds to wait for the replica holding a charger to answer a forwarded command."""
 
 
 class _Admin:
-    def __init__(self, central: CentralSystem, metrics: Metrics) -> None:
+    def __init__(
+        self, central: CentralSystem, metrics: Metrics, forward_timeout: float = FORWARD_TIMEOUT
+    ) -> None:
         self.central = central
         self.metrics = metrics
         self.service = StatusService(central)
+        self.forward_timeout = forward_timeout
 
     async def whoami(self, request: web.Request) -> web.Response:
         return json_response({"token": request[REQUESTER_KEY]})
@@ -77,19 +97,41 @@ class _Admin:
         except BadCommand as exc:
             raise refused(HTTPStatus.BAD_REQUEST, "bad-command", str(exc)) from None
         charger = self.service.connection(ref)
+        requester = request[REQUESTER_KEY]
         if charger is None:
+            if self.central.coordination.shared:
+                return await self._forward(ref.identity, command, requester)
             elsewhere = ref.record is not None and ref.record.connected
             raise refused(
                 HTTPStatus.CONFLICT,
                 "not-connected",
-                f"{ref.identity} is connected to another replica; send the command there"
+                f"{ref.identity} is connected to another process on this store"
                 if elsewhere
                 else f"{ref.identity} is not connected",
             )
-        requester = request[REQUESTER_KEY]
         outcome = await send(self.central, ref.identity, charger, command, f"token:{requester}")
         self.metrics.command(command.name.value, outcome.label, requester)
         return json_response(outcome.document())
+
+    async def _forward(self, identity: str, command: Command, requester: str) -> web.Response:
+        """The charger is not connected here: the replica holding it sends the command."""
+        try:
+            document = await forward(
+                self.central, identity, command, f"token:{requester}", self.forward_timeout
+            )
+        except NotHeld:
+            raise refused(
+                HTTPStatus.CONFLICT, "not-connected", f"{identity} is not connected"
+            ) from None
+        except ForwardTimeout:
+            raise refused(
+                HTTPStatus.GATEWAY_TIMEOUT,
+                "no-answer",
+                f"the replica holding {identity} did not answer within "
+                f"{self.forward_timeout:g} s; the command may still reach the charger",
+            ) from None
+        self.metrics.command(command.name.value, outcome_label(document), requester)
+        return json_response(document)
 
 
 def _authenticate(tokens: TokenBook, metrics: Metrics) -> Middleware:
@@ -122,8 +164,13 @@ def _authenticate(tokens: TokenBook, metrics: Metrics) -> Middleware:
     return authenticate
 
 
-def build_admin_app(central: CentralSystem, tokens: TokenBook, metrics: Metrics) -> web.Application:
-    admin = _Admin(central, metrics)
+def build_admin_app(
+    central: CentralSystem,
+    tokens: TokenBook,
+    metrics: Metrics,
+    forward_timeout: float = FORWARD_TIMEOUT,
+) -> web.Application:
+    admin = _Admin(central, metrics, forward_timeout)
     # errors_as_json is outermost, so a refusal by `authenticate` is a JSON document too.
     app = web.Application(middlewares=[errors_as_json, _authenticate(tokens, metrics)])
     app.add_routes(
@@ -147,7 +194,7 @@ class AdminServer(Listener):
     ) -> None:
         self.options = options or AdminOptions()
         super().__init__(
-            build_admin_app(central, tokens, metrics),
+            build_admin_app(central, tokens, metrics, self.options.forward_timeout),
             self.options.host,
             self.options.port,
             what="admin channel (commands, with a bearer token)",

@@ -6,6 +6,12 @@ arguments both become one of the small values below, which say what they are, ch
 fields, and know which `ChargerCommands` method carries them, so nothing here depends on the
 OCPP version. `send` runs one and records it as an event in the charger's history (who asked,
 what, and what the charger answered), whatever the answer.
+
+With several replicas (`controller.store.coordination`), a charger's session is on one of
+them. A command asked of another goes through the database (`forward`): the replica holding
+the charger runs it with `send`, through `ForwardedCommands` (which `serve_forwarded` installs
+on every replica), so the event names whoever asked, wherever they asked; the outcome
+document comes back to the asker, who counts it in its metrics.
 """
 
 from __future__ import annotations
@@ -17,7 +23,14 @@ from enum import StrEnum
 from typing import Any
 
 from controller.ocpp.central import CentralSystem
-from controller.values.commands import CallFailed, ChargerCommands, Status, TriggerKind
+from controller.store.coordination import coordination_of
+from controller.values.commands import (
+    CallFailed,
+    ChargerCommands,
+    FailureKind,
+    Status,
+    TriggerKind,
+)
 
 COMMAND_EVENT = "Command"
 """The kind of the event each command leaves in the charger's history."""
@@ -292,3 +305,69 @@ async def send(
         },
     )
     return outcome
+
+
+# --- across replicas ---------------------------------------------------------------------------
+
+
+def outcome_label(document: Mapping[str, Any]) -> str:
+    """`Outcome.label` of an outcome document (one that came back from another replica)."""
+    status = document.get("status")
+    if isinstance(status, str):
+        return status
+    failed = document.get("failed")
+    kind = failed.get("kind") if isinstance(failed, Mapping) else None
+    return kind if isinstance(kind, str) else "Error"
+
+
+async def forward(
+    central: CentralSystem,
+    identity: str,
+    command: Command,
+    requester: str | None,
+    timeout: float,
+) -> dict[str, Any]:
+    """Have the replica holding `identity` send `command`; its outcome document.
+
+    Raises `coordination.NotHeld` when no replica holds the charger, and
+    `coordination.ForwardTimeout` when the one holding it did not answer within `timeout`.
+    """
+    return await coordination_of(central).forward(identity, command.body(), requester, timeout)
+
+
+class ForwardedCommands:
+    """Runs, for the chargers connected here, the commands other replicas forward: parsed and
+    sent as if asked here (`send`), in the name of who asked there."""
+
+    def __init__(self, central: CentralSystem) -> None:
+        self.central = central
+
+    def _connection(self, identity: str) -> tuple[str, ChargerCommands] | None:
+        found = self.central.connections.get(identity)
+        if found is not None:
+            return identity, found
+        lowered = identity.lower()  # OCPP identities compare without case
+        for connected, commands in self.central.connections.items():
+            if connected.lower() == lowered:
+                return connected, commands
+        return None
+
+    def holds(self, identity: str) -> bool:
+        return self._connection(identity) is not None
+
+    async def run(
+        self, identity: str, body: Mapping[str, Any], requester: str | None
+    ) -> dict[str, Any]:
+        command = parse_command(body)
+        found = self._connection(identity)
+        if found is None:  # it left between the asking and now
+            answer = CallFailed(FailureKind.DISCONNECTED, command.name.value, "not connected")
+            return Outcome(identity, command, None, answer, 0.0).document()
+        connected, charger = found
+        outcome = await send(self.central, connected, charger, command, requester)
+        return outcome.document()
+
+
+def serve_forwarded(central: CentralSystem) -> None:
+    """Run here the commands other replicas forward for chargers connected here."""
+    central.coordination.serve_commands(ForwardedCommands(central))
