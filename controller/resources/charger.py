@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from controller.resources.common import Model, Resource, ResourceName
-from controller.resources.identity import IDENTITY_PATTERN, identity_problem
+from controller.resources.common import (
+    Model,
+    Resource,
+    ResourceName,
+    ResourceStatus,
+    StatusModel,
+    StatusOf,
+    cel,
+    validations,
+)
+from controller.resources.identity import IDENTITY_PATTERN, MAX_IDENTITY_LENGTH, identity_problem
 from controller.resources.settings import ChargerSettings, ConfigurationMap, OcppVersion
 
 
@@ -65,7 +75,14 @@ class SecretReference(Model):
                 {"required": ["secretKeyRef"]},
                 {"required": ["env"]},
                 {"required": ["file"]},
-            ]
+            ],
+            **validations(
+                cel(
+                    "(has(self.secretKeyRef) ? 1 : 0) + (has(self.env) ? 1 : 0)"
+                    " + (has(self.file) ? 1 : 0) == 1",
+                    "give exactly one of secretKeyRef, env or file",
+                )
+            ),
         }
     )
 
@@ -89,6 +106,17 @@ class SecretReference(Model):
 
 class Security(Model):
     """OCPP security profile and where the charger's credentials are kept."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "!has(self.profile) || !(self.profile in [1, 2]) || has(self.basicAuthPassword)",
+                "security profiles 1 and 2 need basicAuthPassword (a reference)",
+                message_expression="'security profile ' + string(self.profile)"
+                " + ' needs basicAuthPassword (a reference)'",
+            )
+        )
+    )
 
     profile: int = Field(
         default=0,
@@ -141,13 +169,25 @@ class ChargerSpec(Model):
         default=None,
         pattern=IDENTITY_PATTERN,
         description="Identity in the charger's websocket URL; defaults to metadata.name.",
+        json_schema_extra=validations(
+            cel(
+                "!self.matches('^[.]+$')",
+                "dots alone name a directory in a URL, not a charger",
+                message_expression='"\'" + self + "\' is not an OCPP identity '
+                '(identifierString): \'" + self + "\' names a directory in a URL, not a charger"',
+            )
+        ),
     )
     location: ResourceName = Field(description="Name of the Location the charger stands at.")
     ocpp_version: OcppVersion = Field(description='OCPP version spoken: "1.6" or "2.0.1".')
     expected: ExpectedIdentity | None = Field(
         default=None, description="Vendor, model and serial the charger should report."
     )
-    connectors: list[Connector] = Field(min_length=1, description="The charger's connectors.")
+    connectors: list[Connector] = Field(
+        min_length=1,
+        description="The charger's connectors, each id once.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["id"]},
+    )
     security: Security = Field(
         default_factory=Security, description="Security profile and credentials."
     )
@@ -197,6 +237,133 @@ class ChargerSpec(Model):
         return self
 
 
+# --- status ----------------------------------------------------------------------------------
+
+
+class ReportedBoot(StatusModel):
+    """What the charger said about itself in its last BootNotification."""
+
+    vendor: str = Field(description="Vendor name.")
+    model: str = Field(description="Model name.")
+    serial_number: str | None = Field(default=None, description="Serial number.")
+    firmware_version: str | None = Field(default=None, description="Firmware version.")
+    iccid: str | None = Field(default=None, description="ICCID of the modem's SIM card.")
+    imsi: str | None = Field(default=None, description="IMSI of the modem's SIM card.")
+    meter_type: str | None = Field(default=None, description="Type of the main meter.")
+    meter_serial_number: str | None = Field(
+        default=None, description="Serial number of the main meter."
+    )
+
+
+class ReportedConnector(StatusModel):
+    """The last status a charger reported for one connector (0: the charger as a whole; on
+    OCPP 2.0.1, the EVSE)."""
+
+    id: int = Field(ge=0, description="Connector id (EVSE id on OCPP 2.0.1).")
+    status: str | None = Field(
+        default=None, description="Available, Preparing, Charging, Faulted, ... as reported."
+    )
+    error_code: str | None = Field(default=None, description="Error code, as reported.")
+    info: str | None = Field(default=None, description="Free-form information, as reported.")
+    vendor_error_code: str | None = Field(default=None, description="Vendor's error code.")
+
+
+class ReportedState(StatusModel):
+    """What the charger reported, as the central system recorded it."""
+
+    ocpp_version: str | None = Field(
+        default=None, description="OCPP version it connects with (its websocket subprotocol)."
+    )
+    boot: ReportedBoot | None = Field(default=None, description="Its last BootNotification.")
+    booted_at: datetime | None = Field(default=None, description="When it last booted.")
+    connected_at: datetime | None = Field(
+        default=None, description="When it connected (while connected)."
+    )
+    disconnected_at: datetime | None = Field(
+        default=None, description="When it disconnected (while disconnected)."
+    )
+    disconnect_reason: str | None = Field(
+        default=None, description="Why it disconnected (while disconnected)."
+    )
+    last_heartbeat: datetime | None = Field(
+        default=None,
+        description="Its last sign of life, to the minute, as of the last time this status was "
+        "written for another reason; refreshed on its own only every few hours, so that "
+        "heartbeats do not rewrite the status. Connected says whether it is alive now.",
+    )
+    connectors: list[ReportedConnector] = Field(
+        default_factory=list,
+        description="Connector statuses by id.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["id"]},
+    )
+
+
+class FirmwareProgress(StatusModel):
+    """The firmware the charger runs, and the update towards the declared one."""
+
+    version: str | None = Field(
+        default=None, description="The version the charger reports (BootNotification)."
+    )
+    desired: str | None = Field(default=None, description="The version the spec declares.")
+    state: str | None = Field(
+        default=None,
+        description="Of the last update: Pending (under way), Applied (installed), Failed or "
+        "Rejected (not retried until the declared firmware changes).",
+    )
+    detail: str | None = Field(
+        default=None, description="The charger's last FirmwareStatusNotification, or why it failed."
+    )
+    since: datetime | None = Field(default=None, description="When the state last changed.")
+
+
+class KeyDifference(StatusModel):
+    """A declared value the charger does not have yet, as `chargectl plan` shows it."""
+
+    key: str = Field(description="Configuration key, or availability, firmware, ocppVersion.")
+    action: str = Field(
+        description="SetKey, AddKey, ChangeAvailability, Firmware, or Cannot (a difference that "
+        "cannot be applied: read-only, rejected, not supported)."
+    )
+    reported: str | None = Field(default=None, description="What the charger reports.")
+    desired: str | None = Field(default=None, description="What the fleet declares.")
+    reason: str = Field(default="", description="Why it differs, and where it stands.")
+    state: str | None = Field(
+        default=None,
+        description="The reconciler's status of the value: Pending, Applied, RebootRequired, "
+        "Rejected, NotSupported or Failed; none before it was tried.",
+    )
+    drift: bool = Field(
+        default=False, description="Applied before and changed on the charger since."
+    )
+    layer: str | None = Field(
+        default=None, description="Where the declared value comes from: Builtin, Location, Charger."
+    )
+
+
+class ChargerStatus(ResourceStatus):
+    """A charger's status: conditions Connected, Synced and Ready; what it reported; what
+    still differs from its declaration."""
+
+    reported: ReportedState | None = Field(
+        default=None, description="What the charger reported; none before it first connected."
+    )
+    firmware: FirmwareProgress | None = Field(
+        default=None, description="Firmware reported, declared, and the update's progress."
+    )
+    plan: str | None = Field(
+        default=None,
+        description="Where its configuration stands, as `chargectl plan` says: InSync, Changes, "
+        "Blocked, NotReported or NeverConnected.",
+    )
+    differences: list[KeyDifference] = Field(
+        default_factory=list,
+        description="The declared values the charger does not have yet (the first 50).",
+    )
+    differences_total: int | None = Field(
+        default=None, ge=0, description="How many values differ in all."
+    )
+
+
 class Charger(Resource):
     """A charging station: identity, connectors, settings, configuration, firmware."""
 
@@ -204,8 +371,24 @@ class Charger(Resource):
     PLURAL = "chargers"
     SHORT_NAMES = ("cp", "chg")
 
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                f"has(self.spec.ocppIdentity) || size(self.metadata.name) <= {MAX_IDENTITY_LENGTH}",
+                "the charger's OCPP identity defaults to metadata.name, which is too long for "
+                "one: set spec.ocppIdentity",
+                message_expression="\"the charger's OCPP identity defaults to metadata.name, "
+                'which OCPP refuses (the identity is " + string(size(self.metadata.name)) + '
+                f'" characters long; at most {MAX_IDENTITY_LENGTH}): set spec.ocppIdentity"',
+            )
+        )
+    )
+
     kind: Literal["Charger"] = Field(description="Always Charger.")
     spec: ChargerSpec = Field(description="The charger's declaration.")
+    status: StatusOf[ChargerStatus] = Field(
+        default=None, description="Written by the controller; ignored when declared."
+    )
 
     @property
     def identity(self) -> str:

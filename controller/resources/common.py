@@ -17,7 +17,7 @@ import re
 from datetime import datetime, time
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -27,7 +27,10 @@ from pydantic import (
     Field,
     PlainSerializer,
     PlainValidator,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
     WithJsonSchema,
+    WrapValidator,
 )
 from pydantic.alias_generators import to_camel
 
@@ -36,6 +39,8 @@ from controller.resources.codes import COUNTRY_CODES
 API_GROUP = "chargectl.io"
 API_VERSION_NAME = "v1alpha1"
 API_VERSION = f"{API_GROUP}/{API_VERSION_NAME}"
+
+T = TypeVar("T")
 
 
 class Model(BaseModel):
@@ -49,6 +54,39 @@ class Model(BaseModel):
         use_enum_values=False,
         str_strip_whitespace=False,
     )
+
+
+# --- CEL rules for the API server ----------------------------------------------------------------
+
+
+def cel(
+    rule: str,
+    message: str,
+    *,
+    message_expression: str | None = None,
+    field_path: str | None = None,
+    reason: str | None = None,
+) -> dict[str, str]:
+    """One `x-kubernetes-validations` rule: a CEL expression the API server checks at
+    `kubectl apply`, with the message it refuses the object with (`message_expression`, a CEL
+    string expression, words it with the object's values; `message` is the fallback).
+
+    Only rules within one object fit here; the fleet-wide ones are `chargectl validate`'s
+    (and the admission webhook's). Each one says what a model validator already refuses, so
+    Kubernetes refuses nothing that `chargectl validate` accepts."""
+    entry = {"rule": rule, "message": message}
+    if message_expression is not None:
+        entry["messageExpression"] = message_expression
+    if field_path is not None:
+        entry["fieldPath"] = field_path
+    if reason is not None:
+        entry["reason"] = reason
+    return entry
+
+
+def validations(*rules: dict[str, str]) -> dict[str, Any]:
+    """`json_schema_extra` carrying CEL rules (see `cel`), for a model or a field."""
+    return {"x-kubernetes-validations": list(rules)}
 
 
 # --- scalar value types ------------------------------------------------------------------------
@@ -107,8 +145,23 @@ def _longitude(value: Decimal) -> Decimal:
     return value
 
 
-Latitude = Annotated[DecimalString, AfterValidator(_latitude)]
-Longitude = Annotated[DecimalString, AfterValidator(_longitude)]
+def _between(low: int, high: int, message: str) -> dict[str, Any]:
+    """A CEL rule bounding a decimal string (its pattern already says it is a number)."""
+    return validations(
+        cel(f"double(self) >= {float(low)} && double(self) <= {float(high)}", message)
+    )
+
+
+Latitude = Annotated[
+    DecimalString,
+    AfterValidator(_latitude),
+    Field(json_schema_extra=_between(-90, 90, "latitude must be between -90 and 90")),
+]
+Longitude = Annotated[
+    DecimalString,
+    AfterValidator(_longitude),
+    Field(json_schema_extra=_between(-180, 180, "longitude must be between -180 and 180")),
+]
 
 _TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
 
@@ -374,7 +427,20 @@ class ConditionStatus(StrEnum):
     UNKNOWN = "Unknown"
 
 
-class Condition(Model):
+# --- status: written by the controller ---------------------------------------------------------
+
+
+class StatusModel(BaseModel):
+    """Base of every part of a `.status`: camelCase, frozen, and lenient about fields it does
+    not know (a status written by another version of chargectl is read, not refused). The
+    CRDs declare every field, so the API server keeps each one the controller writes."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True
+    )
+
+
+class Condition(StatusModel):
     """A Kubernetes-style condition on a resource's status."""
 
     type: str = Field(description="Condition type, e.g. Connected, Synced, Ready.")
@@ -389,17 +455,39 @@ class Condition(Model):
     )
 
 
-class ResourceStatus(Model):
+class ResourceStatus(StatusModel):
     """Status written by the controller; never declared in files."""
-
-    model_config = ConfigDict(extra="allow")
 
     observed_generation: int | None = Field(
         default=None, description="The .metadata.generation the controller last acted on."
     )
     conditions: list[Condition] = Field(
-        default_factory=list, description="Current conditions of the resource."
+        default_factory=list,
+        description="Current conditions of the resource. Ready is False, with the message "
+        "`chargectl validate` gives, when the resource is refused; the last version that was "
+        "accepted stays in force then.",
     )
+
+
+class ChargerCounts(StatusModel):
+    """How many chargers, and how many of them are connected."""
+
+    total: int = Field(ge=0, description="Chargers declared.")
+    connected: int = Field(ge=0, description="Of those, connected to the central system now.")
+
+
+def _status_unless_invalid(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """A status is the controller's, never part of the declaration: one that does not read
+    as this version's status is ignored rather than refusing the resource."""
+    try:
+        return handler(value)
+    except ValidationError:
+        return None
+
+
+StatusOf = Annotated[T | None, WrapValidator(_status_unless_invalid)]
+"""The type of a kind's `status` field: its status model, or None when left out or
+unreadable."""
 
 
 class Resource(Model):
@@ -413,7 +501,7 @@ class Resource(Model):
         alias="apiVersion", description="Always chargectl.io/v1alpha1."
     )
     metadata: ObjectMeta = Field(description="Name, labels and annotations.")
-    status: ResourceStatus | None = Field(
+    status: StatusOf[ResourceStatus] = Field(
         default=None, description="Written by the controller; ignored when declared."
     )
 

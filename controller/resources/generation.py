@@ -273,13 +273,14 @@ def _with_default(description: str, default: Any) -> str:
 
 
 def _status_schema(status: Schema) -> Schema:
-    """Status as the controller writes it: the shared fields, plus whatever a kind adds.
+    """Status as the controller writes it, every field declared: `kubectl explain` describes
+    each one, and the API server prunes none of them (nor keeps anything undeclared: kopf's
+    progress, if it wrote any there, would be pruned; chargectl keeps none in status).
 
     Conditions are a map keyed by `type`, as Kubernetes' own conditions are, so server-side
     apply merges them per condition rather than replacing the list.
     """
     result = {k: v for k, v in status.items() if k != "nullable"}
-    result["x-kubernetes-preserve-unknown-fields"] = True
     conditions = result.get("properties", {}).get("conditions")
     if conditions is not None:
         conditions["x-kubernetes-list-type"] = "map"
@@ -300,31 +301,59 @@ class Column:
     """Column type; taken from the schema when left empty."""
     description: str = ""
     """Column description; taken from the schema when left empty."""
+    priority: int = 0
+    """0: always shown; 1: with `kubectl get -o wide` only."""
 
 
-def _condition_column(condition: str) -> Column:
+def _condition_column(condition: str, priority: int = 0) -> Column:
     return Column(
         condition,
         f'.status.conditions[?(@.type=="{condition}")].status',
         "string",
         f"Status of the {condition} condition: True, False or Unknown.",
+        priority,
     )
+
+
+READY_COLUMN: Final = _condition_column("Ready")
 
 
 AGE_COLUMN: Final = Column("Age", ".metadata.creationTimestamp", "date", "Time since creation.")
 
 PRINTER_COLUMNS: Final[Mapping[str, tuple[Column, ...]]] = {
-    "Team": (Column("Handle", ".spec.handle"),),
-    "Location": (Column("Team", ".spec.team"), Column("Timezone", ".spec.timezone")),
+    "Team": (
+        Column("Handle", ".spec.handle"),
+        Column("Chargers", ".status.chargers.total"),
+        READY_COLUMN,
+    ),
+    "Location": (
+        Column("Team", ".spec.team"),
+        Column("Timezone", ".spec.timezone"),
+        Column("Chargers", ".status.chargers.total"),
+        Column("Connected", ".status.chargers.connected"),
+        Column("Charging", ".status.chargers.charging"),
+        READY_COLUMN,
+    ),
     "Charger": (
         Column("Location", ".spec.location"),
-        Column("OCPP", ".spec.ocppVersion"),
+        Column("Version", ".spec.ocppVersion"),
         _condition_column("Connected"),
         _condition_column("Synced"),
+        Column("Firmware", ".status.reported.boot.firmwareVersion"),
+        _condition_column("Ready", priority=1),
+        Column("Plan", ".status.plan", priority=1),
     ),
-    "Card": (Column("Team", ".spec.team"), Column("Status", ".spec.status")),
-    "Tariff": (Column("Currency", ".spec.currency"), Column("Energy price", ".spec.energyPrice")),
-    "PowerLimit": (Column("Location", ".spec.location"), Column("Parent", ".spec.parent")),
+    "Card": (Column("Team", ".spec.team"), Column("Status", ".spec.status"), READY_COLUMN),
+    "Tariff": (
+        Column("Currency", ".spec.currency"),
+        Column("Energy price", ".spec.energyPrice"),
+        READY_COLUMN,
+    ),
+    "PowerLimit": (
+        Column("Location", ".spec.location"),
+        Column("Parent", ".spec.parent"),
+        READY_COLUMN,
+    ),
 }
 """What `kubectl get <plural>` shows besides the name, per kind; Age comes last for all."""
 
@@ -362,12 +391,15 @@ def _printer_column(column: Column, schema: Schema) -> Schema:
     """A printer column, its type and description taken from the field it shows, so that a
     renamed or retyped field breaks generation rather than showing an empty column."""
     field = {} if column.type and column.description else _field_at(schema, column.json_path)
-    return {
+    result: Schema = {
         "name": column.name,
         "type": column.type or field["type"],
         "jsonPath": column.json_path,
         "description": column.description or field["description"],
     }
+    if column.priority:
+        result["priority"] = column.priority
+    return result
 
 
 def _field_at(schema: Schema, json_path: str) -> Schema:

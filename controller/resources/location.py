@@ -10,6 +10,8 @@ from pydantic import Field, field_validator
 
 from controller.resources.common import (
     Address,
+    ChargerCounts,
+    DecimalString,
     FirmwareRollout,
     LabelSelector,
     Latitude,
@@ -17,6 +19,9 @@ from controller.resources.common import (
     Model,
     Resource,
     ResourceName,
+    ResourceStatus,
+    StatusModel,
+    StatusOf,
     WeeklyTimeRange,
 )
 from controller.resources.settings import ChargerSettings, ConfigurationMap
@@ -123,6 +128,54 @@ class LocationSpec(Model):
         return value
 
 
+# --- status ----------------------------------------------------------------------------------
+
+
+class LocationChargers(ChargerCounts):
+    """The location's chargers: declared, connected, charging."""
+
+    charging: int = Field(ge=0, description="Charging sessions (open transactions) now.")
+
+
+class CircuitStatus(StatusModel):
+    """A circuit (PowerLimit) of the location and the current allocated under it now."""
+
+    name: str = Field(description="Name of the PowerLimit.")
+    parent: str | None = Field(default=None, description="The circuit it hangs under.")
+    limit_amperes: int = Field(
+        ge=0, description="Its limit in force now, amperes per phase (a schedule may lower it)."
+    )
+    static_amperes: int = Field(ge=0, description="Its static limit, amperes per phase.")
+    allocated_amperes: DecimalString = Field(
+        description="Amperes per phase given to the charging sessions it feeds, directly or "
+        'through its children, e.g. "31.8".'
+    )
+    reserved_amperes: DecimalString = Field(
+        description="Amperes per phase offered to idle connectors, so a new session starts at "
+        "once; allocated plus reserved never exceed the limit in force."
+    )
+    sessions: int = Field(ge=0, description="Charging sessions it feeds.")
+    waiting: int = Field(
+        ge=0, description="Of those, sessions offered nothing now: the circuit is full."
+    )
+
+
+class LocationStatus(ResourceStatus):
+    """A location's status: its chargers and its circuits."""
+
+    chargers: LocationChargers | None = Field(
+        default=None, description="How many chargers, connected and charging."
+    )
+    circuits: list[CircuitStatus] = Field(
+        default_factory=list,
+        description="Each circuit at the location, by name, with its allocation now.",
+        json_schema_extra={
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["name"],
+        },
+    )
+
+
 class Location(Resource):
     """A site: address, grid connection, tariff, accepted cards, charger defaults."""
 
@@ -132,3 +185,6 @@ class Location(Resource):
 
     kind: Literal["Location"] = Field(description="Always Location.")
     spec: LocationSpec = Field(description="The location's declaration.")
+    status: StatusOf[LocationStatus] = Field(
+        default=None, description="Written by the controller; ignored when declared."
+    )

@@ -8,7 +8,15 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, field_validator
 
 from controller.resources.codes import CURRENCY_CODES
-from controller.resources.common import DecimalString, Model, Money, Resource, WeeklyTimeRange
+from controller.resources.common import (
+    DecimalString,
+    Model,
+    Money,
+    Resource,
+    WeeklyTimeRange,
+    cel,
+    validations,
+)
 
 
 def _percentage(value: Decimal) -> Decimal:
@@ -17,7 +25,18 @@ def _percentage(value: Decimal) -> Decimal:
     return value
 
 
-Percentage = Annotated[DecimalString, AfterValidator(_percentage)]
+Percentage = Annotated[
+    DecimalString,
+    AfterValidator(_percentage),
+    Field(
+        json_schema_extra=validations(
+            cel(
+                "double(self) >= 0.0 && double(self) <= 100.0",
+                "a VAT rate is a percentage between 0 and 100",
+            )
+        )
+    ),
+]
 
 
 class IdleFee(Model):

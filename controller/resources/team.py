@@ -10,12 +10,15 @@ from pydantic import Field
 
 from controller.resources.common import (
     Address,
+    ChargerCounts,
     Domain,
     Email,
     FirmwareRollout,
     HttpUrl,
     Model,
     Resource,
+    ResourceStatus,
+    StatusOf,
 )
 
 
@@ -95,6 +98,17 @@ class TeamSpec(Model):
     )
 
 
+class TeamStatus(ResourceStatus):
+    """A team's status: the locations and chargers it owns."""
+
+    locations: list[str] = Field(
+        default_factory=list, description="Names of the Locations the team owns."
+    )
+    chargers: ChargerCounts | None = Field(
+        default=None, description="The chargers at its locations: how many, how many connected."
+    )
+
+
 class Team(Resource):
     """A team of people that owns locations or is a member of them."""
 
@@ -104,3 +118,6 @@ class Team(Resource):
 
     kind: Literal["Team"] = Field(description="Always Team.")
     spec: TeamSpec = Field(description="The team's declaration.")
+    status: StatusOf[TeamStatus] = Field(
+        default=None, description="Written by the controller; ignored when declared."
+    )

@@ -294,13 +294,20 @@ def test_structural_checker_accepts_kubernetes_idioms() -> None:
 def test_charger_crd_has_printer_columns_and_status_subresource() -> None:
     version = crd("Charger")["spec"]["versions"][0]
     columns = {column["name"]: column for column in version["additionalPrinterColumns"]}
-    assert {name: (c["jsonPath"], c["type"]) for name, c in columns.items()} == {
+    shown = {
+        name: (c["jsonPath"], c["type"]) for name, c in columns.items() if not c.get("priority")
+    }
+    assert shown == {
         "Location": (".spec.location", "string"),
-        "OCPP": (".spec.ocppVersion", "string"),
+        "Version": (".spec.ocppVersion", "string"),
         "Connected": ('.status.conditions[?(@.type=="Connected")].status', "string"),
         "Synced": ('.status.conditions[?(@.type=="Synced")].status', "string"),
+        "Firmware": (".status.reported.boot.firmwareVersion", "string"),
         "Age": (".metadata.creationTimestamp", "date"),
     }
+    assert list(shown) == ["Location", "Version", "Connected", "Synced", "Firmware", "Age"]
+    wide = [name for name, c in columns.items() if c.get("priority") == 1]
+    assert wide == ["Ready", "Plan"]
     assert version["subresources"] == {"status": {}}
     assert version["served"] is True and version["storage"] is True
 
@@ -326,8 +333,21 @@ def test_crd_names_and_envelope(kind: str) -> None:
     root = version["schema"]["openAPIV3Schema"]
     assert root["properties"]["metadata"] == {"type": "object"}
     status = root["properties"]["status"]
-    assert status["x-kubernetes-preserve-unknown-fields"] is True
     assert set(status["properties"]) >= {"conditions", "observedGeneration"}
+    conditions = status["properties"]["conditions"]
+    assert conditions["x-kubernetes-list-type"] == "map"
+    assert conditions["x-kubernetes-list-map-keys"] == ["type"]
+    assert "type" in conditions["items"]["required"]
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_status_declares_every_field_so_kubectl_explain_shows_it(kind: str) -> None:
+    """Nothing in status is kept unexamined: the API server prunes what is not declared, and
+    `kubectl explain <plural>.status` describes what is."""
+    status = openapi_schema(kind)["properties"]["status"]
+    kept = [path for path, node in walk(status) if node.get("x-kubernetes-preserve-unknown-fields")]
+    assert kept == []
+    assert status["type"] == "object" and "nullable" not in status
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
