@@ -20,13 +20,12 @@ from typing import Any
 
 from controller.fleet.model import Fleet, Loaded
 from controller.ocpp.central import CentralSystem
+from controller.planning.reported import boot_document, connector_documents
 from controller.resources import Charger, Location, PowerLimit
 from controller.store.base import Store
 from controller.values.commands import ChargerCommands
 from controller.values.records import (
-    BootInfo,
     ChargerRecord,
-    ConnectorStatus,
     Event,
     LogEntry,
     MeterSample,
@@ -292,8 +291,8 @@ class StatusService:
             "remoteAddress": record.remote_address if record else None,
             "lastHeartbeat": _time(record.last_heartbeat if record else None),
             "bootedAt": _time(record.booted_at if record else None),
-            "boot": _boot(boot) if boot is not None else None,
-            "connectors": _connectors(declared, record.connectors if record else ()),
+            "boot": boot_document(boot) if boot is not None else None,
+            "connectors": connector_documents(declared, record.connectors if record else ()),
             "openTransactions": [_transaction(t) for t in open_transactions],
         }
 
@@ -311,56 +310,6 @@ class StatusService:
 
 def _time(at: datetime | None) -> str | None:
     return None if at is None else iso(at)
-
-
-def _boot(boot: BootInfo) -> Document:
-    return {
-        "vendor": boot.vendor,
-        "model": boot.model,
-        "serialNumber": boot.serial_number,
-        "firmwareVersion": boot.firmware_version,
-        "iccid": boot.iccid,
-        "imsi": boot.imsi,
-        "meterType": boot.meter_type,
-        "meterSerialNumber": boot.meter_serial_number,
-    }
-
-
-def _connectors(
-    declared: Loaded[Charger] | None, reported: Sequence[ConnectorStatus]
-) -> list[Document]:
-    """Declared connectors with their reported status, then reported ones not declared (0)."""
-    statuses = {s.connector_id: s for s in reported}
-    items: list[Document] = []
-    declared_ids: set[int] = set()
-    if declared is not None:
-        for connector in declared.resource.spec.connectors:
-            declared_ids.add(connector.id)
-            item: Document = {
-                "id": connector.id,
-                "type": connector.type.value,
-                "currentType": connector.current_type.value,
-                "maxCurrent": connector.max_current,
-                "phases": connector.phases,
-            }
-            item.update(_status(statuses.get(connector.id)))
-            items.append(item)
-    for connector_id in sorted(set(statuses) - declared_ids):
-        items.append({"id": connector_id, **_status(statuses[connector_id])})
-    items.sort(key=lambda item: int(item["id"]))
-    return items
-
-
-def _status(status: ConnectorStatus | None) -> Document:
-    if status is None:
-        return {"status": None}
-    return {
-        "status": status.status,
-        "errorCode": status.error_code,
-        "info": status.info,
-        "vendorErrorCode": status.vendor_error_code,
-        "at": _time(status.timestamp),
-    }
 
 
 def _transaction(transaction: Transaction) -> Document:
