@@ -1,0 +1,297 @@
+"""Two central systems sharing one real PostgreSQL store: one fleet, several replicas.
+
+Each test starts two replicas on a database of its own (`store_url`, PostgreSQL only here), in
+this process (`running`) or, for the crash, as two `chargectl serve` processes, and spreads
+chargers over them: bare OCPP-J chargers (`rawclient`) where a test speaks for the charger,
+simulated ones (`controller.simulator`) where the chargers should converge on their own.
+
+What a user of several replicas relies on: the replica a charger connects to serves it alone
+(a second connection elsewhere takes over, even when the first one is half-open after a
+network split); only that replica reconciles it and writes its status; a command sent to any
+replica reaches it; a location whose chargers are on both replicas never draws more than its
+circuit; and a replica that dies loses nothing: its chargers reconnect to the other one,
+converge, and their transactions go on and end there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from websockets.frames import CloseCode
+
+from controller.runtime.serve import Running, ServeOptions, running
+from controller.simulator import SimClock, SimulatedCharger, chargers_from_fleet
+from controller.simulator.profile import DEFAULT_PROFILE
+from controller.store.coordination import Coordination
+from controller.store.replicas import PgCoordination
+from tests.e2e.rig import until
+from tests.integration.fleets import PASSWORD_ENV, write_fleet
+from tests.integration.rawclient import RawCharger
+
+pytestmark = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+
+TOKEN = "replicas-test-token"
+BOOT_16 = {"chargePointVendor": "Alfen", "chargePointModel": "NG910"}
+BOOT_201 = {"reason": "PowerUp", "chargingStation": {"vendorName": "Alfen", "model": "NG920"}}
+
+
+@pytest.fixture
+def fleet_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv(PASSWORD_ENV, "s3cret-password")
+    return write_fleet(tmp_path, protected=False)
+
+
+@pytest.fixture
+def token_file(tmp_path: Path) -> Path:
+    path = tmp_path / "admin-token"
+    path.write_text(f"ops:{TOKEN}\n")
+    path.chmod(0o600)
+    return path
+
+
+def replica_options(fleet: Path, store_url: str, **extra: Any) -> ServeOptions:
+    return ServeOptions(
+        paths=[fleet],
+        store_url=store_url,
+        host="127.0.0.1",
+        port=0,
+        watch=False,
+        call_timeout=5.0,
+        **extra,
+    )
+
+
+@contextlib.asynccontextmanager
+async def two_replicas(
+    fleet: Path, store_url: str, **extra: Any
+) -> AsyncIterator[tuple[Running, Running]]:
+    async with (
+        running(replica_options(fleet, store_url, **extra)) as a,
+        running(replica_options(fleet, store_url, **extra)) as b,
+    ):
+        yield a, b
+
+
+def coordination(replica: Running) -> PgCoordination:
+    held: Coordination = replica.central.coordination
+    assert isinstance(held, PgCoordination), "a PostgreSQL store coordinates its replicas"
+    return held
+
+
+async def holder(replica: Running, identity: str) -> int | None:
+    """The backend (pid) of the replica holding the charger's lock, as `pg_locks` says."""
+    return await coordination(replica).owner(identity)
+
+
+async def booted_16(url: str, identity: str = "CP-16") -> RawCharger:
+    cp = await RawCharger.connect(url, identity, subprotocols=["ocpp1.6"])
+    reply = await cp.call("BootNotification", BOOT_16)
+    assert reply[2]["status"] == "Accepted", reply
+    return cp
+
+
+# --- who serves a charger --------------------------------------------------------------------
+
+
+async def test_a_charger_connecting_to_another_replica_is_taken_over_there(
+    fleet_dir: Path, store_url: str
+) -> None:
+    async with two_replicas(fleet_dir, store_url, reconcile=False) as (a, b):
+        first = await booted_16(a.url)
+        assert await holder(b, "CP-16") == coordination(a).pid
+
+        second = await booted_16(b.url)  # the newest connection wins, as within one process
+
+        await asyncio.wait_for(first.connection.wait_closed(), 10)
+        assert first.connection.close_code == CloseCode.NORMAL_CLOSURE
+        assert first.connection.close_reason == "replaced by a connection to another replica"
+        assert await holder(a, "CP-16") == coordination(b).pid
+        assert "CP-16" not in a.central.connections and "CP-16" in b.central.connections
+        heartbeat = await second.call("Heartbeat", {})
+        assert heartbeat[0] == 3
+
+        # The replica that let go wrote nothing after it: the store says connected, here.
+        await a.central.store.flush()
+        record = await b.central.store.charger("CP-16")
+        assert record is not None and record.connected
+        kinds = [e.kind for e in await b.central.store.events("CP-16")]
+        assert kinds == ["Connected", "Booted", "Disconnected", "Connected", "Booted"]
+
+
+class Cable:
+    """A TCP path from a charger to a replica that can be cut as a network split cuts it:
+    nothing more passes either way, and neither end is told (the sockets stay open)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.cut_off = asyncio.Event()
+        self.server: asyncio.Server | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def __aenter__(self) -> Cable:
+        self.server = await asyncio.start_server(self._join, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.server is not None
+        self.server.close()
+        for writer in self._writers:
+            writer.transport.abort()
+
+    def url(self) -> str:
+        assert self.server is not None
+        port = self.server.sockets[0].getsockname()[1]
+        return f"ws://127.0.0.1:{port}/ocpp"
+
+    def cut(self) -> None:
+        self.cut_off.set()
+
+    async def _join(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
+        self._writers += [writer, upstream_writer]
+        await asyncio.gather(
+            self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer)
+        )
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while not self.cut_off.is_set():
+            data = await reader.read(65536)
+            if not data or self.cut_off.is_set():
+                await self.cut_off.wait()  # swallowed: the other end never hears
+                return
+            writer.write(data)
+            await writer.drain()
+
+
+async def test_a_charger_whose_old_connection_is_half_open_is_served_by_the_other_replica_at_once(
+    fleet_dir: Path, store_url: str
+) -> None:
+    """A network split: the charger's socket to replica A goes silent without closing (A would
+    notice only at its next ping, a minute or two later), and the charger reconnects to B."""
+    async with two_replicas(fleet_dir, store_url, reconcile=False) as (a, b):
+        host, port = a.endpoint.options.host, a.endpoint.port
+        async with Cable(host, port) as cable:
+            await booted_16(cable.url())
+            cable.cut()
+
+            # RawCharger gives each answer 5 s: far less than A's ping timeout, and less than
+            # the 10 s a closing handshake on the dead socket waits before giving up.
+            second = await booted_16(b.url)
+
+            assert await holder(a, "CP-16") == coordination(b).pid
+            assert "CP-16" not in a.central.connections
+            assert (await second.call("Heartbeat", {}))[0] == 3
+
+
+async def test_only_the_replica_holding_a_charger_reconciles_it_and_writes_its_status(
+    fleet_dir: Path, store_url: str
+) -> None:
+    async with two_replicas(fleet_dir, store_url) as (a, b):
+        sims = simulated(a, {"CP-16": a, "CP-201": b})
+        async with connected(sims):
+            await until(lambda: synced(a, ["CP-16", "CP-201"]), "both chargers Synced in the store")
+            for replica, mine, theirs in ((a, "CP-16", "CP-201"), (b, "CP-201", "CP-16")):
+                assert replica.reconciler is not None
+                assert replica.reconciler.passes(mine) > 0
+                assert replica.reconciler.passes(theirs) == 0, "it left the other's alone"
+                assert replica.reconciler.stats.outcomes.get("Skipped", 0) == 0
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+async def test_a_command_sent_to_one_replica_reaches_a_charger_on_the_other(
+    fleet_dir: Path, store_url: str, token_file: Path
+) -> None:
+    listeners = {"admin_port": 0, "http_port": 0, "admin_tokens": token_file}
+    async with (
+        two_replicas(fleet_dir, store_url, reconcile=False, **listeners) as (a, b),
+        aiohttp.ClientSession(headers={"Authorization": f"Bearer {TOKEN}"}) as http,
+    ):
+        cp = await RawCharger.connect(b.url, "CP-201", subprotocols=["ocpp2.0.1"])
+        await cp.call("BootNotification", BOOT_201)
+
+        async def charger_side() -> None:
+            call = await cp.next_server_call(timeout=10)
+            assert call[2] == "Reset" and call[3] == {"type": "Immediate"}
+            await cp.answer(call[1], {"status": "Accepted"})
+
+        answering = asyncio.create_task(charger_side())
+        assert a.admin is not None and a.web is not None
+        async with http.post(
+            a.admin.url + "/api/chargers/cp-201/commands", json={"command": "reset", "hard": True}
+        ) as response:
+            assert response.status == 200, await response.text()
+            outcome = await response.json()
+        await answering
+        assert outcome["ok"] and outcome["status"] == "Accepted"
+        assert outcome["charger"] == "CP-201" and outcome["command"]["command"] == "reset"
+
+        [event] = [e for e in await b.central.store.events("CP-201") if e.kind == "Command"]
+        assert event.data["requester"] == "token:ops", "the event names who asked, on A"
+        async with http.get(a.web.url + "/metrics") as response:
+            metrics = await response.text()
+        assert (
+            'chargectl_commands_total{command="reset",outcome="Accepted",requester="ops"} 1.0'
+            in metrics
+        )
+
+        # Connected nowhere: refused as before, with nothing sent.
+        async with http.post(
+            a.admin.url + "/api/chargers/cp-16/commands", json={"command": "clear-cache"}
+        ) as response:
+            assert response.status == 409
+            assert (await response.json())["error"]["code"] == "not-connected"
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def simulated(
+    any_replica: Running, placement: dict[str, Running], **profile: Any
+) -> dict[str, SimulatedCharger]:
+    """Simulated chargers for `placement`'s identities, each connecting to its replica."""
+    sims = chargers_from_fleet(
+        any_replica.central.fleet,
+        any_replica.url,
+        profile=dataclasses.replace(
+            DEFAULT_PROFILE,
+            reboot_seconds=0.5,
+            validate_messages=True,
+            reconnect_min_seconds=0.2,
+            reconnect_max_seconds=1.0,
+            **profile,
+        ),
+        clock=SimClock(1.0),
+    )
+    chosen = {sim.identity: sim for sim in sims if sim.identity in placement}
+    for identity, sim in chosen.items():
+        sim.url = placement[identity].url
+    return chosen
+
+
+@contextlib.asynccontextmanager
+async def connected(sims: dict[str, SimulatedCharger]) -> AsyncIterator[None]:
+    tasks = [asyncio.create_task(sim.run()) for sim in sims.values()]
+    try:
+        yield
+    finally:
+        for sim in sims.values():
+            await sim.stop()
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+async def synced(replica: Running, identities: Iterable[str]) -> bool:
+    conditions = await replica.central.store.conditions()
+    status = {(c.identity, c.type): c.status for c in conditions}
+    return all(status.get((identity, "Synced")) == "True" for identity in identities)
