@@ -18,6 +18,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
@@ -26,9 +32,11 @@ import aiohttp
 import pytest
 from websockets.frames import CloseCode
 
-from controller.runtime.serve import Running, ServeOptions, running
+from controller.runtime.serve import Running, ServeOptions, load_fleet, running
 from controller.simulator import SimClock, SimulatedCharger, chargers_from_fleet
 from controller.simulator.profile import DEFAULT_PROFILE
+from controller.store import open_store
+from controller.store.base import Store
 from controller.store.coordination import Coordination
 from controller.store.replicas import PgCoordination
 from tests.e2e.rig import until
@@ -249,6 +257,182 @@ async def test_a_command_sent_to_one_replica_reaches_a_charger_on_the_other(
         ) as response:
             assert response.status == 409
             assert (await response.json())["error"]["code"] == "not-connected"
+
+
+# --- a replica dies ---------------------------------------------------------------------------
+
+
+class Replica:
+    """`chargectl serve` as its own process: the endpoint, the status API and the admin
+    channel on free loopback ports, its output in a file."""
+
+    def __init__(self, name: str, fleet: Path, store_url: str, tokens: Path) -> None:
+        self.name = name
+        self.ocpp, self.http, self.admin = (_free_port() for _ in range(3))
+        self.output = fleet.parent / f"replica-{name}.log"
+        command = [
+            str(Path(sys.executable).parent / "chargectl"),
+            *("serve", str(fleet), "--store", store_url),
+            *("--listen", f"127.0.0.1:{self.ocpp}", "--http", f"127.0.0.1:{self.http}"),
+            *("--admin", f"127.0.0.1:{self.admin}", "--admin-tokens", str(tokens)),
+            *("--call-timeout", "5", "--log-level", "info"),
+        ]
+        with self.output.open("w") as log:
+            self.process = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.ocpp}/ocpp"
+
+    async def get(self, http: aiohttp.ClientSession, path: str) -> Any:
+        with contextlib.suppress(aiohttp.ClientError):
+            async with http.get(f"http://127.0.0.1:{self.http}{path}") as response:
+                if response.status == 200:
+                    return await response.json(content_type=None)
+        return None
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+    def tail(self) -> str:
+        return "\n".join(self.output.read_text(errors="replace").splitlines()[-30:])
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def test_a_replica_killed_loses_nothing_its_chargers_reconnect_converge_and_go_on(
+    fleet_dir: Path, store_url: str, token_file: Path
+) -> None:
+    a = Replica("a", fleet_dir, store_url, token_file)
+    b = Replica("b", fleet_dir, store_url, token_file)
+    replicas = (a, b)
+    fleet = load_fleet([fleet_dir])
+    sims = {
+        sim.identity: sim
+        for sim in chargers_from_fleet(
+            fleet,
+            a.url,
+            profile=dataclasses.replace(
+                DEFAULT_PROFILE,
+                reboot_seconds=0.5,
+                reconnect_min_seconds=0.2,
+                reconnect_max_seconds=1.0,
+            ),
+            clock=SimClock(1.0),
+        )
+        if sim.identity in ("CP-16", "CP-201")
+    }
+    cp201 = sims["CP-201"]
+    cp201.url = b.url
+    cp201.table.force(cp201.KEYS.sample_interval, "1")  # a meter reading every second
+    store = open_store(store_url)
+    try:
+        async with aiohttp.ClientSession() as http:
+            for replica in replicas:
+                await until(
+                    lambda replica=replica: replica.get(http, "/readyz"),
+                    lambda replica=replica: f"replica {replica.name} ready: {replica.tail()}",
+                )
+            await store.open()
+            async with connected(sims):
+                await until(
+                    lambda: _synced(store, ["CP-16", "CP-201"]),
+                    lambda: f"both Synced; b says: {b.tail()}",
+                )
+                assert (await b.get(http, "/api/chargers/CP-201"))["connectedHere"]
+
+                await cp201.plug_in(1, "04AABBCC")
+                [started] = await store.open_transactions("CP-201")
+                await until(
+                    lambda: _metered(store, started.id, beyond=started.meter_start_wh or 0),
+                    "a meter reading of the open transaction on replica b",
+                )
+
+                # Replica b dies at once: no goodbye to its chargers or the database. Its
+                # charger reconnects, through the Service, to the one left, with a setting
+                # changed behind our back while it was away.
+                b.process.send_signal(signal.SIGKILL)
+                b.process.wait(10)
+                cp201.url = a.url
+                heartbeat = cp201.KEYS.heartbeat
+                cp201.table.force(heartbeat, "999")
+
+                async def on_a() -> bool:
+                    document = await a.get(http, "/api/chargers/CP-201")
+                    return bool(document and document["connectedHere"])
+
+                await until(on_a, lambda: f"CP-201 served by replica a: {a.tail()}")
+                await until(
+                    lambda: cp201.configuration.get(heartbeat) == "120",
+                    lambda: (
+                        f"CP-201 converged on replica a ({heartbeat}: "
+                        f"{cp201.configuration.get(heartbeat)})"
+                    ),
+                )
+                [still_open] = await store.open_transactions("CP-201")
+                assert still_open.id == started.id, "the transaction goes on"
+                reading = (still_open.meter_last_wh or 0) + 1
+                await until(
+                    lambda: _metered(store, started.id, beyond=reading),
+                    "a meter reading of the transaction on replica a",
+                )
+                await cp201.unplug(1)
+
+                async def stopped() -> bool:
+                    found = await store.transaction(started.id)
+                    return found is not None and found.stopped_at is not None
+
+                await until(stopped, "the transaction stopped on replica a")
+                assert (await a.get(http, "/api/chargers/CP-16"))["connectedHere"]
+
+        exported = subprocess.run(
+            [
+                str(Path(sys.executable).parent / "chargectl"),
+                *("export", "transactions", "--fleet", str(fleet_dir)),
+                *("--store", store_url, "--format", "json"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+        assert exported.returncode == 0, exported.stderr
+        [row] = json.loads(exported.stdout)["transactions"]
+        assert row["transaction_id"] == started.id and row["charger"] == "cp-201"
+        final = await store.transaction(started.id)
+        assert final is not None and final.energy_wh is not None and final.energy_wh > 0
+        assert row["energy_kwh"] is not None and float(row["energy_kwh"]) * 1000 == final.energy_wh
+    finally:
+        await store.close()
+        for replica in replicas:
+            replica.stop()
+
+
+async def _synced(store: Store, identities: Iterable[str]) -> bool:
+    status = {(c.identity, c.type): c.status for c in await store.conditions()}
+    return all(status.get((identity, "Synced")) == "True" for identity in identities)
+
+
+async def _metered(store: Store, transaction_id: int, *, beyond: int) -> bool:
+    found = await store.transaction(transaction_id)
+    return found is not None and (found.meter_last_wh or 0) > beyond
 
 
 # --- helpers ----------------------------------------------------------------------------------
