@@ -3,6 +3,11 @@
 Both ends need this: the OCPP endpoint checks a charger's HTTP Basic auth password against it,
 and the simulator presents it. Secrets are read when needed, not at load time, so a rotated
 secret takes effect without reloading the fleet.
+
+A Kubernetes Secret (`secretKeyRef`) is read from a `SecretStore` when one is given: the
+operator's, which keeps the Secrets the fleet names current through the API it watches
+(`controller.sources.kubernetes.api.SecretCache`), unless they are mounted as files under
+`secrets_dir`; with neither, the `kubernetes` client reads it (blocking: `serve` only).
 """
 
 from __future__ import annotations
@@ -13,12 +18,20 @@ import hmac
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from controller.resources.charger import SecretReference
 
 
 class SecretUnavailable(Exception):
     """The referenced secret cannot be read; the message says which and why."""
+
+
+class SecretStore(Protocol):
+    """Kubernetes Secrets as someone keeps them at hand: the value of `key` in Secret `name`
+    (of the store's namespace), or `SecretUnavailable` saying why not. Never blocks."""
+
+    def read(self, name: str, key: str) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -33,6 +46,9 @@ class SecretResolver:
     namespace: str = "default"
     secrets_dir: Path | None = None
     """Kubernetes Secrets mounted as files: `secretKeyRef {name, key}` is `DIR/name/key`."""
+    store: SecretStore | None = None
+    """Kubernetes Secrets read through the API (the operator's), when none are mounted
+    (`secrets_dir`); without either, the `kubernetes` client reads them."""
 
     def resolve(self, ref: SecretReference) -> str:
         if ref.env is not None:
@@ -56,6 +72,8 @@ class SecretResolver:
                     return mounted.read_text(encoding="utf-8").rstrip("\r\n")
                 except OSError as exc:
                     raise SecretUnavailable(f"cannot read mounted secret {mounted}: {exc}") from exc
+            if self.store is not None:
+                return self.store.read(name, key)
             return self._kubernetes(name, key)
         raise SecretUnavailable("the reference names no secret")  # the model forbids this
 

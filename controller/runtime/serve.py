@@ -1,6 +1,9 @@
 """`chargectl serve`: the central system as one process — endpoint, store, fleet.
 
 Kept apart from the CLI so tests and benchmarks start exactly what users start, in-process.
+`running` serves the fleet of whichever source of desired state it is handed
+(`ServeOptions.source`): the fleet directory at `paths` for `serve`, the Kubernetes custom
+resources for `operator` (`controller.runtime.operator`). Nothing else differs.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from controller.converge.base import Step
 from controller.fleet.checking import check_paths
@@ -29,7 +32,12 @@ from controller.ocpp.server import MAX_FRAME_BYTES, Endpoint, EndpointOptions, t
 from controller.reconciler.scheduler import Reconciler, ReconcilerOptions
 from controller.runtime.devcerts import DevPki, make_dev_pki
 from controller.runtime.heap import collect_periodically, freeze_startup_heap
-from controller.sources.base import DesiredStateSource
+from controller.sources.base import (
+    DesiredStateSource,
+    FleetListener,
+    OpenedSource,
+    SourceFactory,
+)
 from controller.sources.directory import DirectorySource
 from controller.store import open_store
 from controller.store.base import Store
@@ -51,11 +59,19 @@ class FleetInvalid(Exception):
         self.problems = tuple(problems)
 
 
+class SourceStopped(Exception):
+    """The source of desired state stopped following changes (its watch failed): serving on
+    would serve a fleet that no longer follows what is declared."""
+
+
 @dataclass
 class ServeOptions:
     paths: Sequence[Path]
+    """The fleet directory (or files) `serve` reads; unused when `source` is given."""
     store_url: str
     """Where the store lives; the command line's default is `cli.options.DEFAULT_STORE`."""
+    source: SourceFactory | None = None
+    """Where the desired state comes from; None: the fleet directory at `paths`."""
     host: str = LOOPBACK
     """The OCPP endpoint's address; loopback unless told otherwise (chargers on the network
     need `--listen 0.0.0.0:9000`, and the log then says so)."""
@@ -79,7 +95,7 @@ class ServeOptions:
     simulate: SimulateOptions | None = None
     """Run a simulated charger for every declared charger in the same process (the demo)."""
     watch: bool = True
-    """Re-read the fleet when its files change."""
+    """Follow the source's changes (the directory's files, the custom resources)."""
     reconcile: bool = True
     """Converge connected chargers to the fleet (off: only record what they report)."""
     resync_interval: float = 300.0
@@ -116,6 +132,16 @@ def load_fleet(paths: Sequence[Path]) -> Fleet:
     return report.fleet
 
 
+def directory_source(paths: Sequence[Path]) -> SourceFactory:
+    """`serve`'s source: the fleet at `paths`, refused whole (`FleetInvalid`) when invalid."""
+
+    @contextlib.asynccontextmanager
+    async def opened(listener: FleetListener) -> AsyncIterator[OpenedSource]:
+        yield OpenedSource(DirectorySource(list(paths), load_fleet(paths), listener))
+
+    return opened
+
+
 @dataclass
 class Running:
     """A started central system, for tests and the CLI alike."""
@@ -126,6 +152,8 @@ class Running:
     reconciler: Reconciler | None = None
     web: WebServer | None = None
     admin: AdminServer | None = None
+    following: asyncio.Task[None] | None = None
+    """The source following changes (None: `watch` is off); done only if it failed."""
 
     @property
     def url(self) -> str:
@@ -137,116 +165,141 @@ class Running:
 
 @contextlib.asynccontextmanager
 async def running(options: ServeOptions) -> AsyncIterator[Running]:
-    """Start the store and the endpoint; on exit stop accepting, disconnect, flush, close."""
-    fleet = load_fleet(options.paths)
-    base_dir = Path(options.paths[0]) if options.paths else None
-    if base_dir is not None and base_dir.is_file():
-        base_dir = base_dir.parent
-    with contextlib.ExitStack() as cleanup:
-        demo = _demo_setup(options, fleet, base_dir, cleanup) if options.simulate else None
-        store = open_store(options.store_url, log_limit_per_charger=options.message_log_limit)
-        await store.open()
-        try:
-            if not options.store_url.startswith(("postgresql", "postgres")):
-                await _forget_old_connections(store)
-            central = CentralSystem(
-                fleet, store, allow_unknown=options.allow_unknown, max_pending=options.max_pending
-            )
-            await central.load_pending()
-            # replicas: run the commands other replicas forward for chargers connected here
-            from controller.web.commands import serve_forwarded
+    """Open the source and the store, start the endpoint; on exit stop accepting, disconnect,
+    stop following the source, flush, close."""
 
-            serve_forwarded(central)
-            metrics = Metrics()
-            reconciler = (
-                Reconciler(
-                    central,
-                    ReconcilerOptions(
-                        resync_interval=options.resync_interval,
-                        max_concurrent=options.max_concurrent_reconciles,
-                    ),
-                    reporter=metrics,
-                    steps=_steps(central),
-                )
-                if options.reconcile
-                else None
+    async def tell_central(_old: Fleet, new: Fleet) -> None:
+        await central.replace_fleet(new)  # sources call it only once serving has begun
+
+    factory = options.source or directory_source(options.paths)
+    async with contextlib.AsyncExitStack() as following:
+        opened = await following.enter_async_context(factory(tell_central))
+        source = opened.source
+        fleet = source.current
+        base_dir = Path(options.paths[0]) if options.paths and options.source is None else None
+        if base_dir is not None and base_dir.is_file():
+            base_dir = base_dir.parent
+        with contextlib.ExitStack() as cleanup:
+            demo = (
+                _demo_setup(options, fleet, base_dir, cleanup, opened) if options.simulate else None
             )
-            if reconciler is not None:
-                for step in reconciler.steps:
-                    step.bind(reconciler.wake)
-            tls_cert = options.tls_cert or (
-                str(demo.pki.server_cert) if demo and demo.pki else None
-            )
-            tls_key = options.tls_key or (str(demo.pki.server_key) if demo and demo.pki else None)
-            tls = (
-                tls_context(tls_cert, tls_key, options.tls_client_ca)
-                if tls_cert and tls_key
-                else None
-            )
-            secrets = options.secrets or (demo.secrets if demo else None)
-            endpoint = Endpoint(
-                central,
-                EndpointOptions(
-                    host=options.host,
-                    port=options.port,
-                    tls=tls,
-                    call_timeout=options.call_timeout,
-                    max_frame_bytes=options.max_frame_bytes,
-                    secrets=secrets
-                    or SecretResolver(base_dir=base_dir, secrets_dir=options.secrets_dir),
-                ),
-            )
-            web = _web_server(options, central, endpoint, metrics)
-            admin = _admin_server(options, central, metrics)
-            # Before the first connection: what is frozen stays out of the collector's sight.
-            thresholds = freeze_startup_heap() if options.tend_heap else None
-            await endpoint.start()
-            log.info(
-                "OCPP endpoint listening on %s://%s:%d/ocpp/<identity> for %d chargers%s",
-                "wss" if tls else "ws",
-                options.host,
-                endpoint.port,
-                len(fleet.chargers),
-                " (loopback only: chargers on the network need --listen 0.0.0.0:PORT)"
-                if is_loopback_host(options.host)
-                else "",
-            )
-            source: DesiredStateSource = DirectorySource(
-                list(options.paths), fleet, lambda _old, new: central.replace_fleet(new)
-            )
-            started = Running(central, endpoint, source, reconciler, web, admin)
-            watcher = asyncio.create_task(source.run()) if options.watch else None
-            collector = (
-                asyncio.create_task(collect_periodically(thresholds), name="gc")
-                if thresholds is not None
-                else None
-            )
-            simulation = (
-                asyncio.create_task(_simulate(started, demo, options.simulate))
-                if demo is not None and options.simulate is not None
-                else None
-            )
+            store = open_store(options.store_url, log_limit_per_charger=options.message_log_limit)
+            await store.open()
             try:
-                if web is not None:
-                    await web.start()
-                if admin is not None:
-                    await admin.start()
-                yield started
-            finally:
-                if web is not None:
-                    await web.close()  # first: /readyz turns 503
-                if admin is not None:
-                    await admin.close()  # commands in flight finish
-                for task in (simulation, watcher, collector):
-                    if task is not None:
-                        task.cancel()
-                        with contextlib.suppress(asyncio.CancelledError):
-                            await task
+                if not options.store_url.startswith(("postgresql", "postgres")):
+                    await _forget_old_connections(store)
+                central = CentralSystem(
+                    fleet,
+                    store,
+                    allow_unknown=options.allow_unknown,
+                    max_pending=options.max_pending,
+                )
+                await central.load_pending()
+                metrics = Metrics()
+                reconciler = (
+                    Reconciler(
+                        central,
+                        ReconcilerOptions(
+                            resync_interval=options.resync_interval,
+                            max_concurrent=options.max_concurrent_reconciles,
+                        ),
+                        reporter=metrics,
+                        steps=_steps(central),
+                    )
+                    if options.reconcile
+                    else None
+                )
                 if reconciler is not None:
-                    await reconciler.close()
-                await endpoint.close()
-        finally:
-            await store.close()
+                    for step in reconciler.steps:
+                        step.bind(reconciler.wake)
+                tls_cert = options.tls_cert or (
+                    str(demo.pki.server_cert) if demo and demo.pki else None
+                )
+                tls_key = options.tls_key or (
+                    str(demo.pki.server_key) if demo and demo.pki else None
+                )
+                tls = (
+                    tls_context(tls_cert, tls_key, options.tls_client_ca)
+                    if tls_cert and tls_key
+                    else None
+                )
+                secrets = options.secrets or (demo.secrets if demo else None)
+                endpoint = Endpoint(
+                    central,
+                    EndpointOptions(
+                        host=options.host,
+                        port=options.port,
+                        tls=tls,
+                        call_timeout=options.call_timeout,
+                        max_frame_bytes=options.max_frame_bytes,
+                        secrets=secrets
+                        or SecretResolver(
+                            base_dir=base_dir, secrets_dir=options.secrets_dir, store=opened.secrets
+                        ),
+                    ),
+                )
+                web = _web_server(options, central, endpoint, metrics)
+                admin = _admin_server(options, central, metrics)
+                if opened.attach is not None:
+                    await opened.attach(central)
+                # Before the first connection: what is frozen stays out of the collector's sight.
+                thresholds = freeze_startup_heap() if options.tend_heap else None
+                await endpoint.start()
+                log.info(
+                    "OCPP endpoint listening on %s://%s:%d/ocpp/<identity> for %d chargers%s",
+                    "wss" if tls else "ws",
+                    options.host,
+                    endpoint.port,
+                    len(fleet.chargers),
+                    " (loopback only: chargers on the network need --listen 0.0.0.0:PORT)"
+                    if is_loopback_host(options.host)
+                    else "",
+                )
+                watcher = (
+                    asyncio.create_task(source.run(), name="desired state")
+                    if options.watch
+                    else None
+                )
+                if watcher is not None:
+                    watcher.add_done_callback(_report_stopped)
+                started = Running(central, endpoint, source, reconciler, web, admin, watcher)
+                collector = (
+                    asyncio.create_task(collect_periodically(thresholds), name="gc")
+                    if thresholds is not None
+                    else None
+                )
+                simulation = (
+                    asyncio.create_task(_simulate(started, demo, options.simulate))
+                    if demo is not None and options.simulate is not None
+                    else None
+                )
+                try:
+                    if web is not None:
+                        await web.start()
+                    if admin is not None:
+                        await admin.start()
+                    yield started
+                finally:
+                    if web is not None:
+                        await web.close()  # first: /readyz turns 503
+                    if admin is not None:
+                        await admin.close()  # commands in flight finish
+                    for task in (simulation, watcher, collector):
+                        if task is not None:
+                            task.cancel()
+                            with contextlib.suppress(asyncio.CancelledError, Exception):
+                                await task
+                    if reconciler is not None:
+                        await reconciler.close()
+                    await endpoint.close()
+                    await following.aclose()  # the source stops while the store is still open
+            finally:
+                await store.close()
+
+
+def _report_stopped(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the source of desired state stopped following changes: %s", task.exception())
 
 
 def _steps(central: CentralSystem) -> list[Step]:
@@ -312,11 +365,18 @@ class _Demo:
 
 
 def _demo_setup(
-    options: ServeOptions, fleet: Fleet, base_dir: Path | None, cleanup: contextlib.ExitStack
+    options: ServeOptions,
+    fleet: Fleet,
+    base_dir: Path | None,
+    cleanup: contextlib.ExitStack,
+    opened: OpenedSource,
 ) -> _Demo:
     """Secrets and, when chargers need TLS and none is configured, a throwaway certificate."""
     secrets = DemoSecrets(
-        base_dir=base_dir, secrets_dir=options.secrets_dir, seed=secrets_module.token_bytes(16)
+        base_dir=base_dir,
+        secrets_dir=options.secrets_dir,
+        store=opened.secrets,
+        seed=secrets_module.token_bytes(16),
     )
     needs_tls = any(c.resource.spec.security.profile >= 2 for c in fleet.chargers.values())
     pki = None
@@ -377,12 +437,25 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 
 async def serve_forever(options: ServeOptions) -> None:
-    """Run until SIGINT or SIGTERM."""
+    """Run until SIGINT or SIGTERM; `SourceStopped` if the source stops following changes."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    async with running(dataclasses.replace(options, tend_heap=True)):
-        await stop.wait()
+
+    def on_signals() -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+
+    on_signals()
+    async with running(dataclasses.replace(options, tend_heap=True)) as started:
+        on_signals()  # again: a source may have taken them while it started (kopf does)
+        stopping = asyncio.create_task(stop.wait())
+        waited: set[asyncio.Task[Any]] = {stopping}
+        if started.following is not None:
+            waited.add(started.following)
+        done, _ = await asyncio.wait(waited, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        failed = started.following if started.following in done else None
+        if failed is not None and not failed.cancelled() and failed.exception() is not None:
+            raise SourceStopped(str(failed.exception())) from failed.exception()
         log.info("stopping: closing connections and flushing the store")
