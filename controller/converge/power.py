@@ -96,9 +96,35 @@ Known limits
     net of it. A charger that keeps ignoring the profiles it accepts holds up every raise at
     its location until it applies them or disconnects: it may draw its connectors' maximum.
     Profiles we sent to a charger that a fleet edit takes out of every circuit are cleared
-    while it stays connected; after a restart of chargectl they are not known and stay. With
-    several replicas, a transaction on a charger connected to another replica wakes no one
-    here: its location is recomputed at the next resync.
+    while it stays connected; after a restart of chargectl they are not known and stay.
+
+Several replicas (PostgreSQL, `controller.store.coordination`)
+    The allocation was always the location's: it is computed from the open transactions in
+    the store of every fed charger there, wherever it is connected, and offers room to the
+    idle connectors of all of them. What each replica knew alone is what its own chargers may
+    have in force, and so it alone decided the safe order. Now:
+
+    - each replica publishes, after every pass that changed it, what it knows of each charger
+      it holds (`ChargerProfiles`: accepted, unconfirmed, the limit a decrease replaced,
+      what a composite schedule showed) in `power_profiles`, and says so (topic `power`, by
+      location): the replicas where raises wait at that location try them again;
+    - a raise is decided under the location's advisory lock (transaction-scoped,
+      `decision("location:<name>")`): inside it the allocation is computed again from the
+      open transactions as the database has them, the raise must still be what that
+      allocation gives, and no charger at the location - this replica's, or another's as it
+      published (only while that replica still holds the charger's lock) - may allow more
+      than the allocation gives it. The raise is then published as unconfirmed before the
+      lock goes, and sent after. Two replicas thus never raise past each other, and a raise
+      decided on an allocation without a session just begun elsewhere is held up by the
+      other replica's charger until it has lowered its share, as within one process;
+    - a transaction that begins or ends is published by the central system (topic
+      `transaction`, by location): every replica re-plans that location and wakes its
+      chargers there, as it does for its own.
+
+    Decreases are sent without the lock, as before: they never overload. What a replica
+    learns from a composite schedule is published at the end of the pass, so for that moment
+    the others do not see it yet; and after a replica's lock connection comes back, what it
+    published counts again from each charger's next pass.
 """
 
 from __future__ import annotations
@@ -106,9 +132,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from controller.converge.base import (
     UNSUPPORTED_CODES,
@@ -148,7 +175,15 @@ from controller.planning.profiles import (
 )
 from controller.resources import Charger
 from controller.resources.capabilities import capabilities
-from controller.values.commands import CallFailed, FailureKind, LimitPurpose, Status
+from controller.store.coordination import Coordination, SharedProfiles, coordination_of
+from controller.values.commands import (
+    CallFailed,
+    ChargingLimit,
+    FailureKind,
+    LimitPeriod,
+    LimitPurpose,
+    Status,
+)
 from controller.values.records import Transaction
 
 log = logging.getLogger("chargectl.power")
@@ -198,6 +233,10 @@ class PowerStep(Step):
         self._change_cache: tuple[Fleet, datetime | None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: datetime | None = None
+        self._shared: Coordination | None = None
+        """The other replicas, once a pass found the store shared (PostgreSQL)."""
+        self._published: dict[str, tuple[int, dict[str, Any]]] = {}
+        """What was last published of each charger here, with the coordination's epoch."""
 
     # --- hooks ---------------------------------------------------------------------------------
 
@@ -234,6 +273,8 @@ class PowerStep(Step):
         return list(identities)
 
     def forget(self, identity: str) -> None:
+        if self._shared is not None and self._published.pop(identity, None) is not None:
+            self._shared.forget_profiles(identity)
         state = self._drop(identity)
         for waiting in self._waiting.values():
             waiting.discard(identity)
@@ -249,6 +290,14 @@ class PowerStep(Step):
     # --- one pass ------------------------------------------------------------------------------
 
     async def run(self, ctx: PassContext) -> StepResult:
+        shared = self._bind(ctx)
+        result = await self._run(ctx, shared)
+        state = self._chargers.get(ctx.identity)
+        if shared is not None and state is not None:
+            await self._publish(shared, state)
+        return result
+
+    async def _run(self, ctx: PassContext, shared: Coordination | None) -> StepResult:
         fleet = ctx.fleet
         index = self._index(fleet)
         name = ctx.charger.name
@@ -291,7 +340,7 @@ class PowerStep(Step):
                 self._wake(ctx.identity)
                 notes.append(f"{describe(raises)} on the next pass: the allocation changed")
             else:
-                notes += await self._raise(ctx, state, plan, raises)
+                notes += await self._raise(ctx, state, plan, raises, shared)
         notes += await self._verify(ctx, state)
         if self._waiting.get(location) and not self._holding_up(plan, location):
             self._wake_waiting(location, besides=ctx.identity)
@@ -304,7 +353,12 @@ class PowerStep(Step):
         return StepResult(synced=synced, message=f"power: {text}" if text else "")
 
     async def _raise(
-        self, ctx: PassContext, state: ChargerProfiles, plan: PowerPlan, raises: list[ProfileChange]
+        self,
+        ctx: PassContext,
+        state: ChargerProfiles,
+        plan: PowerPlan,
+        raises: list[ProfileChange],
+        shared: Coordination | None = None,
     ) -> list[str]:
         """Send the raises, unless a charger at the location may still allow more than the
         plan gives it: then they wait (see the module docstring)."""
@@ -324,10 +378,88 @@ class PowerStep(Step):
             self._waiting.setdefault(location, set()).add(ctx.identity)
             notes.append(f"{describe(raises)} waits until {lowered(held_by)}")
             return notes
+        if raises and shared is not None:
+            refused = await self._decide(ctx, shared, state, raises)
+            if refused is not None:
+                notes.append(refused)
+                return notes
         self._waiting.get(location, set()).discard(ctx.identity)
         for change in raises:
             notes.append(await self._apply(ctx, state, change))
         return notes
+
+    # --- several replicas ------------------------------------------------------------------------
+
+    def _bind(self, ctx: PassContext) -> Coordination | None:
+        """The other replicas sharing the store, if any; heard from the first pass on."""
+        coordination = coordination_of(ctx.central)
+        if not coordination.shared:
+            return None
+        if self._shared is not coordination:
+            self._shared = coordination
+            coordination.subscribe("transaction", self._heard_transaction)
+            coordination.subscribe("power", self._heard_profiles)
+        return coordination
+
+    def _heard_transaction(self, location: str) -> None:
+        """A session began or ended at `location` on another replica: plan it again here."""
+        self._bump(location)
+        for identity in sorted(self._at.get(location, ())):
+            self._wake(identity)
+
+    def _heard_profiles(self, location: str) -> None:
+        """A charger on another replica changed what it may allow at `location` (it lowered
+        its limits, say): the raises waiting here are tried again."""
+        self._wake_waiting(location)
+
+    async def _decide(
+        self,
+        ctx: PassContext,
+        shared: Coordination,
+        state: ChargerProfiles,
+        raises: list[ProfileChange],
+    ) -> str | None:
+        """Whether these raises may go, decided under the location's lock from what the
+        database says now (see the module docstring); None when they may, and then they are
+        published as unconfirmed before the lock goes. Else what to say."""
+        fleet, location = ctx.fleet, state.location
+        fed = self._index(fleet).fed_at(location)
+        async with shared.decision(f"location:{location}") as decision:
+            found = await decision.open_transactions([c.resource.identity for c in fed])
+            plan = allocate(fleet, sessions_from(zip(fed, found, strict=True)), datetime.now(UTC))
+            targets = {limit.profile_id: limit for limit in charging_limits(plan, state.name)}
+            if any(targets.get(change.profile_id) != change.limit for change in raises):
+                self._bump(location)
+                self._wake(ctx.identity)
+                return f"{describe(raises)} on the next pass: the allocation changed"
+            others = [
+                other
+                for row in await decision.shared_profiles(location)
+                if (other := _profiles_from(fleet, location, row)) is not None
+                and other.identity not in self._chargers
+            ]
+            here = [self._chargers[i] for i in sorted(self._at.get(location, ()))]
+            held_by = holding_up(plan, [*here, *others])
+            if held_by:
+                self._waiting.setdefault(location, set()).add(ctx.identity)
+                return f"{describe(raises)} waits until {lowered(held_by)}"
+            for change in raises:
+                if change.limit is not None:  # from now on the charger may apply it
+                    state.unconfirmed[change.profile_id] = change.limit
+            document = _shared_state(state)
+            await decision.put_profiles(ctx.identity, location, document)
+        self._published[ctx.identity] = (shared.epoch, document)
+        return None
+
+    async def _publish(self, shared: Coordination, state: ChargerProfiles) -> None:
+        """Publish what is known of the charger's profiles, if it changed, and tell the
+        replicas waiting at its location."""
+        document = _shared_state(state)
+        if self._published.get(state.identity) == (shared.epoch, document):
+            return
+        await shared.put_profiles(state.identity, state.location, document)
+        self._published[state.identity] = (shared.epoch, document)
+        shared.publish("power", state.location)
 
     async def _unmanaged(self, ctx: PassContext) -> StepResult:
         """No circuit feeds the charger (any more): clear what we sent it, if anything."""
@@ -633,3 +765,77 @@ class PowerStep(Step):
         if self._index_cache is None or self._index_cache.fleet is not fleet:
             self._index_cache = FleetIndex(fleet)
         return self._index_cache
+
+
+# --- what replicas publish of a charger's profiles ------------------------------------------------
+
+
+def _shared_state(state: ChargerProfiles) -> dict[str, Any]:
+    """What other replicas need of `state` to tell whether the charger may allow more than an
+    allocation gives it (`ChargerProfiles.lowers`), as JSON."""
+    return {
+        "sent": [_limit_document(limit) for _, limit in sorted(state.sent.items())],
+        "unconfirmed": [_limit_document(limit) for _, limit in sorted(state.unconfirmed.items())],
+        "previous": {str(c): _amperes_document(a) for c, a in sorted(state.previous.items())},
+        "observed": {str(c): _amperes_document(a) for c, a in sorted(state.observed.items())},
+    }
+
+
+def _profiles_from(fleet: Fleet, location: str, row: SharedProfiles) -> ChargerProfiles | None:
+    """Another replica's charger as `_shared_state` published it; None when the fleet no
+    longer declares it."""
+    loaded = fleet.charger_by_identity(row.identity)
+    if loaded is None:
+        return None
+    document = row.state
+    try:
+        sent = [_limit_from(item) for item in document.get("sent", ())]
+        unconfirmed = [_limit_from(item) for item in document.get("unconfirmed", ())]
+        previous = {int(c): _amperes_from(a) for c, a in document.get("previous", {}).items()}
+        observed = {int(c): _amperes_from(a) for c, a in document.get("observed", {}).items()}
+    except (KeyError, TypeError, ValueError):
+        log.warning("%s: the profiles another replica published are unreadable", row.identity)
+        return None
+    state = ChargerProfiles(row.identity, loaded.name, location)
+    state.sent = {limit.profile_id: limit for limit in sent}
+    state.unconfirmed = {limit.profile_id: limit for limit in unconfirmed}
+    state.previous, state.observed = previous, observed
+    return state
+
+
+def _limit_document(limit: ChargingLimit) -> dict[str, Any]:
+    return {
+        "id": limit.profile_id,
+        "purpose": limit.purpose.value,
+        "periods": [[p.start_seconds, p.amperes, p.phases] for p in limit.periods],
+        "connector": limit.connector,
+        "stackLevel": limit.stack_level,
+        "transaction": limit.transaction_id,
+        "startsAt": limit.starts_at.isoformat() if limit.starts_at is not None else None,
+        "daily": limit.recurring_daily,
+    }
+
+
+def _limit_from(document: Mapping[str, Any]) -> ChargingLimit:
+    starts = document.get("startsAt")
+    return ChargingLimit(
+        profile_id=int(document["id"]),
+        purpose=LimitPurpose(document["purpose"]),
+        periods=tuple(
+            LimitPeriod(int(start), float(amperes), None if phases is None else int(phases))
+            for start, amperes, phases in document["periods"]
+        ),
+        connector=int(document["connector"]),
+        stack_level=int(document.get("stackLevel", 0)),
+        transaction_id=document.get("transaction"),
+        starts_at=datetime.fromisoformat(starts) if isinstance(starts, str) else None,
+        recurring_daily=bool(document.get("daily", False)),
+    )
+
+
+def _amperes_document(amperes: float) -> float | None:
+    return None if math.isinf(amperes) else amperes  # JSON has no infinity: None is no limit
+
+
+def _amperes_from(value: object) -> float:
+    return math.inf if value is None else float(value)  # type: ignore[arg-type]

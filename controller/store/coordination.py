@@ -151,6 +151,9 @@ class Coordination(ABC):
     """Whether other processes may share the store (PostgreSQL)."""
     replica = "local"
     """This process, as logs and rows name it."""
+    epoch = 0
+    """How many times the lock connection was (re)made: what was published before the last
+    time counts no more (its rows name a backend that is gone)."""
 
     async def start(self) -> None:
         return None

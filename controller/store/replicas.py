@@ -204,6 +204,7 @@ class PgCoordination(Coordination):
         await conn.add_listener(CHANNEL, self._heard)
         conn.add_termination_listener(self._terminated)
         self._conn = conn
+        self.epoch += 1
         self._gone.clear()
         self._connected.set()
         log.info("replica %s: lock connection up (backend %d)", self.replica, self.pid)

@@ -40,6 +40,20 @@ from controller.store.base import Store
 from controller.store.coordination import Coordination
 from controller.store.replicas import PgCoordination
 from tests.e2e.rig import until
+from tests.e2e.rig import write_fleet as write_fleet_text
+from tests.e2e.test_power import (
+    CIRCUIT_AMPERES,
+    ID_TAG,
+    PowerRig,
+    Sampler,
+    Watched,
+    converged_to_share,
+    idle_offers,
+    share,
+)
+from tests.e2e.test_power import (
+    FLEET as POWER_FLEET,
+)
 from tests.integration.fleets import PASSWORD_ENV, write_fleet
 from tests.integration.rawclient import RawCharger
 
@@ -257,6 +271,50 @@ async def test_a_command_sent_to_one_replica_reaches_a_charger_on_the_other(
         ) as response:
             assert response.status == 409
             assert (await response.json())["error"]["code"] == "not-connected"
+
+
+# --- power shared across replicas ------------------------------------------------------------
+
+
+async def test_a_location_split_across_replicas_never_draws_more_than_its_circuit(
+    tmp_path: Path, store_url: str
+) -> None:
+    """Four 32 A chargers behind one 40 A circuit, two on each replica: sessions start one by
+    one, alternating replicas, and stop again. Each time, every charging connector offers its
+    equal share of the whole location, and the sampler (every ~50 ms, and at each profile a
+    charger installs) never sees the connectors with a transaction offer more than 40 A."""
+    fleet = write_fleet_text(tmp_path, POWER_FLEET)
+    async with two_replicas(fleet, store_url) as (a, b):
+        placement = {"CP-A": a, "CP-B": b, "CP-C": a, "CP-D": b}
+        sims = simulated(a, placement)
+        sampler = Sampler(sims)
+        for sim in sims.values():
+            sim.profiles = Watched(sampler.sample)
+        rig = PowerRig(a, sims, sampler)
+        sampling = asyncio.create_task(sampler.run())
+        try:
+            async with connected(sims):
+                for sim in sims.values():
+                    await asyncio.wait_for(sim.booted.wait(), 20)
+                await idle_offers(rig)
+
+                active: list[str] = []
+                for identity in placement:
+                    await sims[identity].plug_in(1, ID_TAG)
+                    active.append(identity)
+                    await converged_to_share(rig, active)
+                while len(active) > 1:
+                    await sims[active.pop(0)].unplug(1)
+                    await converged_to_share(rig, active)
+                await sims[active.pop()].unplug(1)
+                await idle_offers(rig)
+        finally:
+            sampling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sampling
+        assert not sampler.over, f"the circuit was overloaded: {sampler.over[:5]}"
+        assert sampler.highest == CIRCUIT_AMPERES, "two sessions at 20 A were seen"
+        assert share(4) == 10.0
 
 
 # --- a replica dies ---------------------------------------------------------------------------
