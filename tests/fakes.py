@@ -856,3 +856,132 @@ class ScriptedStep(Step):
         if isinstance(result, BaseException):
             raise result
         return result
+
+
+# --- status writer -------------------------------------------------------------------------------
+#
+# For `controller.sources.kubernetes.status`: the API server as the status writer sees it, both
+# its sink (status patches, Events) and its view of the objects (generations, the source's
+# problems, the status each object shows), and a central system with an empty store, for tests
+# of when the writer writes (on virtual time) rather than of what.
+
+from collections.abc import Iterable  # noqa: E402
+
+from controller.sources.kubernetes.status import ObjectRef  # noqa: E402
+
+
+def merge_patch(target: dict[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """RFC 7386 JSON merge patch: objects merge, None removes, anything else replaces."""
+    result = dict(target)
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        elif isinstance(value, Mapping) and isinstance(result.get(key), dict):
+            result[key] = merge_patch(result[key], value)
+        elif isinstance(value, Mapping):
+            result[key] = merge_patch({}, value)
+        else:
+            result[key] = json.loads(json.dumps(value))
+    return result
+
+
+class StatusApi:
+    """Custom resources with a status subresource, as `StatusSink` and `ObjectView` both.
+
+    Every object watched has a generation (`generations`), the problems the source found in it
+    (`problems`) and the status it shows (`statuses`: patches merged in, as the API server does;
+    `status_of` answers them at once, or nothing with `echo` off: a watch that has not caught up).
+    Every patch and Event is kept in order; `fail` makes that many patches raise. `written` is
+    set on every patch, for a test to wait on.
+    """
+
+    def __init__(self, refs: Iterable[ObjectRef] = ()) -> None:
+        self.generations: dict[ObjectRef, int] = {ref: 1 for ref in refs}
+        self.problems: dict[ObjectRef, list[str]] = {}
+        self.statuses: dict[ObjectRef, dict[str, Any]] = {}
+        self.patches: list[tuple[ObjectRef, dict[str, Any]]] = []
+        self.events: list[tuple[ObjectRef, str, str, str]] = []
+        self.echo = True
+        self.fail = 0
+        self.written = asyncio.Event()
+
+    @classmethod
+    def of_fleet(cls, fleet: Any, namespace: str = "default") -> StatusApi:
+        """Every resource of a `Fleet`, at generation 1, in `namespace`."""
+        return cls(
+            ObjectRef(loaded.kind, loaded.resource.metadata.namespace or namespace, loaded.name)
+            for loaded in fleet.all()
+        )
+
+    # StatusSink
+    async def patch_status(
+        self, kind: str, namespace: str, name: str, status: Mapping[str, Any]
+    ) -> None:
+        if self.fail:
+            self.fail -= 1
+            raise ConnectionError("the API server is away")
+        ref = ObjectRef(kind, namespace, name)
+        self.patches.append((ref, json.loads(json.dumps(status))))
+        self.statuses[ref] = merge_patch(self.statuses.get(ref, {}), status)
+        self.written.set()
+
+    async def event(
+        self, kind: str, namespace: str, name: str, type: str, reason: str, message: str
+    ) -> None:
+        self.events.append((ObjectRef(kind, namespace, name), type, reason, message))
+
+    # ObjectView
+    def objects(self) -> list[ObjectRef]:
+        return sorted(self.generations)
+
+    def generation_of(self, kind: str, namespace: str, name: str) -> int | None:
+        return self.generations.get(ObjectRef(kind, namespace, name))
+
+    def problems_of(self, kind: str, namespace: str, name: str) -> list[str]:
+        return list(self.problems.get(ObjectRef(kind, namespace, name), []))
+
+    def status_of(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        if not self.echo:
+            return None
+        return self.statuses.get(ObjectRef(kind, namespace, name))
+
+    # for tests
+    def patches_of(self, ref: ObjectRef) -> list[dict[str, Any]]:
+        return [patch for of, patch in self.patches if of == ref]
+
+    def condition(self, ref: ObjectRef, type: str) -> dict[str, Any]:
+        """The object's condition of this type, as it shows now."""
+        found = [c for c in self.statuses[ref]["conditions"] if c["type"] == type]
+        assert len(found) == 1, self.statuses[ref]
+        return dict(found[0])
+
+
+class EmptyStatusStore:
+    """A store that has heard nothing from any charger: what the status writer reads of one."""
+
+    async def chargers(
+        self, *, identities: Collection[str] | None = None, configuration: bool = False
+    ) -> list[ChargerRecord]:
+        return []
+
+    async def charger(self, identity: str) -> ChargerRecord | None:
+        return None
+
+    async def conditions(self, identity: str | None = None) -> list[ChargerCondition]:
+        return []
+
+    async def key_statuses(self, identity: str | None = None) -> list[KeyStatus]:
+        return []
+
+    async def open_transactions(self, identity: str) -> list[Transaction]:
+        return []
+
+
+@dataclass
+class StatusCentral:
+    """The central system as the status writer reads it: the fleet, the store, who is here."""
+
+    fleet: Any
+    store: Any = field(default_factory=EmptyStatusStore)
+    connections: dict[str, Any] = field(default_factory=dict)
+    observers: list[Any] = field(default_factory=list)
