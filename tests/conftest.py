@@ -1,4 +1,5 @@
-"""What every test folder shares: the event loops a test may run on."""
+"""What every test folder shares: the event loops a test may run on, the emulated Kubernetes
+API (`kube`, see `tests/kube.py`), and `--kube` for the opt-in suite against a real cluster."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import asyncio
 from collections.abc import Callable, Mapping
 
 import pytest
+
+from tests.kube import kube  # noqa: F401  (the fixture, for every folder)
 
 
 def pytest_asyncio_loop_factories(
@@ -25,3 +28,27 @@ def pytest_asyncio_loop_factories(
         return factories
     factories["uvloop"] = uvloop.new_event_loop
     return factories
+
+
+# --- the opt-in suite against a real cluster ---------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--kube",
+        action="store_true",
+        default=False,
+        help="Also run the tests marked kube_cluster against the Kubernetes cluster the "
+        "current kubeconfig points at (our CRDs installed there).",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--kube"):
+        return
+    skip = pytest.mark.skip(
+        reason="needs a real Kubernetes cluster: run pytest --kube (the current kubeconfig)"
+    )
+    for item in items:
+        if item.get_closest_marker("kube_cluster") is not None:
+            item.add_marker(skip)

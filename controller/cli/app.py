@@ -25,6 +25,7 @@ COMMANDS: Mapping[str, str] = {
     "validate": "controller.cli.validate:validate",
     "plan": "controller.cli.plan:plan",
     "serve": "controller.cli.serve:serve",
+    "operator": "controller.cli.operator:operator",
     "simulate": "controller.cli.simulate:simulate",
     "import": "controller.cli.importing:import_",
     "export": "controller.cli.export:export",

@@ -222,3 +222,148 @@ def connector_option(*, required: bool = False, charger_wide: bool = False) -> C
         required=required,
         help="Connector id.",
     )
+
+
+# --- the serving process: `serve` and `operator` -------------------------------------------------
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
+
+
+def central_system_options() -> Callable[[F], F]:
+    """Every option of the serving process, which `serve` and `operator` share: the OCPP
+    endpoint and its TLS, unknown chargers, the store, the HTTP API and the admin channel,
+    convergence, the demo's simulated chargers, Secrets, logging. The two commands differ only
+    in where the fleet comes from; `cli.serve.serve_options` reads these into `ServeOptions`.
+
+    The defaults of `--max-pending` and `--max-frame-size` are written as numbers (the OCPP
+    stack is not imported for `--help`), and a unit test holds them to the endpoint's own.
+    """
+    decorators: list[Callable[[F], F]] = [
+        address_option(
+            "--listen",
+            default="127.0.0.1:9000",
+            help="Address of the OCPP endpoint; chargers connect to ws://HOST:PORT/ocpp/ID. "
+            "Loopback by default: chargers on the network need --listen 0.0.0.0:9000.",
+        ),
+        store_option(help="sqlite:///FILE or postgresql://USER@HOST/DB."),
+        click.option(
+            "--tls-cert", type=click.Path(exists=True), help="Certificate for wss (profile 2)."
+        ),
+        click.option("--tls-key", type=click.Path(exists=True), help="Private key for wss."),
+        click.option(
+            "--tls-client-ca",
+            type=click.Path(exists=True),
+            help="CA of charger client certificates (security profile 3).",
+        ),
+        click.option(
+            "--allow-unknown",
+            is_flag=True,
+            help="Record chargers not in the fleet as pending instead of refusing them, whatever "
+            "URL they use (without it, only through /ocpp/LOCATION/ID of a location that sets "
+            "allowUnknownChargers).",
+        ),
+        click.option(
+            "--max-pending",
+            type=click.IntRange(min=1),
+            default=1000,
+            show_default=True,
+            help="Unknown chargers kept pending at most; for a new one, the oldest is forgotten.",
+        ),
+        address_option(
+            "--http",
+            default="127.0.0.1:8080",
+            allow_off=True,
+            help="Address of the read-only status API, /metrics, /healthz and /readyz (HOST:PORT); "
+            "off: none. Beyond loopback, the API answers only --trusted-proxy peers.",
+        ),
+        click.option(
+            "--trusted-proxy",
+            "trusted_proxies",
+            multiple=True,
+            metavar="ADDRESS[/BITS]",
+            help="An authenticating proxy (e.g. oauth2-proxy) whose X-Forwarded-Email the status "
+            "API believes; repeat for several. Without one, the status API answers loopback only.",
+        ),
+        address_option(
+            "--admin",
+            default="127.0.0.1:8081",
+            allow_off=True,
+            help="Address of the admin channel, where `chargectl command` sends commands with a "
+            "bearer token (HOST:PORT); off: none.",
+        ),
+        click.option(
+            "--admin-tokens",
+            type=click.Path(dir_okay=True, path_type=Path),
+            envvar="CHARGECTL_ADMIN_TOKEN_FILE",
+            help="The admin token file (NAME:TOKEN lines) or a directory of token files (a mounted "
+            "Secret). Default ~/.config/chargectl/admin-token, written with a new token on first "
+            "start (mode 0600).",
+        ),
+        click.option(
+            "--max-frame-size",
+            "max_frame_bytes",
+            type=click.IntRange(min=4096),
+            default=1024 * 1024,
+            show_default=True,
+            help="Largest OCPP frame in bytes a charger may send; a larger one closes the "
+            "connection (1009) with a log line naming the charger.",
+        ),
+        click.option(
+            "--reconcile/--no-reconcile",
+            default=True,
+            show_default=True,
+            help="Converge chargers to the fleet; --no-reconcile only records what they report "
+            "(observe a fleet, then `chargectl plan --server` shows what would change).",
+        ),
+        click.option(
+            "--resync",
+            type=float,
+            default=300.0,
+            show_default=True,
+            help="Seconds between convergence passes over a charger that is in sync (catches "
+            "drift).",
+        ),
+        click.option(
+            "--simulate",
+            is_flag=True,
+            help="Demo: also run a simulated charger for every declared charger, in this process.",
+        ),
+        time_scale_option(default=60.0, help="With --simulate: simulated seconds per real second."),
+        sessions_per_hour_option(
+            default=2.0, help="With --simulate: cars arriving per connector per simulated hour."
+        ),
+        drift_option(
+            default=0.3,
+            help="With --simulate: share of declared keys the chargers start with at other values.",
+        ),
+        seed_option(help="With --simulate: seed for the drivers' randomness."),
+        secrets_dir_option(),
+        click.option(
+            "--call-timeout",
+            type=float,
+            default=30.0,
+            show_default=True,
+            help="Seconds to wait for a charger's answer to a command.",
+        ),
+        click.option(
+            "--message-log-limit",
+            type=int,
+            default=1000,
+            show_default=True,
+            help="OCPP messages kept per charger in the store.",
+        ),
+        click.option(
+            "--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True
+        ),
+        click.option(
+            "--log-format", type=click.Choice(LOG_FORMATS), default="text", show_default=True
+        ),
+    ]
+
+    def apply(command: F) -> F:
+        for decorator in reversed(decorators):
+            command = decorator(command)
+        return command
+
+    return apply

@@ -24,6 +24,11 @@ FleetListener = Callable[[Fleet, Fleet], Awaitable[None]]
 """Called with (old, new) after a valid fleet replaced the one in force."""
 
 
+class SourceUnavailable(Exception):
+    """The desired state cannot be read at start (the API unreachable, credentials missing):
+    nothing is started; the message says what was tried."""
+
+
 class DesiredStateSource(Protocol):
     """Where the declared fleet comes from, and how its changes arrive.
 

@@ -28,11 +28,14 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
+
 from controller.fleet.model import Fleet, Loaded
 from controller.fleet.reporting import plural
 from controller.resources import KINDS, Charger, Resource
-from controller.sources.base import FleetListener
+from controller.sources.base import FleetListener, SourceUnavailable
 from controller.sources.kubernetes.api import (
+    ApiError,
     ApiOrigin,
     ApiStatusSink,
     Credentials,
@@ -384,11 +387,23 @@ def secret_names(fleet: Fleet) -> set[str]:
 async def open_source(
     options: KubernetesOptions, listener: FleetListener
 ) -> AsyncIterator[KubernetesSource]:
-    """Connect, list, settle and start watching; stop watching and disconnect on exit."""
-    async with KubeApi(options.origin) as api:
-        source = KubernetesSource(api, options, listener)
+    """Connect, list, settle and start watching; stop watching and disconnect on exit.
+    `SourceUnavailable` when the API cannot be reached or refuses to list the resources."""
+    api = KubeApi(options.origin)
+    source = KubernetesSource(api, options, listener)
+    try:
         try:
+            await api.reconnect()
             await source.start()
-            yield source
-        finally:
-            await source.stop()
+        except (ApiError, aiohttp.ClientError, OSError, TimeoutError) as error:
+            raise SourceUnavailable(f"cannot read the custom resources: {error}") from error
+        except Exception as error:
+            if type(error).__name__ != "ConfigException":  # kubernetes.config's, no kubeconfig
+                raise
+            raise SourceUnavailable(
+                f"cannot find the Kubernetes API ({error}); give --kube-url or --kubeconfig"
+            ) from error
+        yield source
+    finally:
+        await source.stop()
+        await api.close()
