@@ -336,7 +336,9 @@ class KeyDifference(StatusModel):
         default=False, description="Applied before and changed on the charger since."
     )
     layer: str | None = Field(
-        default=None, description="Where the declared value comes from: Builtin, Location, Charger."
+        default=None,
+        description="Where the declared value comes from: built-in default, location default "
+        "or charger spec.",
     )
 
 

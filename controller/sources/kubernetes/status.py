@@ -33,14 +33,32 @@ Who writes what, with no coordination between replicas:
   race the same content twice.
 - Every other object (Location, Team, Card, Tariff, PowerLimit) likewise: computed by every
   replica from shared data, written only when it differs from what the object shows.
+- A replica that dies holding chargers leaves them recorded as connected until they connect
+  again (to a survivor, which then writes them); one that never comes back keeps showing
+  Connected=True. Telling a dead replica's chargers apart needs the store to know which
+  replicas live (the advisory locks could say), which this module does not ask.
 
-How often: a change is written `StatusOptions.delay` after it is first noticed (later changes
-within that window join the same patch), an object is patched at most once per
-`min_interval`, and all objects together at most `max_patches_per_second`. Nothing written
-changes with a heartbeat: `reported.lastHeartbeat` is written with whatever else changes, and
-on its own at most once per `heartbeat_refresh` (6 hours); times of connector statuses are left
-out. So a charger converges in two or three patches (connected and booted; the first pass;
-converged), and a steady one is patched less than once an hour.
+Nothing of kopf's lands in status: the source's handlers only watch, and keep no progress.
+
+How often: a change is written `StatusOptions.delay` (2 s) after it is first noticed (later
+changes within that window join the same patch), an object is patched at most once per
+`min_interval` (15 s; a Location or Team, whose counts move with every session under it, once
+per `summary_interval`, 60 s), and all objects together at most `max_patches_per_second` (50).
+Only what differs from what the object shows is written. Nothing that moves with routine
+traffic is: heartbeats write nothing (`reported.lastHeartbeat`, to the minute, goes with
+whatever else changes, and on its own at most once per `heartbeat_refresh`, 6 hours), the
+times of connector statuses are left out, and while Synced stays True it keeps the words it
+became True with (what an in-sync pass notes, such as a power profile sent, is the
+reconciler's log). So a charger converges in three patches at most (connected and booted; the
+first pass; converged; fewer when they come within the delay), and a steady one is patched
+about once every 6 hours.
+
+What is read when: the central system's observer calls (connection, boot, transactions,
+notifications such as firmware progress) and the source's `notify` mark objects at once; a
+sweep every `sweep_interval` (15 s) reads every charger's record and conditions from the
+store (two queries) and marks the chargers whose reported state or reconciler conditions
+changed. Marked objects are computed from the store (a charger: its record, conditions and
+key statuses; a location: its chargers' records and open transactions).
 """
 
 from __future__ import annotations
@@ -97,6 +115,9 @@ OPEN_TRANSACTION_QUERIES: Final = 8
 
 INVALID: Final = "Invalid"
 """The reason of Ready=False for an object the source refuses, and of its Events."""
+
+_SUMMARIES: Final = frozenset({"Location", "Team"})
+"""Kinds whose status sums up many chargers (`StatusOptions.summary_interval`)."""
 
 _STATUS_MODELS: Final[Mapping[str, type[ResourceStatus]]] = {
     "Charger": ChargerStatus,
@@ -173,6 +194,9 @@ class StatusOptions:
     """Seconds between noticing a change and writing it: changes within it share a patch."""
     min_interval: float = 15.0
     """Seconds at least between two patches of one object."""
+    summary_interval: float = 60.0
+    """Seconds at least between two patches of a Location or a Team, whose counts move with
+    every session and connection under them."""
     max_patches_per_second: float = 50.0
     """Patches at most per second, all objects together."""
     sweep_interval: float = 15.0
@@ -378,7 +402,10 @@ class StatusWriter(Observer):
 
     def _due_at(self, ref: ObjectRef, noticed: float) -> float:
         written = self._written.get(ref)
-        after = written.at + self.options.min_interval if written is not None else -math.inf
+        interval = (
+            self.options.summary_interval if ref.kind in _SUMMARIES else self.options.min_interval
+        )
+        after = written.at + interval if written is not None else -math.inf
         return max(noticed + self.options.delay, after)
 
     @property
@@ -514,9 +541,15 @@ class StatusWriter(Observer):
         }
         for condition in status.get("conditions", []):
             old = before.get(condition["type"])
-            same = old is not None and old.get("status") == condition["status"]
-            if same and old is not None and old.get("lastTransitionTime"):
+            if old is None or old.get("status") != condition["status"]:
+                continue
+            if old.get("lastTransitionTime"):
                 condition["lastTransitionTime"] = old["lastTransitionTime"]
+            if condition["type"] == "Synced" and condition["status"] == "True":
+                # What an in-sync pass notes (a power profile sent as sessions come and go)
+                # is the reconciler's log; Synced=True keeps the words it became True with.
+                condition["reason"] = old.get("reason", condition["reason"])
+                condition["message"] = old.get("message", condition["message"])
         if kind != "Charger" or previous is None:
             return _pruned(status)
         shown = _parse_time(_at(previous, "reported", "lastHeartbeat"))

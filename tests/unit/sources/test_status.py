@@ -289,6 +289,24 @@ async def test_heartbeats_never_rewrite_the_status(operator: Operator) -> None:
     )
 
 
+async def test_notes_of_a_pass_in_sync_do_not_rewrite_the_status(operator: Operator) -> None:
+    """Sessions at a location make its chargers' passes send power profiles, and say so:
+    while Synced stays True, its words stay those it became True with."""
+    who = await operator.connect()
+    await operator.reconciled(who, synced=True)
+    await operator.writer.flush()
+    patches = len(operator.api.patches_of(CHARGER))
+
+    await operator.reconciled(who, synced=True, message="power: Tx 10.6 A on connector 1")
+    await operator.writer.flush()
+    assert len(operator.api.patches_of(CHARGER)) == patches
+    assert operator.api.condition(CHARGER, "Synced")["message"] == "in sync"
+
+    await operator.reconciled(who, synced=False, message="1 key pending")
+    await operator.writer.flush()
+    assert operator.api.condition(CHARGER, "Synced")["message"] == "1 key pending"
+
+
 async def test_a_charger_converges_in_three_patches_then_is_left_alone(
     operator: Operator,
 ) -> None:
