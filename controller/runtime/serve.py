@@ -195,6 +195,10 @@ async def running(options: ServeOptions) -> AsyncIterator[Running]:
                     max_pending=options.max_pending,
                 )
                 await central.load_pending()
+                # replicas: run the commands other replicas forward for chargers connected here
+                from controller.web.commands import serve_forwarded
+
+                serve_forwarded(central)
                 metrics = Metrics()
                 reconciler = (
                     Reconciler(
