@@ -272,3 +272,25 @@ async def test_namespaces_are_one_fleet_and_a_name_taken_in_another_is_refused(
 
 def _all_objects(kube: Cluster) -> list[dict[str, Any]]:
     return [stored.raw for _, stored in kube.emulator.objects.items() if not stored.deleted]
+
+
+async def test_the_status_sink_patches_status_with_our_field_manager_and_posts_events(
+    kube: Cluster, tmp_path: Path
+) -> None:
+    """What the status writer writes through: a merge patch of /status, a core/v1 Event."""
+    for document in (TEAM, DEPOT, charger("cp-16", "CP-16")):
+        await kube.apply(document)
+    async with operating(kube, tmp_path) as server:
+        sink = source_of(server).sink
+        ready = {"type": "Ready", "status": "False", "reason": "Invalid", "message": "no"}
+        await sink.patch_status("Charger", "default", "cp-16", {"conditions": [ready]})
+        await sink.event("Charger", "default", "cp-16", "Warning", "Invalid", "no")
+        await sink.patch_status("Charger", "default", "gone", {"conditions": []})  # no error
+    (patch,) = kube.status_patches("Charger", "cp-16")
+    assert patch.params == {"fieldManager": "chargectl"}
+    assert patch.headers["Content-Type"] == "application/merge-patch+json"
+    assert kube.condition("Charger", "cp-16", "Ready") == ready
+    assert kube.get("Charger", "cp-16")["spec"]["location"] == "depot"  # type: ignore[index]
+    (event,) = kube.events("Charger", "cp-16")
+    assert event["type"] == "Warning" and event["reason"] == "Invalid"
+    assert event["involvedObject"]["uid"] == kube.get("Charger", "cp-16")["metadata"]["uid"]  # type: ignore[index]
