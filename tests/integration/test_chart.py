@@ -63,8 +63,7 @@ POSTGRESQL_REPLICAS: dict[str, Any] = {
     },
     "http": {"trustedProxies": ["192.0.2.10", "2001:db8::/64"]},
     "admin": {"existingSecret": "chargectl-admin"},
-    "rbac": {"leases": True},
-    "chargerSecrets": {"mounted": ["chargectl-charger-passwords"]},
+    "chargerSecrets": {"namespace": "fleet-north", "mounted": ["chargectl-charger-passwords"]},
     "env": [
         {
             "name": "CHARGER_PASSWORD_ACE0412201",
@@ -285,6 +284,7 @@ def test_replicas_share_postgresql_from_a_secret() -> None:
         "--tls-cert=/etc/chargectl/tls/tls.crt",
         "--tls-key=/etc/chargectl/tls/tls.key",
         "--tls-client-ca=/etc/chargectl/tls/ca.crt",
+        "--secrets-namespace=fleet-north",
         "--secrets-dir=/etc/chargectl/secrets",
         "--trusted-proxy=192.0.2.10",
         "--trusted-proxy=2001:db8::/64",
@@ -339,49 +339,53 @@ LEAST_PRIVILEGE = {
     *(("chargectl.io", f"{kind}/status", "patch") for kind in KINDS),
     ("", "events", "create"),
 }
+SECRETS = {("", "secrets", verb) for verb in ("get", "list", "watch")}
+
+
+def bound(docs: list[dict[str, Any]], kind: str, role: str) -> list[dict[str, Any]]:
+    """The bindings of the role `role`, checked to bind our ServiceAccount and no one else."""
+    found = [d for d in docs if d["kind"] == kind and d["roleRef"]["name"] == role]
+    for binding in found:
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": FULLNAME, "namespace": NAMESPACE}
+        ]
+    return found
 
 
 def test_rbac_asks_for_the_fleet_its_status_events_and_secrets_only() -> None:
     docs = manifests({})
-    secrets = {("", "secrets", verb) for verb in ("get", "list", "watch")}
-    assert rules(docs, "ClusterRole", FULLNAME) == LEAST_PRIVILEGE | secrets
-    binding = only(docs, "RoleBinding")
+    assert rules(docs, "ClusterRole", FULLNAME) == LEAST_PRIVILEGE
+    [fleet] = bound(docs, "RoleBinding", FULLNAME)
+    assert fleet["metadata"]["namespace"] == NAMESPACE
+    assert fleet["roleRef"]["kind"] == "ClusterRole"
+    secrets = only(docs, "Role", f"{FULLNAME}-secrets")
+    assert secrets["metadata"]["namespace"] == NAMESPACE
+    assert rules(docs, "Role", f"{FULLNAME}-secrets") == SECRETS
+    [binding] = bound(docs, "RoleBinding", f"{FULLNAME}-secrets")
     assert binding["metadata"]["namespace"] == NAMESPACE
-    assert binding["roleRef"] == {
-        "apiGroup": "rbac.authorization.k8s.io",
-        "kind": "ClusterRole",
-        "name": FULLNAME,
-    }
-    assert binding["subjects"] == [
-        {"kind": "ServiceAccount", "name": FULLNAME, "namespace": NAMESPACE}
-    ]
-    assert not [d for d in docs if d["kind"] in ("ClusterRoleBinding", "Role")]
+    roles = {(d["kind"], d["metadata"]["name"]) for d in docs if d["kind"].endswith("Role")}
+    assert roles == {("ClusterRole", FULLNAME), ("Role", f"{FULLNAME}-secrets")}
+    assert not [d for d in docs if d["kind"] == "ClusterRoleBinding"]
 
 
-def test_rbac_is_bound_where_the_operator_watches() -> None:
+def test_rbac_is_bound_where_the_operator_watches_and_reads_secrets() -> None:
     several = manifests(POSTGRESQL_REPLICAS)
-    bindings = [
-        d for d in several if d["kind"] == "RoleBinding" and d["roleRef"]["name"] == FULLNAME
-    ]
-    assert sorted(b["metadata"]["namespace"] for b in bindings) == ["fleet-north", "fleet-south"]
-    leases = rules(several, "Role", f"{FULLNAME}-leases")
-    assert leases == {("coordination.k8s.io", "leases", v) for v in ("get", "create", "update")}
-    assert only(several, "Role", f"{FULLNAME}-leases")["metadata"]["namespace"] == NAMESPACE
+    fleet = bound(several, "RoleBinding", FULLNAME)
+    assert sorted(b["metadata"]["namespace"] for b in fleet) == ["fleet-north", "fleet-south"]
+    assert only(several, "Role", f"{FULLNAME}-secrets")["metadata"]["namespace"] == "fleet-north"
 
     everywhere = manifests(ALL_NAMESPACES)
-    assert rules(everywhere, "ClusterRole", FULLNAME) == LEAST_PRIVILEGE  # readSecrets: false
-    assert only(everywhere, "ClusterRoleBinding")["roleRef"]["name"] == FULLNAME
-    assert not [d for d in everywhere if d["kind"] in ("RoleBinding", "Role")]
+    assert rules(everywhere, "ClusterRole", FULLNAME) == LEAST_PRIVILEGE
+    assert bound(everywhere, "ClusterRoleBinding", FULLNAME)
+    assert not [d for d in everywhere if d["kind"] in ("RoleBinding", "Role")]  # readSecrets off
     assert "--all-namespaces" in container(everywhere)["args"]
     assert "--admin=off" in container(everywhere)["args"]
 
 
 def test_the_chart_passes_only_options_the_operator_has() -> None:
-    from controller.cli.app import COMMANDS, main
-
-    if "operator" not in COMMANDS:
-        pytest.skip("`chargectl operator` is not registered yet (controller/cli/app.py COMMANDS)")
     import click
+
+    from controller.cli.app import main
 
     command = main.get_command(click.Context(main), "operator")
     assert command is not None
