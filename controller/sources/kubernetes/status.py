@@ -113,6 +113,12 @@ MAX_MESSAGE: Final = 32768
 OPEN_TRANSACTION_QUERIES: Final = 8
 """Open-transaction queries in flight at once for one location's status."""
 
+BATCH: Final = 200
+"""Objects computed together, their chargers' records read in one query."""
+
+PREFETCH_FROM: Final = 16
+"""Chargers in a batch from which their records and conditions are read all at once."""
+
 INVALID: Final = "Invalid"
 """The reason of Ready=False for an object the source refuses, and of its Events."""
 
@@ -126,10 +132,16 @@ _STATUS_MODELS: Final[Mapping[str, type[ResourceStatus]]] = {
 }
 
 
+WRITTEN_ELSEWHERE: Final = frozenset({"commands"})
+"""Status fields the writer leaves alone: a Charger's `commands` is the annotation commands'
+record (`annotations.AnnotationCommands`), written through the same sink."""
+
+
 def managed_fields(kind: str) -> tuple[str, ...]:
     """The top-level status fields the writer owns for a kind, as they are spelled."""
     model = _STATUS_MODELS.get(kind, ResourceStatus)
-    return tuple(info.alias or name for name, info in model.model_fields.items())
+    spelled = (info.alias or name for name, info in model.model_fields.items())
+    return tuple(name for name in spelled if name not in WRITTEN_ELSEWHERE)
 
 
 # --- the protocols the Kubernetes source implements ---------------------------------------------
@@ -201,7 +213,8 @@ class StatusOptions:
     """Patches at most per second, all objects together."""
     sweep_interval: float = 15.0
     """Seconds between reads of what no event announces (connector statuses, the
-    reconciler's conditions, key statuses), for the chargers that changed."""
+    reconciler's conditions, key statuses), for the chargers that changed; longer when a
+    sweep takes more than a tenth of it (10,000 chargers on SQLite: about 1.5 s)."""
     heartbeat_refresh: timedelta = timedelta(hours=6)
     """How stale `reported.lastHeartbeat` may grow before it is written on its own."""
     default_namespace: str = "default"
@@ -220,6 +233,15 @@ class StatusStats:
     """Patches the sink refused (tried again later)."""
     by_object: dict[ObjectRef, int] = field(default_factory=dict)
     """Patches per object."""
+
+
+@dataclass(frozen=True)
+class _Cache:
+    """What `_prefetch` read for a batch of chargers, by lower-cased identity."""
+
+    asked: frozenset[str]
+    records: Mapping[str, ChargerRecord]
+    conditions: Mapping[str, list[ChargerCondition]]
 
 
 @dataclass
@@ -265,6 +287,9 @@ class StatusWriter(Observer):
         self._power_change: datetime | None = None
         self._power_fleet: Fleet | None = None
         self._started = False
+        self._cache: _Cache | None = None
+        self._conditions: Mapping[str, list[ChargerCondition]] = {}
+        """Every charger's conditions as the last sweep read them, by lower-cased identity."""
         central.observers.append(self)
 
     # --- being told --------------------------------------------------------------------------
@@ -348,7 +373,10 @@ class StatusWriter(Observer):
             now = loop.time()
             if now >= next_sweep:
                 await self._guarded(self._sweep())
-                next_sweep = loop.time() + self.options.sweep_interval
+                took = loop.time() - now
+                # A fleet so large that a sweep takes long is swept less often: at most a
+                # tenth of the time goes to sweeping.
+                next_sweep = loop.time() + max(self.options.sweep_interval, 10 * took)
             next_write = await self._write_due(loop.time())
             timeout = max(0.0, min(next_sweep, next_write) - loop.time())
             with contextlib.suppress(TimeoutError):
@@ -365,9 +393,15 @@ class StatusWriter(Observer):
         await self._sweep()
         before = self.stats.patches
         while self._dirty:
-            ref = min(self._dirty)
-            del self._dirty[ref]
-            await self._write(ref)
+            batch = sorted(self._dirty)[:BATCH]
+            for ref in batch:
+                del self._dirty[ref]
+            await self._prefetch(batch)
+            try:
+                for ref in batch:
+                    await self._write(ref)
+            finally:
+                self._cache = None
         return self.stats.patches - before
 
     async def _guarded(self, work: Any) -> None:
@@ -423,14 +457,22 @@ class StatusWriter(Observer):
         """Write the objects that are due, as the rate allows; when the next one is due."""
         times = ((self._due_at(ref, noticed), ref) for ref, noticed in self._dirty.items())
         due = sorted((at, ref) for at, ref in times if at <= now)
-        for _, ref in due:
-            ready = self._token_ready(now)
-            if ready > now:
-                return ready
-            del self._dirty[ref]
-            if await self._write(ref):
-                self._tokens -= 1.0
-            now = self._loop.time() if self._loop is not None else now
+        batch = [ref for _, ref in due[:BATCH]]
+        noticed = {ref: self._dirty.pop(ref) for ref in batch}
+        # Marked again while the batch is written: computed again, from what is new then.
+        await self._guarded(self._prefetch(batch))
+        try:
+            for i, ref in enumerate(batch):
+                ready = self._token_ready(now)
+                if ready > now:
+                    for left in batch[i:]:
+                        self._dirty.setdefault(left, noticed[left])
+                    return ready
+                if await self._write(ref):
+                    self._tokens -= 1.0
+                now = self._loop.time() if self._loop is not None else now
+        finally:
+            self._cache = None
         pending = [self._due_at(ref, noticed) for ref, noticed in self._dirty.items()]
         return min(pending, default=math.inf)
 
@@ -447,6 +489,7 @@ class StatusWriter(Observer):
         conditions: dict[str, list[ChargerCondition]] = {}
         for condition in await store.conditions():
             conditions.setdefault(condition.identity.lower(), []).append(condition)
+        self._conditions = conditions
         now = self._clock()
         for loaded in fleet.chargers.values():
             identity = loaded.resource.identity.lower()
@@ -471,7 +514,7 @@ class StatusWriter(Observer):
         if record.last_heartbeat is None or self._live(loaded.resource.identity) is None:
             return False
         written = self._written.get(self._ref(loaded))
-        shown = _parse_time(_at(written.status if written else None, "reported", "lastHeartbeat"))
+        shown = _last_sign_of_life(written.status if written is not None else None)
         return shown is None or record.last_heartbeat - shown >= self.options.heartbeat_refresh
 
     # --- writing one object -------------------------------------------------------------------
@@ -552,10 +595,10 @@ class StatusWriter(Observer):
                 condition["message"] = old.get("message", condition["message"])
         if kind != "Charger" or previous is None:
             return _pruned(status)
-        shown = _parse_time(_at(previous, "reported", "lastHeartbeat"))
+        shown = _last_sign_of_life(previous)
         now = _parse_time(_at(status, "reported", "lastHeartbeat"))
         if shown is not None and now is not None and now - shown < self.options.heartbeat_refresh:
-            quiet = _pruned(_with_heartbeat(status, iso_seconds(shown)))
+            quiet = _pruned(_with_heartbeat(status, _at(previous, "reported", "lastHeartbeat")))
             managed = managed_fields(kind)
             if quiet == _pruned({k: v for k, v in previous.items() if k in managed}):
                 return quiet
@@ -625,11 +668,23 @@ class StatusWriter(Observer):
         store = self.central.store
         declared = loaded.resource.identity
         live = self._live(declared)
-        record = await store.charger(live or declared)
+        cache = self._cache
+        if cache is not None and (
+            declared.lower() not in cache.asked or live not in (None, declared)
+        ):
+            cache = None  # connected with its identity in another case: asked by that one
+        if cache is not None:
+            record = cache.records.get(declared.lower())
+        else:
+            record = await store.charger(live or declared)
         if live is None and record is not None and record.connected:
             return None  # connected to another replica, which writes it
         identity = record.identity if record is not None else declared
-        recorded = {c.type: c for c in await store.conditions(identity)}
+        if cache is not None:
+            found = cache.conditions.get(declared.lower(), [])
+        else:
+            found = await store.conditions(identity)
+        recorded = {c.type: c for c in found}
         statuses = {s.key: s for s in await store.key_statuses(identity)}
         fleet = self.central.fleet
         plan = plan_charger(
@@ -699,6 +754,27 @@ class StatusWriter(Observer):
                 "connected": sum(1 for r in records.values() if r.connected),
             },
         }
+
+    async def _prefetch(self, refs: Sequence[ObjectRef]) -> None:
+        """For a batch of many chargers, their records (with the configuration) in one query,
+        and the conditions the last sweep read, rather than two queries a charger. (A
+        condition recorded since is seen by the next sweep, which marks the charger again.)"""
+        self._cache = None
+        chargers = [
+            loaded.resource
+            for ref in refs
+            if ref.kind == "Charger" and (loaded := self._in_force(ref)) is not None
+        ]
+        if len(chargers) < PREFETCH_FROM:
+            return
+        identities = [cast(Charger, charger).identity for charger in chargers]
+        store = self.central.store
+        records = await store.chargers(identities=identities, configuration=True)
+        self._cache = _Cache(
+            frozenset(i.lower() for i in identities),
+            {r.identity.lower(): r for r in records},
+            self._conditions,
+        )
 
     async def _records(self, identities: Sequence[str]) -> dict[str, ChargerRecord]:
         """The store's records of these chargers, by lower-cased identity."""
@@ -957,10 +1033,23 @@ def _at(status: Mapping[str, Any] | None, *path: str) -> Any:
     return node
 
 
-def _with_heartbeat(status: Status, heartbeat: str) -> Status:
+def _with_heartbeat(status: Status, heartbeat: Any) -> Status:
+    """`status` with the last heartbeat another status showed (None: none)."""
     reported = dict(status.get("reported") or {})
     reported["lastHeartbeat"] = heartbeat
     return {**status, "reported": reported}
+
+
+def _last_sign_of_life(status: Mapping[str, Any] | None) -> datetime | None:
+    """The latest of the heartbeat, connection and boot times a status shows: how old what
+    it says of the charger's life is (a status written before the first heartbeat has the
+    connection's time)."""
+    times = [
+        _parse_time(_at(status, "reported", field))
+        for field in ("lastHeartbeat", "connectedAt", "bootedAt")
+    ]
+    known = [at for at in times if at is not None]
+    return max(known, default=None)
 
 
 def _time(at: datetime | None) -> str | None:

@@ -289,6 +289,19 @@ async def test_heartbeats_never_rewrite_the_status(operator: Operator) -> None:
     )
 
 
+async def test_the_first_heartbeat_after_the_connection_writes_nothing(
+    operator: Operator,
+) -> None:
+    who = identity("acme-hq-01")
+    await operator.central.connected(who, FakeCharger(who), "1.6", "192.0.2.7:40123")
+    await operator.writer.flush()
+    assert "lastHeartbeat" not in operator.api.statuses[CHARGER]["reported"]
+    patches = len(operator.api.patches)
+    await operator.central.heartbeat(who)
+    await operator.writer.flush()
+    assert len(operator.api.patches) == patches
+
+
 async def test_notes_of_a_pass_in_sync_do_not_rewrite_the_status(operator: Operator) -> None:
     """Sessions at a location make its chargers' passes send power profiles, and say so:
     while Synced stays True, its words stay those it became True with."""
