@@ -294,3 +294,17 @@ async def test_the_status_sink_patches_status_with_our_field_manager_and_posts_e
     (event,) = kube.events("Charger", "cp-16")
     assert event["type"] == "Warning" and event["reason"] == "Invalid"
     assert event["involvedObject"]["uid"] == kube.get("Charger", "cp-16")["metadata"]["uid"]  # type: ignore[index]
+
+
+async def test_listing_again_forgets_an_object_whose_deletion_no_watch_told(
+    kube: Cluster, tmp_path: Path
+) -> None:
+    """A deletion kopf never heard of (say, while its watch reconnected): the periodic
+    listing (`KubernetesOptions.relist`, here `reload`) takes the charger out all the same."""
+    for document in (TEAM, DEPOT, charger("cp-16", "CP-16")):
+        await kube.apply(document)
+    async with operating(kube, tmp_path) as server:
+        kube.emulator.objects["chargectl.io/v1alpha1/chargers", "default", "cp-16"].delete()
+        assert "cp-16" in server.central.fleet.chargers  # no event: nobody knows yet
+        assert await server.source.reload()
+        assert "cp-16" not in server.central.fleet.chargers

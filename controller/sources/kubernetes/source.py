@@ -55,6 +55,8 @@ from controller.sources.kubernetes.objects import (
 
 if TYPE_CHECKING:
     from controller.ocpp.central import CentralSystem
+    from controller.sources.kubernetes.admission import AdmissionOptions
+    from controller.sources.kubernetes.annotations import AnnotationCommands, CommandChannel
     from controller.sources.kubernetes.status import ObjectRef, StatusWriter
 
 log = logging.getLogger("chargectl.kubernetes")
@@ -74,9 +76,18 @@ class KubernetesOptions:
     watch_secrets: bool = True
     write_status: bool = True
     """Keep the objects' `.status` and Events (`status.StatusWriter`); off: only read."""
+    relist: float | None = 600.0
+    """Seconds without a change between full listings, which catch what a watch cannot tell:
+    an object deleted while a watch reconnected, or between our first listing and kopf's.
+    None: never."""
     quiet: float = 0.2
     """Seconds without a change before the book is settled: a `kubectl apply -f fleet/`
     arrives as one settlement, not one per object."""
+    commands: Callable[[CentralSystem], CommandChannel] | None = None
+    """How commands asked through annotations are sent (`annotations`; the runtime gives
+    `web.commands`'); None: annotations ask nothing."""
+    admission: AdmissionOptions | None = None
+    """Serve the validating admission webhook (`admission`); None: no webhook."""
 
 
 class KubernetesSource:
@@ -103,6 +114,8 @@ class KubernetesSource:
         self.secrets: SecretCache | None = None
         self.central: CentralSystem | None = None
         self.writer: StatusWriter | None = None
+        self.commands: AnnotationCommands | None = None
+        self._modifiers: dict[ObjectKey, str | None] = {}
         self._statuses: dict[ObjectKey, Mapping[str, Any] | None] = {}
         self._changed = asyncio.Event()
         self._seen: dict[ObjectKey, int] = {}
@@ -142,6 +155,15 @@ class KubernetesSource:
 
     def status_of(self, kind: str, namespace: str, name: str) -> Mapping[str, Any] | None:
         return self._statuses.get(ObjectKey(kind, namespace, name))
+
+    def annotations_of(self, kind: str, namespace: str, name: str) -> Mapping[str, str]:
+        """The object's annotations as its latest version declares them."""
+        version = self.book.latest.get(ObjectKey(kind, namespace, name))
+        found = (version.document.get("metadata") or {}).get("annotations") if version else None
+        return {str(k): str(v) for k, v in (found or {}).items()}
+
+    def modifier_of(self, kind: str, namespace: str, name: str) -> str | None:
+        return self._modifiers.get(ObjectKey(kind, namespace, name))
 
     def _uid_of(self, key: ObjectKey) -> str | None:
         version = self.book.latest.get(key)
@@ -190,6 +212,17 @@ class KubernetesSource:
         """The central system now serves this fleet: start writing the objects' status from
         what it knows (`status.StatusWriter`, through `sink`, with this source as its view)."""
         self.central = central
+        if self.options.commands is not None:
+            from controller.sources.kubernetes.annotations import AnnotationCommands
+
+            self.commands = AnnotationCommands(
+                central,
+                self.sink,
+                self,
+                self.options.commands(central),
+                default_namespace=self.watched[0] if self.watched else "default",
+            )
+            self.commands.consider_all()
         if not self.options.write_status:
             return
         from controller.sources.kubernetes.status import StatusOptions, StatusWriter
@@ -215,6 +248,8 @@ class KubernetesSource:
 
     async def stop(self) -> None:
         self._stop.set()
+        if self.commands is not None:
+            await self.commands.stop()
         for task in [*self._tasks, *self._kopf]:
             task.cancel()
         await asyncio.gather(*self._tasks, *self._kopf, return_exceptions=True)
@@ -229,7 +264,11 @@ class KubernetesSource:
     async def run(self) -> None:
         """Settle the book whenever it changed, until cancelled; fails if kopf stops."""
         while True:
-            await self._changed.wait()
+            try:
+                await asyncio.wait_for(self._changed.wait(), self.options.relist)
+            except TimeoutError:
+                await self.reload()
+                continue
             if self._stop.is_set():
                 return
             failed = [t for t in self._kopf if t.done()]
@@ -266,8 +305,25 @@ class KubernetesSource:
                 self._statuses[key] = status
                 self._notify(key)  # someone wrote its status: the writer compares
             changed = self.book.observe(kind, raw)
+        self._command(key, type, raw)
         if changed or self.book.dirty:
             self._changed.set()
+
+    def _command(self, key: ObjectKey, type: str | None, raw: Mapping[str, Any]) -> None:
+        """Tell the annotation commands of a Charger's change (`annotations`)."""
+        if key.kind != Charger.KIND:
+            return
+        from controller.sources.kubernetes.annotations import last_modifier
+        from controller.sources.kubernetes.status import ObjectRef
+
+        if type == "DELETED":
+            self._modifiers.pop(key, None)
+            if self.commands is not None:
+                self.commands.forget(ObjectRef(*key))
+            return
+        self._modifiers[key] = last_modifier(raw)
+        if self.commands is not None:
+            self.commands.consider(ObjectRef(*key))
 
     # --- internals --------------------------------------------------------------------------
 
@@ -299,10 +355,17 @@ class KubernetesSource:
             )
 
         watched = self.watched
+        registry, settings = handlers.registry(self.observe, login), handlers.settings()
+        if self.options.admission is not None:
+            from controller.sources.kubernetes import admission
+
+            default_namespace = watched[0] if watched else "default"
+            admission.register(registry, admission.judge_from(self.book, default_namespace))
+            admission.configure(settings, self.options.admission)
         self._kopf = list(
             await kopf.spawn_tasks(
-                registry=handlers.registry(self.observe, login),
-                settings=handlers.settings(),
+                registry=registry,
+                settings=settings,
                 standalone=True,
                 clusterwide=watched is None,
                 namespaces=list(watched or ()),
