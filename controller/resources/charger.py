@@ -342,6 +342,21 @@ class KeyDifference(StatusModel):
     )
 
 
+class CommandRecord(StatusModel):
+    """An imperative command asked through an annotation of the Charger (`chargectl.io/reset`
+    and the like), as the replica holding the charger's session ran it. Its `value` is the
+    record: an annotation whose value equals it is never run again."""
+
+    value: str = Field(description="The annotation's value the command was run (or refused) for.")
+    outcome: str = Field(
+        description="The charger's answer (Accepted, Rejected, ...), the failure (Timeout, "
+        "Disconnected, ...), Sending while it is on its way (Unknown when the operator stopped "
+        "before the answer; never sent again), or Invalid for a value that cannot be read."
+    )
+    at: str = Field(description="When the outcome was recorded (RFC 3339, UTC).")
+    message: str | None = Field(default=None, description="What was asked, and by whom.")
+
+
 class ChargerStatus(ResourceStatus):
     """A charger's status: conditions Connected, Synced and Ready; what it reported; what
     still differs from its declaration."""
@@ -363,6 +378,11 @@ class ChargerStatus(ResourceStatus):
     )
     differences_total: int | None = Field(
         default=None, ge=0, description="How many values differ in all."
+    )
+    commands: dict[str, CommandRecord] | None = Field(
+        default=None,
+        description="Commands asked through annotations, by command (reset, unlock, trigger, "
+        "clear-cache): the last value seen of each and what became of it.",
     )
 
 
