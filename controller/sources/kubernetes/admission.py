@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import ipaddress
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,7 @@ class AdmissionOptions:
     address: str = "127.0.0.1"
     """Listen address; in a cluster 0.0.0.0, for the API server to reach it."""
     port: int = 9443
+    """0: a free port, chosen at start (tests)."""
     host: str | None = None
     """The name the API server calls (the Service's DNS name), in the certificate and the
     webhook's URL; default: the listen address."""
@@ -65,6 +66,10 @@ class AdmissionOptions:
     """Where to write the CA bundle in use (for a test or `curl --cacert`)."""
     managed: str | None = None
     """Name of the ValidatingWebhookConfiguration kopf keeps; None: someone else keeps it."""
+    service: tuple[str, str, int] | None = None
+    """(namespace, name, port) of the Service in front of the webhook: the configuration
+    kopf keeps names it (as the API server wants for in-cluster webhooks) instead of a URL,
+    and the self-signed certificate is for `name.namespace.svc`."""
 
 
 def verdict(
@@ -127,22 +132,47 @@ def _handler(kind: str, judge: Judge) -> Callable[..., Awaitable[None]]:
     return validate
 
 
-def configure(settings: kopf.OperatorSettings, options: AdmissionOptions) -> None:
+def configure(settings: kopf.OperatorSettings, options: AdmissionOptions) -> WebhookServer:
     """kopf's admission settings: our server, and the configuration it keeps (if any)."""
-    settings.admission.server = WebhookServer(
+    host = options.host
+    if host is None and options.service is not None:
+        host = f"{options.service[1]}.{options.service[0]}.svc"
+    server = settings.admission.server = WebhookServer(
+        service=options.service,
         addr=options.address,
         port=options.port,
-        host=options.host,
+        host=host,
         certfile=str(options.certfile) if options.certfile else None,
         pkeyfile=str(options.keyfile) if options.keyfile else None,
         cafile=str(options.cafile) if options.cafile else None,
         cadump=str(options.cadump) if options.cadump else None,
     )
     settings.admission.managed = options.managed
+    return server
 
 
 class WebhookServer(kopf.WebhookServer):
-    """kopf's server, making its self-signed certificate with `cryptography`."""
+    """kopf's server, making its self-signed certificate with `cryptography`, and saying
+    when it listens (`listening`) and where the API server is to call it (`client_config`:
+    its URL and CA bundle)."""
+
+    def __init__(self, *, service: tuple[str, str, int] | None = None, **given: Any) -> None:
+        super().__init__(**given)
+        self.service = service
+        self.listening = asyncio.Event()
+        self.client_config: Mapping[str, Any] | None = None
+
+    async def __call__(self, fn: Any) -> AsyncIterator[Any]:
+        async for config in super().__call__(fn):
+            if self.service is not None:
+                namespace, name, port = self.service
+                ca = config.get("caBundle")
+                config = {"service": {"namespace": namespace, "name": name, "port": port}}
+                if ca is not None:
+                    config["caBundle"] = ca
+            self.client_config = dict(config)
+            self.listening.set()
+            yield config
 
     @staticmethod
     def build_certificate(

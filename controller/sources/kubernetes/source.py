@@ -55,7 +55,7 @@ from controller.sources.kubernetes.objects import (
 
 if TYPE_CHECKING:
     from controller.ocpp.central import CentralSystem
-    from controller.sources.kubernetes.admission import AdmissionOptions
+    from controller.sources.kubernetes.admission import AdmissionOptions, WebhookServer
     from controller.sources.kubernetes.annotations import AnnotationCommands, CommandChannel
     from controller.sources.kubernetes.status import ObjectRef, StatusWriter
 
@@ -115,6 +115,8 @@ class KubernetesSource:
         self.central: CentralSystem | None = None
         self.writer: StatusWriter | None = None
         self.commands: AnnotationCommands | None = None
+        self.webhook: WebhookServer | None = None
+        """The admission webhook's server, when it is served (`admission`)."""
         self._modifiers: dict[ObjectKey, str | None] = {}
         self._statuses: dict[ObjectKey, Mapping[str, Any] | None] = {}
         self._changed = asyncio.Event()
@@ -361,7 +363,7 @@ class KubernetesSource:
 
             default_namespace = watched[0] if watched else "default"
             admission.register(registry, admission.judge_from(self.book, default_namespace))
-            admission.configure(settings, self.options.admission)
+            self.webhook = admission.configure(settings, self.options.admission)
         self._kopf = list(
             await kopf.spawn_tasks(
                 registry=registry,
