@@ -63,6 +63,7 @@ from typing import Any
 import aiohttp
 from harness import free_port, wait_listening
 from lean_charger import LeanCharger, run_lean
+from websockets.exceptions import InvalidHandshake
 
 REPO = Path(__file__).resolve().parents[1]
 NAMESPACE = "default"
@@ -259,6 +260,14 @@ class BenchCharger(LeanCharger):
 
     list_version: int = 0
     heartbeats: int = 0
+
+    async def _session(self) -> bool:
+        """A handshake the server drops or refuses (busy, or the fleet not read yet) is
+        tried again, as a real charger does."""
+        try:
+            return await super()._session()
+        except InvalidHandshake:
+            return False
 
     async def _read(self, ws: Any) -> bool:
         beat = asyncio.create_task(self._beat(ws))
