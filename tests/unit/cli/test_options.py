@@ -107,6 +107,7 @@ def test_the_default_store_is_one_fact() -> None:
     defaults = {path: option.default for path, option in taking("--store").items()}
     assert defaults == {
         "serve": options.DEFAULT_STORE,
+        "operator": options.DEFAULT_STORE,  # the same serving options as serve
         "export transactions": options.DEFAULT_STORE,
         "logs": None,  # the server's API unless --store is given
     }
