@@ -224,3 +224,50 @@ class Pinned(aiohttp.abc.AbstractResolver):
 
     async def close(self) -> None:
         return None
+
+
+WEBHOOK_VALUES: dict[str, Any] = {
+    "admissionWebhook": {"enabled": True, "certificateSecret": "chargectl-webhook-tls"},
+    "replicaCount": 2,
+    "store": {"type": "postgresql", "postgresql": {"existingSecret": "chargectl-store"}},
+}
+
+
+def test_the_chart_serves_the_webhook_when_asked() -> None:
+    """`admissionWebhook.enabled`: the operator's flags (only ones it has), the container
+    port, the Service the configuration names, the certificate Secret mounted, the permission
+    on validatingwebhookconfigurations; off by default; self-signed only for one replica."""
+    chart = pytest.importorskip("tests.integration.test_chart")
+    import click
+
+    from controller.cli.app import main
+
+    command = main.get_command(click.Context(main), "operator")
+    assert command is not None
+    known = {flag for param in command.params for flag in param.opts + param.secondary_opts}
+    fullname = chart.FULLNAME
+    assert not [d for d in chart.manifests({}) if d["metadata"]["name"].endswith("-webhook")]
+    assert "--admission-webhook" not in chart.container(chart.manifests({}))["args"]
+
+    docs = chart.manifests(WEBHOOK_VALUES)
+    for doc in docs:
+        chart.kubernetes_validate.validate(doc, chart.KUBERNETES, strict=True)
+    serving = chart.container(docs)
+    args = serving["args"]
+    assert {arg.partition("=")[0] for arg in args[1:]} <= known
+    assert f"--webhook-service=chargectl/{fullname}-webhook:443" in args
+    assert f"--webhook-configuration={fullname}.chargectl.io" in args
+    assert "--webhook-cert=/etc/chargectl/webhook/tls.crt" in args
+    assert {"name": "webhook", "containerPort": 9443, "protocol": "TCP"} in serving["ports"]
+    service = chart.only(docs, "Service", f"{fullname}-webhook")
+    assert service["spec"]["ports"][0]["port"] == 443
+    assert service["spec"]["ports"][0]["targetPort"] == "webhook"
+    role = chart.only(docs, "ClusterRole", f"{fullname}-webhook")
+    assert role["rules"] == [{"apiGroups": ["admissionregistration.k8s.io"],
+                              "resources": ["validatingwebhookconfigurations"],
+                              "verbs": ["get", "create", "patch"]}]  # fmt: skip
+    self_signed = {**WEBHOOK_VALUES, "admissionWebhook": {"enabled": True}}
+    with pytest.raises(chart.helm.HelmError) as refused:
+        chart.install(self_signed)
+    assert "needs admissionWebhook.certificateSecret" in str(refused.value)
+    assert chart.install({"admissionWebhook": {"enabled": True}})  # one replica: self-signed
