@@ -41,6 +41,17 @@ than the whole team.
 The arithmetic (the census of a rollout, its gate, a charger's phase in it, when an update under
 way has failed) is pure, in `controller.planning.firmware`; this step keeps the statuses, reads
 and writes them in the store, sends UpdateFirmware and wakes the chargers a freed place lets go.
+
+With several replicas (PostgreSQL, `controller.store.coordination`) the statuses this step
+keeps in memory are only its own chargers' for sure: the others' change on other replicas. So
+a place in a rollout is taken under the advisory locks of the charger's location and, when its
+team declares a rollout, of the team (in that order), in a transaction: inside it, every
+status that counts in those censuses (under way or failed) is read again from the store, the
+gates are asked again, and the update's `Sent` status is committed before the locks go;
+UpdateFirmware is sent after. The counts thus hold across the whole location or team, as
+within one process. A place that frees up (an update done or failed) is published (topic
+`firmware`, by location), and the other replicas wake their chargers there and in the team's
+queue.
 """
 
 from __future__ import annotations
@@ -81,6 +92,7 @@ from controller.planning.maintenance import may_reboot
 from controller.resources import Charger
 from controller.resources.charger import Firmware
 from controller.resources.common import FirmwareRollout
+from controller.store.coordination import Coordination, Decision, coordination_of
 from controller.values.records import KeyState, KeyStatus
 from controller.values.timestamps import iso_seconds
 
@@ -129,6 +141,8 @@ class FirmwareStep(Step):
         self._declaring: dict[tuple[str, str], int] = {}
         self._scopes_loaded: set[tuple[str, str]] = set()
         self._scope_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._shared: Coordination | None = None
+        """The other replicas, once a pass found the store shared (PostgreSQL)."""
 
     def bind(self, wake: Callable[[str], None]) -> None:
         super().bind(wake)
@@ -214,6 +228,30 @@ class FirmwareStep(Step):
     async def _maybe_update(
         self, ctx: PassContext, firmware: Firmware, reported: str, previous: KeyStatus | None
     ) -> StepResult:
+        shared = self._bind()
+        if shared is None:
+            admitted = await self._admit(ctx, firmware, previous)
+            if isinstance(admitted, StepResult):
+                return admitted
+            return await self._send(ctx, firmware, reported, admitted, previous, shared)
+        location = ctx.charger.resource.spec.location
+        team = ctx.fleet.team_of(location)
+        scopes = [f"location:{location}"]
+        if team is not None and team_rollout(ctx.fleet, team) is not None:
+            scopes.append(f"team:{team}")
+        async with shared.decision(*scopes) as decision:
+            await self._refresh(decision, ctx.fleet, location)
+            admitted = await self._admit(ctx, firmware, previous)
+            if isinstance(admitted, StepResult):
+                return admitted
+            await self._record(admitted)  # the place is taken for every replica
+        return await self._send(ctx, firmware, reported, admitted, previous, shared)
+
+    async def _admit(
+        self, ctx: PassContext, firmware: Firmware, previous: KeyStatus | None
+    ) -> StepResult | KeyStatus:
+        """The status of the update to send, its place in the rollouts taken; or why the
+        charger waits."""
         version = firmware.version.strip()
         location = ctx.charger.resource.spec.location
         _, windows, timezone = location_settings(ctx.fleet, location)
@@ -246,13 +284,29 @@ class FirmwareStep(Step):
         # sees the place free in the meantime.
         sent = sent_status(ctx.identity, firmware, now, previous)
         self._put(sent)
+        return sent
+
+    async def _send(
+        self,
+        ctx: PassContext,
+        firmware: Firmware,
+        reported: str,
+        sent: KeyStatus,
+        previous: KeyStatus | None,
+        shared: Coordination | None,
+    ) -> StepResult:
+        version = firmware.version.strip()
+        location = ctx.charger.resource.spec.location
+        now = sent.at
         request = request_id(now)
         self._request_ids[ctx.identity] = request
         try:
             answer = await ctx.call(ctx.commands.update_firmware(firmware.url, now, request))
-        except BaseException:
+        except BaseException as error:
             if self._statuses.get(ctx.identity) is sent:  # nothing was heard: try again later
                 self._restore(ctx.identity, previous)
+                if shared is not None and isinstance(error, Exception):
+                    await self._unrecord(ctx.identity, previous)  # the place is free again
             raise
         await self.central.event(
             ctx.identity,
@@ -266,9 +320,57 @@ class FirmwareStep(Step):
             failed = await self._fail(ctx.fleet, ctx.identity, sent, detail, now, state)
             self._wake_others(ctx.fleet, location, ctx.identity)
             return StepResult(False, f"firmware {version}: failed: {failed.detail}")
-        if self._statuses.get(ctx.identity) is sent:  # no notification overtook the answer
+        if shared is None and self._statuses.get(ctx.identity) is sent:  # nothing overtook it
             await self._record(sent)
         return StepResult(False, f"firmware {version}: UpdateFirmware sent (from {reported})")
+
+    # --- several replicas ------------------------------------------------------------------------
+
+    def _bind(self) -> Coordination | None:
+        """The other replicas sharing the store, if any; heard from the first pass on."""
+        coordination = coordination_of(self.central)
+        if not coordination.shared:
+            return None
+        if self._shared is not coordination:
+            self._shared = coordination
+            coordination.subscribe("firmware", self._heard)
+        return coordination
+
+    def _heard(self, location: str) -> None:
+        """An update ended at `location` on another replica: a place may be free there."""
+        fleet = self._fleet
+        if fleet is None:
+            return
+        for identity in [*self._members(fleet, location), *self._next_queued(fleet, location)]:
+            self._wake(identity)
+
+    async def _refresh(self, decision: Decision, fleet: Fleet, location: str) -> None:
+        """Read again, inside the decision, every status that counts in the censuses of the
+        charger's location and of its team's rollout (the other replicas write them)."""
+        identities = self._members(fleet, location)
+        team = fleet.team_of(location)
+        if team is not None and team_rollout(fleet, team) is not None:
+            identities += [c.resource.identity for c in fleet.chargers_of_team(team)]
+        await self.central.store.flush()  # what this replica buffered counts too
+        counting = [str(state) for state in (KeyState.PENDING, *TERMINAL)]
+        found = {
+            status.identity: status
+            for status in await decision.key_statuses(FIRMWARE_KEY, identities, counting)
+        }
+        for identity in dict.fromkeys(identities):
+            status = found.get(identity)
+            if status is not None:
+                self._loaded.add(identity)
+                self._put(status)
+            elif identity in self._counted:  # settled elsewhere: read again when needed
+                self._drop(identity)
+                self._loaded.discard(identity)
+
+    async def _unrecord(self, identity: str, previous: KeyStatus | None) -> None:
+        if previous is None:
+            await self.central.store.forget_key_statuses(identity, [FIRMWARE_KEY])
+        else:
+            await self._record(previous)
 
     def wake_on_fleet_change(self, old: Fleet, new: Fleet) -> Collection[str]:
         """Chargers declaring firmware where a rollout's limits changed: a raised
@@ -310,11 +412,13 @@ class FirmwareStep(Step):
         location = loaded.resource.spec.location
         if text in FAILURES:
             await self._fail(fleet, identity, status, text, now)
+            self._tell_others(location)
             return {identity, *self._members(fleet, location), *self._next_queued(fleet, location)}
         if text not in PROGRESS:
             return ()  # Idle: says nothing about our update
         await self._record(replace(status, at=now, detail=text))
         if text == INSTALLED:  # 2.0.1 says it once back; 1.6 before its reboot (still counted)
+            self._tell_others(location)
             return {identity, *self._members(fleet, location), *self._next_queued(fleet, location)}
         return (identity,)
 
@@ -500,7 +604,13 @@ class FirmwareStep(Step):
     def _members(self, fleet: Fleet, location: str) -> list[str]:
         return [c.resource.identity for c in fleet.chargers_at(location)]
 
+    def _tell_others(self, location: str) -> None:
+        """The other replicas may have chargers waiting for a place at `location`."""
+        if self._shared is not None:
+            self._shared.publish("firmware", location)
+
     def _wake_others(self, fleet: Fleet, location: str, identity: str) -> None:
+        self._tell_others(location)
         for other in [*self._members(fleet, location), *self._next_queued(fleet, location)]:
             if other != identity:
                 self._wake(other)

@@ -34,13 +34,16 @@ from websockets.frames import CloseCode
 
 from controller.runtime.serve import Running, ServeOptions, load_fleet, running
 from controller.simulator import SimClock, SimulatedCharger, chargers_from_fleet
-from controller.simulator.profile import DEFAULT_PROFILE
+from controller.simulator.profile import DEFAULT_PROFILE, FirmwareFailure
 from controller.store import open_store
 from controller.store.base import Store
 from controller.store.coordination import Coordination
 from controller.store.replicas import PgCoordination
 from tests.e2e.rig import until
 from tests.e2e.rig import write_fleet as write_fleet_text
+from tests.e2e.test_firmware import IDENTITIES as ROLLOUT
+from tests.e2e.test_firmware import NEW, PROGRESS
+from tests.e2e.test_firmware import write as write_rollout
 from tests.e2e.test_power import (
     CIRCUIT_AMPERES,
     ID_TAG,
@@ -315,6 +318,83 @@ async def test_a_location_split_across_replicas_never_draws_more_than_its_circui
         assert not sampler.over, f"the circuit was overloaded: {sampler.over[:5]}"
         assert sampler.highest == CIRCUIT_AMPERES, "two sessions at 20 A were seen"
         assert share(4) == 10.0
+
+
+# --- firmware rollouts across replicas --------------------------------------------------------
+
+
+async def test_a_rollout_counts_max_unavailable_over_the_location_across_replicas(
+    tmp_path: Path, store_url: str
+) -> None:
+    """Six chargers at one location declaring new firmware, maxUnavailable 2, three on each
+    replica: never more than two are down at once, by their own account, and all update."""
+    fleet = write_rollout(tmp_path, max_unavailable=2, max_failures=1)
+    async with two_replicas(fleet, store_url, resync_interval=0.5) as (a, b):
+        placement = {identity: (a, b)[n % 2] for n, identity in enumerate(ROLLOUT)}
+        sims = simulated(a, placement, firmware_step_seconds=0.3)
+        most_down: list[str] = []
+
+        async def sample() -> None:
+            while True:
+                down = sorted(
+                    identity
+                    for identity, sim in sims.items()
+                    if sim.firmware_status in PROGRESS
+                    and not (sim.identification.firmware_version == NEW and sim.booted.is_set())
+                )
+                if len(down) > len(most_down):
+                    most_down[:] = down
+                await asyncio.sleep(0.01)
+
+        async def all_updated() -> bool:
+            await a.central.store.flush()
+            statuses = await a.central.store.key_statuses()
+            applied = {s.identity for s in statuses if s.key == "firmware" and s.state == "Applied"}
+            return applied == set(ROLLOUT)
+
+        async with connected(sims):
+            sampling = asyncio.create_task(sample())
+            try:
+                await until(all_updated, "every charger installed the new firmware", 60)
+            finally:  # before the chargers go: stopped, they would count as down
+                sampling.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sampling
+        assert len(most_down) <= 2, f"more than maxUnavailable down at once: {most_down}"
+        assert all(sim.identification.firmware_version == NEW for sim in sims.values())
+
+
+async def test_a_failure_on_one_replica_stops_the_rollout_on_the_other(
+    tmp_path: Path, store_url: str
+) -> None:
+    """maxFailures 1: CP-1, on replica A, fails its update while CP-2, on replica B, waits for
+    its place; B then stops the rollout instead of waiting for CP-1 for ever."""
+    fleet = write_rollout(tmp_path, max_unavailable=1, max_failures=1)
+    async with two_replicas(fleet, store_url, resync_interval=0.5) as (a, b):
+        sims = simulated(a, {"CP-1": a, "CP-2": b}, firmware_step_seconds=0.3)
+        cp1, cp2 = sims["CP-1"], sims["CP-2"]
+        cp1.profile = dataclasses.replace(
+            cp1.profile, firmware_failure=FirmwareFailure.INSTALL, firmware_step_seconds=1.0
+        )
+        async with connected({"CP-1": cp1}):
+            await until(lambda: cp1.firmware_status == "Downloading", "CP-1 updating")
+            async with connected({"CP-2": cp2}):
+                await until(
+                    lambda: synced_says(b, "CP-2", "waiting, 1 charger(s) at depot updating"),
+                    "CP-2 waits for CP-1's place",
+                )
+                await until(
+                    lambda: synced_says(b, "CP-2", "the rollout at depot stopped"),
+                    lambda: f"B stops the rollout once CP-1 failed (CP-1: {cp1.firmware_status})",
+                )
+                assert cp1.firmware_status == "InstallationFailed"
+                assert cp2.firmware_status == "Idle", "CP-2 was sent no update"
+
+
+async def synced_says(replica: Running, identity: str, text: str) -> bool:
+    await replica.central.store.flush()
+    conditions = await replica.central.store.conditions(identity)
+    return any(c.type == "Synced" and text in c.message for c in conditions)
 
 
 # --- a replica dies ---------------------------------------------------------------------------
