@@ -165,3 +165,28 @@ def test_the_syntax() -> None:
 
 def test_the_status_writer_leaves_the_commands_record_alone() -> None:
     assert "commands" not in managed_fields("Charger")
+
+
+async def test_a_command_left_sending_by_a_stopped_operator_is_never_sent_again(
+    kube: Cluster, tmp_path: Path
+) -> None:
+    """An operator that died after writing `Sending` and before the answer: its successor
+    reports Unknown and does not send the command a second time (at most once)."""
+    value = "hard@2026-12-07T10:00:00Z"
+    left = {"value": value, "outcome": "Sending", "at": "2026-12-07T10:00:01Z",
+            "message": "hard reset asked by annotation:chargectl.io/reset"}  # fmt: skip
+    for document in (TEAM, DEPOT):
+        await kube.apply(document)
+    await kube.create({**annotated(**{RESET: value}), "status": {"commands": {"reset": left}}})
+    async with operating(kube, tmp_path / "state.db") as server:
+        cp = await booted(server)
+        await kube.wait_for(lambda: record(kube, "reset").get("outcome") == "Unknown",
+                            lambda: f"reset recorded: {record(kube, 'reset')}")  # fmt: skip
+        assert record(kube, "reset")["value"] == value
+        await kube.apply(
+            annotated(**{RESET: value, "chargectl.io/clear-cache": "@2026-12-07T11:00Z"})
+        )
+        call = await cp.next_server_call()  # no Reset came before it
+        assert call[2] == "ClearCache", call
+        await cp.answer(call[1], {"status": "Accepted"})
+        await cp.close()
