@@ -30,6 +30,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from sqlalchemy import text
 from websockets.frames import CloseCode
 
 from controller.runtime.serve import Running, ServeOptions, load_fleet, running
@@ -148,6 +149,28 @@ async def test_a_charger_connecting_to_another_replica_is_taken_over_there(
         assert record is not None and record.connected
         kinds = [e.kind for e in await b.central.store.events("CP-16")]
         assert kinds == ["Connected", "Booted", "Disconnected", "Connected", "Booted"]
+
+
+async def test_a_replica_that_loses_its_lock_connection_takes_its_chargers_locks_again(
+    fleet_dir: Path, store_url: str
+) -> None:
+    """The database ends replica A's lock connection (a restart, a network blip): PostgreSQL
+    frees A's locks with it; A reconnects and locks its connected chargers again, which go on
+    being served there."""
+    async with two_replicas(fleet_dir, store_url, reconcile=False) as (a, b):
+        cp = await booted_16(a.url)
+        lost = coordination(a).pid
+        async with coordination(b).engine.connect() as conn:
+            await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": lost})
+
+        async def locked_again() -> bool:
+            held = await holder(b, "CP-16")
+            return held is not None and held != lost
+
+        await until(locked_again, "A holds CP-16 again, on a new lock connection")
+        assert await holder(b, "CP-16") == coordination(a).pid
+        assert "CP-16" in a.central.connections
+        assert (await cp.call("Heartbeat", {}))[0] == 3
 
 
 class Cable:
