@@ -15,6 +15,11 @@ the project already needs, rather than kopf's optional `certbuilder`). With `man
 keeps the ValidatingWebhookConfiguration of that name pointing at `host` with its CA bundle
 (RBAC: get, create, patch validatingwebhookconfigurations).
 
+The configuration's entries stay when a replica stops (persistent handlers: a rolling update
+must not drop them) and fail open (`failurePolicy: Ignore`): while no replica answers, an
+apply is admitted and the operator refuses it afterwards, as without the webhook; after
+uninstalling, delete the configuration by hand (kopf made it, not Helm).
+
 Only CREATE and UPDATE are asked about: a DELETE is never refused (that would block deleting a
 namespace, or a location with its chargers), and the webhook is registered for the objects
 themselves, not their `/status`, so the operator's own status writes never pass through it.
@@ -116,6 +121,8 @@ def register(registry: kopf.OperatorRegistry, judge: Judge) -> None:
             model.PLURAL,
             id=f"validate-{model.PLURAL}",
             operations=["CREATE", "UPDATE"],
+            persistent=True,  # kept in the configuration when a replica stops (rollouts)
+            ignore_failures=True,  # no webhook answering: admitted, refused afterwards
             registry=registry,
         )(_handler(kind, judge))
 
