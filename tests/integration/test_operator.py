@@ -64,7 +64,11 @@ def charger(name: str, identity: str, **spec: Any) -> dict[str, Any]:
 
 @contextlib.asynccontextmanager
 async def operating(
-    kube: Cluster, tmp_path: Path, *, namespaces: tuple[str, ...] = ("default",)
+    kube: Cluster,
+    tmp_path: Path,
+    *,
+    namespaces: tuple[str, ...] = ("default",),
+    all_namespaces: bool = False,
 ) -> AsyncIterator[Running]:
     """The operator's serving process against the emulated API (no reconciler: these tests
     speak for the charger themselves; no status writer: that is another module's concern)."""
@@ -76,7 +80,11 @@ async def operating(
         reconcile=False,
     )
     kubernetes = KubernetesOptions(
-        origin=ApiOrigin(url=kube.url), namespaces=namespaces, quiet=0.05, write_status=False
+        origin=ApiOrigin(url=kube.url),
+        namespaces=() if all_namespaces else namespaces,
+        all_namespaces=all_namespaces,
+        quiet=0.05,
+        write_status=False,
     )
     async with running(operator_options(serve, kubernetes)) as server:
         yield server
@@ -308,3 +316,16 @@ async def test_listing_again_forgets_an_object_whose_deletion_no_watch_told(
         assert "cp-16" in server.central.fleet.chargers  # no event: nobody knows yet
         assert await server.source.reload()
         assert "cp-16" not in server.central.fleet.chargers
+
+
+async def test_all_namespaces_are_watched_with_all_namespaces(
+    kube: Cluster, tmp_path: Path
+) -> None:
+    await kube.apply(TEAM, "site-a")
+    await kube.apply(DEPOT, "site-b")
+    await kube.apply(charger("cp-1", "CP-1"), "site-c")
+    async with operating(kube, tmp_path, all_namespaces=True) as server:
+        assert set(server.central.fleet.chargers) == {"cp-1"}
+        await kube.apply(charger("cp-2", "CP-2"), "site-d")  # a namespace nobody named
+        await settled(server, lambda: "cp-2" in server.central.fleet.chargers)
+        assert server.central.fleet.chargers["cp-2"].resource.metadata.namespace == "site-d"
