@@ -159,6 +159,8 @@ class PgCoordination(Coordination):
         self._keeper: asyncio.Task[None] | None = None
         self._sender: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
+        self._local_locks: dict[str, asyncio.Lock] = {}
+        """Per decision scope: one decision of this replica at a time asks PostgreSQL."""
         self._gone = asyncio.Event()
         """Set when the dedicated connection is lost: the keeper reconnects at once."""
         self._closing = False
@@ -551,10 +553,16 @@ class PgCoordination(Coordination):
 
     @contextlib.asynccontextmanager
     async def _decision(self, scopes: Sequence[str]) -> AsyncIterator[Decision]:
-        async with self.engine.begin() as conn:
+        # The passes of this replica queue here, in the same order, rather than each holding
+        # a pooled connection while PostgreSQL makes it wait: a storm of passes at one
+        # location would otherwise take every connection of the store's pool.
+        async with contextlib.AsyncExitStack() as held:
             for scope in dict.fromkeys(scopes):
-                await conn.execute(select(func.pg_advisory_xact_lock(scope_key(scope))))
-            yield _PgDecision(conn, self)
+                await held.enter_async_context(self._local_locks.setdefault(scope, asyncio.Lock()))
+            async with self.engine.begin() as conn:
+                for scope in dict.fromkeys(scopes):
+                    await conn.execute(select(func.pg_advisory_xact_lock(scope_key(scope))))
+                yield _PgDecision(conn, self)
 
     def decision(self, *scopes: str) -> contextlib.AbstractAsyncContextManager[Decision]:
         return self._decision(scopes)
