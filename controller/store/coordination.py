@@ -182,6 +182,15 @@ class Coordination(ABC):
         """The database backend (pid) of the replica holding the charger, if any."""
         return None
 
+    def holds_here(self, identity: str) -> bool:
+        """Whether this replica holds the charger's lock (one process: every charger)."""
+        return True
+
+    async def held(self) -> frozenset[int] | None:
+        """The lock keys (`charger_key`) some replica holds now; None: one process, where the
+        store's own record of connections is the truth."""
+        return None
+
     # --- commands ------------------------------------------------------------------------------
 
     def serve_commands(self, runner: CommandRunner) -> None:

@@ -73,6 +73,11 @@ _HELD_BY_OWNER = text(
     " AND l.objid = CAST(power_profiles.lock_lo AS oid)"
     " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))"
 )
+_HELD = text(
+    "SELECT classid::bigint, objid::bigint FROM pg_locks WHERE locktype = 'advisory'"
+    " AND granted AND objsubid = 1"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
 _OWNER = text(
     "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
     " AND classid = CAST(:hi AS oid) AND objid = CAST(:lo AS oid)"
@@ -385,6 +390,15 @@ class PgCoordination(Coordination):
         async with self.engine.connect() as conn:
             found = (await conn.execute(_OWNER, {"hi": hi, "lo": lo})).scalar_one_or_none()
         return int(found) if found is not None else None
+
+    def holds_here(self, identity: str) -> bool:
+        return charger_key(identity) in self._held
+
+    async def held(self) -> frozenset[int] | None:
+        async with self.engine.connect() as conn:
+            found = await conn.execute(_HELD)
+        keys = ((int(hi) << 32) | int(lo) for hi, lo in found)
+        return frozenset(key - (1 << 64) if key >= 1 << 63 else key for key in keys)
 
     # --- commands ------------------------------------------------------------------------------
 

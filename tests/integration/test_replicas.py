@@ -38,7 +38,7 @@ from controller.simulator import SimClock, SimulatedCharger, chargers_from_fleet
 from controller.simulator.profile import DEFAULT_PROFILE, FirmwareFailure
 from controller.store import open_store
 from controller.store.base import Store
-from controller.store.coordination import Coordination
+from controller.store.coordination import Coordination, coordination_of
 from controller.store.replicas import PgCoordination
 from tests.e2e.rig import until
 from tests.e2e.rig import write_fleet as write_fleet_text
@@ -531,6 +531,11 @@ async def test_a_replica_killed_loses_nothing_its_chargers_reconnect_converge_an
                 # changed behind our back while it was away.
                 b.process.send_signal(signal.SIGKILL)
                 b.process.wait(10)
+
+                async def let_go() -> bool:
+                    return await coordination_of(store).owner("CP-201") is None
+
+                await until(let_go, "CP-201's lock freed by PostgreSQL when b died")
                 cp201.url = a.url
                 heartbeat = cp201.KEYS.heartbeat
                 cp201.table.force(heartbeat, "999")
