@@ -38,7 +38,7 @@ from controller.simulator import SimClock, SimulatedCharger, chargers_from_fleet
 from controller.simulator.profile import DEFAULT_PROFILE, FirmwareFailure
 from controller.store import open_store
 from controller.store.base import Store
-from controller.store.coordination import Coordination, coordination_of
+from controller.store.coordination import Coordination, charger_key, coordination_of
 from controller.store.replicas import PgCoordination
 from tests.e2e.rig import until
 from tests.e2e.rig import write_fleet as write_fleet_text
@@ -139,6 +139,8 @@ async def test_a_charger_connecting_to_another_replica_is_taken_over_there(
         assert first.connection.close_code == CloseCode.NORMAL_CLOSURE
         assert first.connection.close_reason == "replaced by a connection to another replica"
         assert await holder(a, "CP-16") == coordination(b).pid
+        assert coordination(b).holds_here("CP-16") and not coordination(a).holds_here("CP-16")
+        assert charger_key("CP-16") in (await coordination(a).held() or ())
         assert "CP-16" not in a.central.connections and "CP-16" in b.central.connections
         heartbeat = await second.call("Heartbeat", {})
         assert heartbeat[0] == 3
