@@ -396,8 +396,8 @@ async def run(n: int, args: argparse.Namespace) -> dict[str, float]:
     finally:
         if simulation is not None:
             simulation.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await simulation
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await simulation  # whatever it died of, the child processes still go
         for process in (operator, emulator):
             if process is not None:
                 process.terminate()
