@@ -145,13 +145,28 @@ class CentralSystem:
         """A new valid fleet takes effect for every message from now on.
 
         Pending chargers it declares no longer count as pending: they are adopted when they
-        next connect."""
+        next connect. Connected chargers it no longer declares are disconnected."""
         old, self._fleet = self._fleet, fleet
         if self._pending is not None:
             for identity in [i for i in self._pending if fleet.charger_by_identity(i)]:
                 del self._pending[identity]
         for observer in self.observers:
             await observer.fleet_changed(old, fleet)
+        await self._close_undeclared(old, fleet)
+
+    async def _close_undeclared(self, old: Fleet, new: Fleet) -> None:
+        """A charger taken out of the fleet is no longer managed: its session ends now (not
+        at its next reconnect), and its next handshake is refused, or admitted as pending
+        where unknown chargers may be. Nothing is sent to it first: no reset, no clearing."""
+        removed = [
+            (identity, commands)
+            for identity, commands in list(self.connections.items())
+            if old.charger_by_identity(identity) is not None
+            and new.charger_by_identity(identity) is None
+        ]
+        for identity, commands in removed:
+            log.info("%s: no longer in the fleet; closing its connection", identity)
+            await close_connection(commands, 1000, "no longer in the fleet")
 
     def allows_unknown(self) -> bool:
         return self.allow_unknown_flag or any(

@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from websockets.exceptions import InvalidStatus
 
 from controller.runtime.serve import ServeOptions, running
 from tests.integration.fleets import write_fleet
@@ -76,3 +77,22 @@ async def test_the_watcher_picks_up_a_saved_file(tmp_path: Path) -> None:
             await asyncio.sleep(0.1)
         assert server.source.reloaded == 1
         assert await boot_interval(server.url) == 450
+
+
+async def test_a_charger_taken_out_of_the_fleet_is_disconnected_and_then_refused(
+    tmp_path: Path,
+) -> None:
+    fleet = write_fleet(tmp_path, protected=False)
+    async with running(options(fleet)) as server:
+        cp = await RawCharger.connect(server.url, "CP-16", subprotocols=["ocpp1.6"])
+        await cp.call("BootNotification", BOOT)
+        path = fleet / "fleet.yaml"
+        documents = path.read_text().split("---\n")
+        path.write_text("---\n".join(d for d in documents if "name: cp-16}" not in d))
+        assert await server.source.reload()
+        await asyncio.wait_for(cp.connection.wait_closed(), 10)
+        assert cp.connection.close_code == 1000
+        assert cp.connection.close_reason == "no longer in the fleet"
+        with pytest.raises(InvalidStatus) as refused:
+            await RawCharger.connect(server.url, "CP-16", subprotocols=["ocpp1.6"])
+        assert refused.value.response.status_code == 404
