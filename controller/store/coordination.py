@@ -238,6 +238,46 @@ LOCAL: Coordination = _Local()
 """One process, one store (SQLite): nothing to agree on."""
 
 
+GONE = "its replica is gone"
+"""Why a charger recorded as connected is not: no replica holds its lock (the one that had it
+died, or lost its database, without recording the end of the connection)."""
+
+
+class Liveness:
+    """Which of the store's recorded connections are live, from one reading of the locks.
+
+    With several replicas (PostgreSQL), a record says `connected` until its replica records
+    the end of the connection, which a replica that dies never does; the charger's lock says
+    whether some replica holds it. One process (`held` None): the record is the truth.
+    """
+
+    __slots__ = ("held",)
+
+    def __init__(self, held: frozenset[int] | None) -> None:
+        self.held = held
+
+    def connected(self, identity: str, recorded: bool) -> bool:
+        """Whether a charger recorded as `recorded` (its stored `connected`) is connected to
+        some replica now."""
+        if not recorded:
+            return False
+        return self.held is None or charger_key(identity) in self.held
+
+    def gone(self, identity: str, recorded: bool) -> bool:
+        """Recorded as connected, but no replica holds it: its replica is gone."""
+        return recorded and not self.connected(identity, recorded)
+
+
+ONE_PROCESS = Liveness(None)
+"""The store's record is the truth (SQLite)."""
+
+
+async def liveness(coordination: Coordination) -> Liveness:
+    """The locks as they are now: one query (of `pg_locks`) for every charger."""
+    held = await coordination.held()
+    return ONE_PROCESS if held is None else Liveness(held)
+
+
 def coordination_of(holder: object) -> Coordination:
     """The coordination of a central system or store; `LOCAL` for what has none (the fakes of
     unit tests, one process)."""

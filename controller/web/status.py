@@ -23,6 +23,7 @@ from controller.ocpp.central import CentralSystem
 from controller.planning.reported import boot_document, connector_documents
 from controller.resources import Charger, Location, PowerLimit
 from controller.store.base import Store
+from controller.store.coordination import GONE, Liveness, coordination_of, liveness
 from controller.values.commands import ChargerCommands
 from controller.values.records import (
     ChargerRecord,
@@ -118,7 +119,8 @@ class StatusService:
         ones (with a location, those that came through its URL), with their live status."""
         refs = await self._all_refs(scope, location)
         open_transactions = await self._open_transactions(refs)
-        items = [self._summary(ref, open_transactions.get(ref.identity, [])) for ref in refs]
+        live = await self._liveness()
+        items = [self._summary(ref, open_transactions.get(ref.identity, []), live) for ref in refs]
         return {
             "chargers": items,
             "total": len(items),
@@ -130,7 +132,10 @@ class StatusService:
         self, ref: ChargerRef, *, events: int = 50, transactions: int = 50
     ) -> Document:
         """One charger: its summary, reported and declared configuration, recent history."""
-        document = self._summary(ref, (await self._open_transactions([ref])).get(ref.identity, []))
+        open_transactions = await self._open_transactions([ref])
+        document = self._summary(
+            ref, open_transactions.get(ref.identity, []), await self._liveness()
+        )
         record = ref.record
         reported = record.configuration if record is not None else None
         document["configuration"] = {
@@ -169,13 +174,14 @@ class StatusService:
             for charger in ordered
         ]
         open_transactions = await self._open_transactions(refs)
+        live = await self._liveness()
         for charger, ref in zip(ordered, refs, strict=True):
-            item = self._summary(ref, open_transactions.get(ref.identity, []))
+            item = self._summary(ref, open_transactions.get(ref.identity, []), live)
             draw = await self._draw(item["openTransactions"])
             draws[charger.name] = draw
             item["power"] = draw.document()
             items.append(item)
-        pending = [self._summary(ref, []) for ref in await self._pending_at(name, scope)]
+        pending = [self._summary(ref, [], live) for ref in await self._pending_at(name, scope)]
         return {
             **_location(loaded.resource),
             "chargers": items,
@@ -270,10 +276,20 @@ class StatusService:
         seen = [ref.identity for ref in refs if ref.record is not None]
         return dict(await asyncio.gather(*(one(identity) for identity in seen)))
 
-    def _summary(self, ref: ChargerRef, open_transactions: Sequence[Transaction]) -> Document:
+    async def _liveness(self) -> Liveness:
+        """Which recorded connections are live (one reading of the replicas' locks)."""
+        return await liveness(coordination_of(self.central))
+
+    def _summary(
+        self, ref: ChargerRef, open_transactions: Sequence[Transaction], live: Liveness
+    ) -> Document:
+        """`connected`: here, or recorded so by a replica that still holds the charger's lock
+        (a replica that died could not record the end of its connections)."""
         record, declared = ref.record, ref.declared
         spec = declared.resource.spec if declared is not None else None
         here = ref.identity in self.central.connections  # a record has the identity as connected
+        recorded = bool(record is not None and record.connected)
+        gone = not here and record is not None and live.gone(record.identity, recorded)
         boot = record.boot if record is not None else None
         return {
             "identity": ref.identity,
@@ -283,11 +299,11 @@ class StatusService:
             "pending": bool(record is not None and record.pending and declared is None),
             "ocppVersion": spec.ocpp_version.value if spec is not None else None,
             "reportedOcppVersion": record.ocpp_version if record is not None else None,
-            "connected": here or bool(record is not None and record.connected),
+            "connected": here or (recorded and not gone),
             "connectedHere": here,
             "connectedAt": _time(record.connected_at if record else None),
             "disconnectedAt": _time(record.disconnected_at if record else None),
-            "disconnectReason": record.disconnect_reason if record else None,
+            "disconnectReason": GONE if gone else record.disconnect_reason if record else None,
             "remoteAddress": record.remote_address if record else None,
             "lastHeartbeat": _time(record.last_heartbeat if record else None),
             "bootedAt": _time(record.booted_at if record else None),

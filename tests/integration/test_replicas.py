@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -538,6 +539,12 @@ async def test_a_replica_killed_loses_nothing_its_chargers_reconnect_converge_an
                     return await coordination_of(store).owner("CP-201") is None
 
                 await until(let_go, "CP-201's lock freed by PostgreSQL when b died")
+                # Before it reconnects: b recorded it as connected and never said otherwise,
+                # but no replica holds its lock, so the survivor says it is not connected.
+                listing = await a.get(http, "/api/chargers")
+                [away] = [c for c in listing["chargers"] if c["identity"].lower() == "cp-201"]
+                assert not away["connected"], away
+                assert away["disconnectReason"] == "its replica is gone", away
                 cp201.url = a.url
                 heartbeat = cp201.KEYS.heartbeat
                 cp201.table.force(heartbeat, "999")
@@ -647,3 +654,67 @@ async def synced(replica: Running, identities: Iterable[str]) -> bool:
     conditions = await replica.central.store.conditions()
     status = {(c.identity, c.type): c.status for c in conditions}
     return all(status.get((identity, "Synced")) == "True" for identity in identities)
+
+
+# --- a replica that died ----------------------------------------------------------------------
+
+
+async def test_a_charger_recorded_connected_by_a_replica_gone_is_not_connected(
+    fleet_dir: Path, store_url: str
+) -> None:
+    """What a replica killed leaves behind: its charger recorded as connected, and no lock
+    (PostgreSQL freed it). The survivors' API and Kubernetes status say it is not connected,
+    until it connects again (to a replica that holds its lock)."""
+    from controller.sources.kubernetes.status import ObjectRef, StatusWriter
+    from controller.store.coordination import GONE
+    from controller.web.access import Scope
+    from controller.web.status import StatusService
+    from tests.fakes import StatusApi
+
+    async with two_replicas(fleet_dir, store_url, reconcile=False) as (a, b):
+        gone = open_store(store_url)  # the dead replica's last write
+        await gone.open()
+        try:
+            await gone.record_connected("CP-16", datetime.now(UTC), "10.0.0.9", "1.6")
+            await gone.flush()
+        finally:
+            await gone.close()
+        assert await holder(a, "CP-16") is None
+        record = await a.central.store.charger("CP-16")
+        assert record is not None and record.connected, "the store still says connected"
+
+        everyone = Scope(requester=None)
+        service = StatusService(a.central)
+        [item] = [c for c in (await service.chargers(everyone))["chargers"] if c["name"] == "cp-16"]
+        assert not item["connected"] and not item["connectedHere"]
+        assert item["disconnectReason"] == GONE
+        depot = await service.location("depot", everyone)
+        assert depot is not None and depot["summary"]["connected"] == 0
+
+        fleet = a.central.fleet
+        api = StatusApi.of_fleet(fleet)
+        writer = StatusWriter(a.central, api, api)
+        await writer.flush()
+        charger = ObjectRef("Charger", "default", "cp-16")
+        [connected] = [c for c in api.statuses[charger]["conditions"] if c["type"] == "Connected"]
+        assert connected["status"] == "False" and connected["message"] == GONE, connected
+        location = api.statuses[ObjectRef("Location", "default", "depot")]
+        assert location["chargers"]["connected"] == 0
+
+        # It connects again, to replica b: a's API says connected (b holds its lock), and a
+        # leaves its status to b.
+        cp = await booted_16(b.url)
+        try:
+            assert await holder(a, "CP-16") == coordination(b).pid
+            [item] = [
+                c for c in (await service.chargers(everyone))["chargers"] if c["name"] == "cp-16"
+            ]
+            assert item["connected"] and not item["connectedHere"]
+            written = len([p for p in api.patches if p[0] == charger])
+            writer.notify_all()
+            await writer.flush()
+            assert len([p for p in api.patches if p[0] == charger]) == written, "b writes it"
+            location = api.statuses[ObjectRef("Location", "default", "depot")]
+            assert location["chargers"]["connected"] == 1
+        finally:
+            await cp.close()

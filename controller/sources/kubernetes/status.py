@@ -34,9 +34,10 @@ Who writes what, with no coordination between replicas:
 - Every other object (Location, Team, Card, Tariff, PowerLimit) likewise: computed by every
   replica from shared data, written only when it differs from what the object shows.
 - A replica that dies holding chargers leaves them recorded as connected until they connect
-  again (to a survivor, which then writes them); one that never comes back keeps showing
-  Connected=True. Telling a dead replica's chargers apart needs the store to know which
-  replicas live (the advisory locks could say), which this module does not ask.
+  again; the locks tell them apart (`coordination.Liveness`, one reading of `pg_locks` per
+  sweep and per batch of objects): a charger recorded as connected whose lock no replica
+  holds is connected to no replica (Connected=False, "its replica is gone"), is written by
+  any replica, and counts as disconnected in its Location's and Team's counts.
 
 Nothing of kopf's lands in status: the source's handlers only watch, and keep no progress.
 
@@ -65,6 +66,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -90,6 +92,7 @@ from controller.resources.charger import ChargerStatus
 from controller.resources.common import ResourceStatus
 from controller.resources.location import LocationStatus
 from controller.resources.team import TeamStatus
+from controller.store.coordination import GONE, Liveness, coordination_of, liveness
 from controller.values.commands import ChargerCommands
 from controller.values.records import (
     ChargerCondition,
@@ -290,6 +293,8 @@ class StatusWriter(Observer):
         self._cache: _Cache | None = None
         self._conditions: Mapping[str, list[ChargerCondition]] = {}
         """Every charger's conditions as the last sweep read them, by lower-cased identity."""
+        self._locks: Liveness | None = None
+        """The replicas' locks as read for the batch being written (None: read when asked)."""
         central.observers.append(self)
 
     # --- being told --------------------------------------------------------------------------
@@ -402,6 +407,7 @@ class StatusWriter(Observer):
                     await self._write(ref)
             finally:
                 self._cache = None
+                self._locks = None
         return self.stats.patches - before
 
     async def _guarded(self, work: Any) -> None:
@@ -473,6 +479,7 @@ class StatusWriter(Observer):
                 now = self._loop.time() if self._loop is not None else now
         finally:
             self._cache = None
+            self._locks = None
         pending = [self._due_at(ref, noticed) for ref, noticed in self._dirty.items()]
         return min(pending, default=math.inf)
 
@@ -486,6 +493,7 @@ class StatusWriter(Observer):
         fleet = self.central.fleet
         store = self.central.store
         records = {r.identity.lower(): r for r in await store.chargers()}
+        live = await self._liveness(fresh=True)
         conditions: dict[str, list[ChargerCondition]] = {}
         for condition in await store.conditions():
             conditions.setdefault(condition.identity.lower(), []).append(condition)
@@ -494,7 +502,7 @@ class StatusWriter(Observer):
         for loaded in fleet.chargers.values():
             identity = loaded.resource.identity.lower()
             record = records.get(identity)
-            seen = _fingerprint(record, conditions.get(identity, []))
+            seen = _fingerprint(record, conditions.get(identity, []), live)
             before = self._seen.get(identity)
             if seen != before:
                 self._seen[identity] = seen
@@ -678,7 +686,9 @@ class StatusWriter(Observer):
         else:
             record = await store.charger(live or declared)
         if live is None and record is not None and record.connected:
-            return None  # connected to another replica, which writes it
+            if (await self._liveness()).connected(record.identity, True):
+                return None  # connected to another replica, which writes it
+            record = _gone(record)  # recorded by a replica that died: connected nowhere
         identity = record.identity if record is not None else declared
         if cache is not None:
             found = cache.conditions.get(declared.lower(), [])
@@ -723,7 +733,7 @@ class StatusWriter(Observer):
         status: Status = {
             "chargers": {
                 "total": len(chargers),
-                "connected": sum(1 for r in records.values() if r.connected),
+                "connected": await self._connected_count(records.values()),
                 "charging": sum(len(transactions) for transactions in found),
             }
         }
@@ -751,15 +761,30 @@ class StatusWriter(Observer):
             ),
             "chargers": {
                 "total": len(chargers),
-                "connected": sum(1 for r in records.values() if r.connected),
+                "connected": await self._connected_count(records.values()),
             },
         }
+
+    async def _liveness(self, *, fresh: bool = False) -> Liveness:
+        """The replicas' locks: read once per batch of objects (and per sweep)."""
+        if self._locks is None or fresh:
+            self._locks = await liveness(coordination_of(self.central))
+        return self._locks
+
+    async def _connected_count(self, records: Iterable[ChargerRecord]) -> int:
+        connected = [r for r in records if r.connected]
+        if not connected:
+            return 0
+        live = await self._liveness()
+        return sum(1 for r in connected if live.connected(r.identity, True))
 
     async def _prefetch(self, refs: Sequence[ObjectRef]) -> None:
         """For a batch of many chargers, their records (with the configuration) in one query,
         and the conditions the last sweep read, rather than two queries a charger. (A
-        condition recorded since is seen by the next sweep, which marks the charger again.)"""
+        condition recorded since is seen by the next sweep, which marks the charger again.)
+        The replicas' locks are read again for the batch."""
         self._cache = None
+        self._locks = None
         chargers = [
             loaded.resource
             for ref in refs
@@ -806,15 +831,20 @@ def _by_kind(fleet: Fleet) -> dict[str, Mapping[str, Loaded[Any]]]:
     }
 
 
+def _gone(record: ChargerRecord) -> ChargerRecord:
+    """A record of a connection no replica holds, as the connection's end would have left it."""
+    return dataclasses.replace(record, connected=False, disconnect_reason=GONE)
+
+
 def _fingerprint(
-    record: ChargerRecord | None, conditions: Sequence[ChargerCondition]
+    record: ChargerRecord | None, conditions: Sequence[ChargerCondition], live: Liveness
 ) -> tuple[Any, ...]:
     """What a sweep compares of a charger: all a status shows but the heartbeat. Connection
-    first (a change there changes its location's and team's counts too)."""
+    first (a change there changes its location's and team's counts too): as the locks say."""
     if record is None:
         return (None,)
     return (
-        record.connected,
+        live.connected(record.identity, record.connected),
         record.ocpp_version,
         record.boot,
         record.booted_at,
