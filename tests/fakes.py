@@ -985,3 +985,25 @@ class StatusCentral:
     store: Any = field(default_factory=EmptyStatusStore)
     connections: dict[str, Any] = field(default_factory=dict)
     observers: list[Any] = field(default_factory=list)
+
+
+from controller.store.coordination import Claim, Coordination, charger_key  # noqa: E402
+
+
+class FakeLocks(Coordination):
+    """Replicas' locks as a test sets them: `held` is the identities some replica holds (as
+    `pg_locks` would say); `shared`, as on PostgreSQL."""
+
+    shared = True
+
+    def __init__(self, *held: str) -> None:
+        self.held_identities: set[str] = set(held)
+        self.reads = 0
+
+    async def claim(self, identity: str, timeout: float = 5.0) -> Claim | None:
+        self.held_identities.add(identity)
+        return Claim(identity, charger_key(identity))
+
+    async def held(self) -> frozenset[int] | None:
+        self.reads += 1
+        return frozenset(charger_key(identity) for identity in self.held_identities)

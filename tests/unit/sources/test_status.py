@@ -42,6 +42,7 @@ from controller.sources.kubernetes.status import (
 )
 from controller.store import open_store
 from controller.store.base import Store
+from controller.store.coordination import GONE
 from controller.values.records import (
     BootInfo,
     ChargerCondition,
@@ -51,7 +52,14 @@ from controller.values.records import (
     ReportedKey,
     TransactionStart,
 )
-from tests.fakes import FakeCharger, StatusApi, StatusCentral, advance, run_in_virtual_time
+from tests.fakes import (
+    FakeCharger,
+    FakeLocks,
+    StatusApi,
+    StatusCentral,
+    advance,
+    run_in_virtual_time,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 NS = "default"
@@ -537,3 +545,34 @@ def test_patches_are_rate_limited_across_all_objects() -> None:
         task.cancel()
 
     run_in_virtual_time(main)
+
+
+async def test_a_charger_recorded_connected_by_a_replica_gone_is_written_not_connected(
+    operator: Operator,
+) -> None:
+    """Several replicas: a charger recorded as connected counts as connected while some
+    replica holds its lock (and that replica writes it); once the lock is free (its replica
+    was killed), the next sweep writes Connected=False, and its location and team count it no
+    more. The locks are read once per sweep and batch, not per charger."""
+    locks = FakeLocks()
+    operator.central.coordination = locks
+    who = identity("acme-hq-01")
+    locks.held_identities.add(who)
+    await operator.store.record_connected(who, now(), "192.0.2.7:40123", "1.6")
+    await operator.writer.flush()
+    assert CHARGER not in operator.api.statuses, "the replica holding it writes it"
+    assert operator.api.statuses[LOCATION]["chargers"]["connected"] == 1
+    assert operator.api.statuses[TEAM]["chargers"]["connected"] == 1
+    reads = locks.reads
+    assert reads <= 4, reads
+
+    locks.held_identities.clear()  # the replica died: PostgreSQL freed its lock
+    await operator.writer.flush()
+    [connected] = [
+        c for c in operator.api.statuses[CHARGER]["conditions"] if c["type"] == "Connected"
+    ]
+    assert connected["status"] == "False", connected
+    assert connected["message"] == GONE, connected
+    assert operator.api.statuses[LOCATION]["chargers"]["connected"] == 0
+    assert operator.api.statuses[TEAM]["chargers"]["connected"] == 0
+    assert "connectedAt" not in operator.api.statuses[CHARGER].get("reported", {})
