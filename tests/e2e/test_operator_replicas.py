@@ -289,7 +289,9 @@ async def test_every_charger_converges_with_synced_true_on_its_charger_object(
 
 async def test_a_chargers_status_is_written_only_by_the_replica_holding_it(setup: Setup) -> None:
     """From the first patch that says the charger is connected, every status patch of it came
-    in on its holder's entry point; and each replica wrote the status of its own chargers."""
+    in on its holder's entry point; and each replica wrote the status of its own chargers.
+    (Before it connects, a charger connected nowhere may be written by either replica, as
+    `controller/sources/kubernetes/status.py` says: those patches are not counted.)"""
     kube = setup.kube
     await kube.wait_for(lambda: synced(kube, PLACEMENT), "every charger Synced", DEADLINE)
     for identity in PLACEMENT:
