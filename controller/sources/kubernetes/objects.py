@@ -249,9 +249,12 @@ def settle(
         if not residual:
             break
         culprit = None
+        related = _related(residual, files, candidates, in_force)
         for key in reversed(changed):  # 3. the newest change whose taking back helps
             if key.kind == Charger.KIND and key not in versions:
                 continue  # a deleted charger leaves, whatever it leaves behind
+            if not _names_in(candidates.get(key), in_force.get(key), key) & related:
+                continue  # it names nothing the problems' objects name: it cannot clear them
             trial = {**candidates, key: in_force.get(key)}
             trial_fleet, trial_problems = check(trial)
             left = {p for found in errors_by_key(trial_problems).values() for p in found}
@@ -299,6 +302,57 @@ def settle(
         )
     held = tuple(sorted(key for key in final if key not in versions))
     return Settlement(fleet, final, states, versions, tuple(sorted(refused)), held)
+
+
+def _strings(value: object, found: set[str]) -> None:
+    if isinstance(value, str):
+        found.add(value)
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            _strings(item, found)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _strings(item, found)
+
+
+def _names_in(*about: Loaded[Resource] | ObjectKey | None) -> set[str]:
+    """Every text in these versions (and a key's name): the names they declare and point at."""
+    found: set[str] = set()
+    for item in about:
+        if isinstance(item, ObjectKey):
+            found.add(item.name)
+        elif item is not None:
+            _strings(item.resource.model_dump(mode="json", by_alias=True), found)
+            found.add(item.name)
+    return found
+
+
+def _related(
+    residual: Iterable[Problem],
+    files: Mapping[str, ObjectKey],
+    candidates: Mapping[ObjectKey, Loaded[Resource] | None],
+    in_force: Mapping[ObjectKey, Loaded[Resource]],
+) -> set[str]:
+    """The texts a change must mention to touch the residual problems.
+
+    A rule joins resources only by what they name: a charger its location, a limit the
+    location, two chargers one identity, two cards one idTag. So: the texts in the objects the
+    problems are about, and in the objects those name, keeping only the names of objects and
+    the texts few objects share (a charger's "Type2" or "1.6" joins nothing)."""
+    texts = {key: _names_in(candidates.get(key), in_force.get(key), key) for key in candidates}
+    names = {key.name for key in candidates}
+    counts: dict[str, int] = {}
+    for found in texts.values():
+        for text in found:
+            counts[text] = counts.get(text, 0) + 1
+    common = {text for text, count in counts.items() if 2 * count > len(texts)} - names
+    about = {files[p.file] for p in residual if p.file is not None and p.file in files}
+    near: set[str] = set().union(*(texts[key] for key in about if key in texts))
+    hops = near & names
+    for key, found in texts.items():
+        if key.name in hops:
+            near |= found
+    return near - common
 
 
 def _latest_loaded(version: Version) -> Loaded[Resource] | None:
