@@ -21,15 +21,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import os
 import signal
-import socket
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import aiohttp
 import asyncpg  # type: ignore[import-untyped]
@@ -60,6 +56,7 @@ from tests.e2e.test_power import (
 )
 from tests.integration.conftest import postgres_server  # noqa: F401  (the fixture)
 from tests.kube import REPO, Cluster, cluster
+from tests.processes import ChargectlProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
 
@@ -68,71 +65,32 @@ DEADLINE = 60.0
 PLACEMENT = {"CP-A": "a", "CP-B": "b", "CP-C": "a", "CP-D": "b"}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class Operator:
-    """`chargectl operator` as a process, on its own kmock entry point and ports."""
+class Operator(ChargectlProcess):
+    """`chargectl operator` as a process (`tests.processes`), on its own kmock entry point."""
 
     def __init__(self, name: str, kube_url: str, store_url: str, root: Path) -> None:
-        self.name = name
         self.kube_url = kube_url
-        self.ocpp, self.http, self.admin = (free_port() for _ in range(3))
         tokens = root / f"admin-tokens-{name}"
         tokens.write_text(f"ops:{TOKEN}\n")
         tokens.chmod(0o600)
-        self.log = root / f"operator-{name}.log"
-        command = [
-            *(str(Path(sys.executable).parent / "chargectl"), "operator"),
-            *("--kube-url", kube_url, "--namespace", "default", "--store", store_url),
-            *("--listen", f"127.0.0.1:{self.ocpp}", "--http", f"127.0.0.1:{self.http}"),
-            *("--admin", f"127.0.0.1:{self.admin}", "--admin-tokens", str(tokens)),
-            *("--call-timeout", "5", "--resync", "2", "--log-level", "info"),
-        ]
-        with self.log.open("w") as output:
-            self.process = subprocess.Popen(
-                command,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=root,
-                env={**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1",
-                     "PYTHONUNBUFFERED": "1"},
-            )  # fmt: skip
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.ocpp}/ocpp"
+        super().__init__(
+            name,
+            [
+                *("operator", "--kube-url", kube_url, "--namespace", "default"),
+                *("--store", store_url, "--call-timeout", "5", "--resync", "2"),
+                *("--log-level", "info"),
+            ],
+            tokens=tokens,
+            log=root / f"operator-{name}.log",
+            cwd=root,
+            env={"PYTHONPATH": str(REPO), "NO_COLOR": "1"},
+        )
 
     @property
     def kube_port(self) -> int:
         port = yarl.URL(self.kube_url).port
         assert port is not None
         return port
-
-    async def get(self, http: aiohttp.ClientSession, path: str) -> Any:
-        if self.process.poll() is not None:
-            pytest.fail(f"operator {self.name} exited {self.process.returncode}:\n{self.tail()}")
-        with contextlib.suppress(aiohttp.ClientError):
-            async with http.get(f"http://127.0.0.1:{self.http}{path}") as response:
-                if response.status == 200:
-                    return await response.json(content_type=None)
-        return None
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-
-    def tail(self) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-30:])
 
 
 @dataclasses.dataclass

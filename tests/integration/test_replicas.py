@@ -19,9 +19,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterable
@@ -61,6 +59,7 @@ from tests.e2e.test_power import (
 )
 from tests.integration.fleets import PASSWORD_ENV, write_fleet
 from tests.integration.rawclient import RawCharger
+from tests.processes import ChargectlProcess
 
 pytestmark = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 
@@ -426,66 +425,21 @@ async def synced_says(replica: Running, identity: str, text: str) -> bool:
 # --- a replica dies ---------------------------------------------------------------------------
 
 
-class Replica:
-    """`chargectl serve` as its own process: the endpoint, the status API and the admin
-    channel on free loopback ports, its output in a file."""
-
-    def __init__(self, name: str, fleet: Path, store_url: str, tokens: Path) -> None:
-        self.name = name
-        self.ocpp, self.http, self.admin = (_free_port() for _ in range(3))
-        self.output = fleet.parent / f"replica-{name}.log"
-        command = [
-            str(Path(sys.executable).parent / "chargectl"),
-            *("serve", str(fleet), "--store", store_url),
-            *("--listen", f"127.0.0.1:{self.ocpp}", "--http", f"127.0.0.1:{self.http}"),
-            *("--admin", f"127.0.0.1:{self.admin}", "--admin-tokens", str(tokens)),
-            *("--call-timeout", "5", "--log-level", "info"),
-        ]
-        with self.output.open("w") as log:
-            self.process = subprocess.Popen(
-                command,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.ocpp}/ocpp"
-
-    async def get(self, http: aiohttp.ClientSession, path: str) -> Any:
-        with contextlib.suppress(aiohttp.ClientError):
-            async with http.get(f"http://127.0.0.1:{self.http}{path}") as response:
-                if response.status == 200:
-                    return await response.json(content_type=None)
-        return None
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-
-    def tail(self) -> str:
-        return "\n".join(self.output.read_text(errors="replace").splitlines()[-30:])
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+def serve_process(name: str, fleet: Path, store_url: str, tokens: Path) -> ChargectlProcess:
+    """`chargectl serve` as its own process (`tests.processes`)."""
+    return ChargectlProcess(
+        name,
+        ["serve", str(fleet), "--store", store_url, "--call-timeout", "5", "--log-level", "info"],
+        tokens=tokens,
+        log=fleet.parent / f"replica-{name}.log",
+    )
 
 
 async def test_a_replica_killed_loses_nothing_its_chargers_reconnect_converge_and_go_on(
     fleet_dir: Path, store_url: str, token_file: Path
 ) -> None:
-    a = Replica("a", fleet_dir, store_url, token_file)
-    b = Replica("b", fleet_dir, store_url, token_file)
+    a = serve_process("a", fleet_dir, store_url, token_file)
+    b = serve_process("b", fleet_dir, store_url, token_file)
     replicas = (a, b)
     fleet = load_fleet([fleet_dir])
     sims = {
