@@ -426,7 +426,8 @@ class PowerStep(Step):
         fed = self._index(fleet).fed_at(location)
         async with shared.decision(f"location:{location}") as decision:
             found = await decision.open_transactions([c.resource.identity for c in fed])
-            plan = allocate(fleet, sessions_from(zip(fed, found, strict=True)), datetime.now(UTC))
+            sessions = sessions_from(zip(fed, found, strict=True))
+            plan = allocate(fleet, sessions, datetime.now(UTC), location)
             targets = {limit.profile_id: limit for limit in charging_limits(plan, state.name)}
             if any(targets.get(change.profile_id) != change.limit for change in raises):
                 self._bump(location)
@@ -501,7 +502,7 @@ class PowerStep(Step):
             or (cached.task.done() and not _usable(cached.task))
         ):
             task = asyncio.create_task(
-                self._compute(ctx, fleet, index.fed_at(location)),
+                self._compute(ctx, fleet, location, index.fed_at(location)),
                 name=f"power allocation {location}",
             )
             cached = _CachedPlan(fleet, generation, loop.time(), task)
@@ -509,11 +510,11 @@ class PowerStep(Step):
         plan, valid_until = await asyncio.shield(cached.task)
         if valid_until is not None and datetime.now(UTC) >= valid_until:
             self._plans.pop(location, None)  # a schedule change since: compute it again
-            plan, valid_until = await self._compute(ctx, fleet, index.fed_at(location))
+            plan, valid_until = await self._compute(ctx, fleet, location, index.fed_at(location))
         return plan, valid_until
 
     async def _compute(
-        self, ctx: PassContext, fleet: Fleet, chargers: Iterable[Loaded[Charger]]
+        self, ctx: PassContext, fleet: Fleet, location: str, chargers: Iterable[Loaded[Charger]]
     ) -> tuple[PowerPlan, datetime | None]:
         """The location's sessions (the open transactions of its fed chargers), allocated."""
         fed = list(chargers)
@@ -523,7 +524,7 @@ class PowerStep(Step):
         )
         sessions = sessions_from(zip(fed, found, strict=True))
         now = datetime.now(UTC)
-        return allocate(fleet, sessions, now), self._arm_timer(fleet, now)
+        return allocate(fleet, sessions, now, location), self._arm_timer(fleet, now)
 
     async def _apply(self, ctx: PassContext, state: ChargerProfiles, change: ProfileChange) -> str:
         """Send one change; returns what to say about it ('' when accepted)."""

@@ -742,7 +742,8 @@ class StatusWriter(Observer):
             key=lambda p: p.name,
         )
         if limits:
-            power = allocate(fleet, sessions_from(zip(chargers, found, strict=True)), self._clock())
+            sessions = sessions_from(zip(chargers, found, strict=True))
+            power = allocate(fleet, sessions, self._clock(), name)
             status["circuits"] = [
                 _circuit(load.circuit, load, limit.resource.spec.amperes_per_phase())
                 for limit in limits

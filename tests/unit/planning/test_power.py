@@ -807,3 +807,16 @@ def test_charging_limits_are_valid(scenario: Scenario) -> None:
                 scenario.fleet.power_limits[n].resource.spec.amperes_per_phase() for n in fed
             )
             assert plan.station_max[name] <= static
+
+
+def test_one_locations_allocation_is_the_fleets_for_that_location() -> None:
+    """The power step and the status writer ask for one location; the answer must not differ
+    from the whole fleet's for it."""
+    fleet = car_park(chargers=4, connectors=2)
+    sessions = sessions_on("cp-1", "cp-2", "cp-3")
+    whole = allocate(fleet, sessions, SATURDAY_NOON)
+    here = allocate(fleet, sessions, SATURDAY_NOON, "site")
+    assert here.allocations == whole.allocations
+    assert here.circuits == whole.circuits
+    elsewhere = allocate(fleet, sessions, SATURDAY_NOON, "another-site")
+    assert not elsewhere.allocations and not elsewhere.circuits
