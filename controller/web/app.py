@@ -1,4 +1,4 @@
-"""The read-only HTTP listener of `chargectl serve`: JSON status API, probes, metrics.
+"""The read-only HTTP listener of `chargectl serve`: the web view, JSON status API, probes, metrics.
 
 Why aiohttp: it is asyncio-native and runs in the same event loop as the websockets OCPP
 endpoint (an `AppRunner` and a `TCPSite`, no thread and no second loop), so handlers read the
@@ -7,14 +7,15 @@ live connections without locks or cross-thread hand-offs. It is mature and activ
 builds on. A full ASGI stack (Starlette + uvicorn) would work too, but adds two packages and a
 server object whose lifecycle and signal handling we would have to tame.
 
-Nothing here changes anything: every route is a GET. Commands travel on the admin channel
-(`admin`), a listener of their own that asks for a token.
+The web view's pages (`view`) are served by the same app, from the same documents, behind the
+same gate and the same scope. Nothing here changes anything: every route is a GET (or HEAD).
+Commands travel on the admin channel (`admin`), a listener of their own that asks for a token.
 
 Who may read: probes and `/metrics` answer everyone (the kubelet and Prometheus come from the
-network). The status API (`/api/...`) answers a peer on loopback (a local, single user), or a
-request that comes from one of the configured trusted proxies (`--trusted-proxy`) and carries
-the identity header it sets; anyone else gets 403 saying so. The identity header is believed
-only from a trusted proxy. Team scoping of what a requester sees is `access.scope_for`'s.
+network). The pages and the status API (`/api/...`) answer a peer on loopback (a local, single
+user), or a request that comes from one of the configured trusted proxies (`--trusted-proxy`)
+and carries the identity header it sets; anyone else gets 403 saying so. The identity header
+is believed only from a trusted proxy. Who sees what is `access.scope_for`'s.
 
     GET  /healthz                        the process is alive
     GET  /readyz                         fleet loaded, store reachable, endpoint listening
@@ -53,6 +54,15 @@ from controller.web.responses import (
     refused,
 )
 from controller.web.status import ChargerRef, StatusService
+from controller.web.view.pages import PAGES
+from controller.web.view.site import (
+    SCOPE_KEY,
+    View,
+    add_view,
+    pages_errors,
+    scoped,
+    server_timing,
+)
 
 log = logging.getLogger("chargectl.web")
 
@@ -112,7 +122,8 @@ class _Api:
         self.service = StatusService(self.central)
 
     def scope(self, request: web.Request) -> Scope:
-        return scope_for(request.get(REQUESTER_KEY), self.central.fleet)
+        scope = request.get(SCOPE_KEY)
+        return scope if scope is not None else scope_for(requester_of(request), self.central.fleet)
 
     # --- probes and metrics ------------------------------------------------------------------
 
@@ -216,6 +227,10 @@ REQUESTER_KEY = web.RequestKey("requester", str)
 """Who is asking, as the trusted proxy named them; absent for the local user on loopback."""
 
 
+def requester_of(request: web.Request) -> str | None:
+    return request.get(REQUESTER_KEY)
+
+
 def _who_may_read(
     options: WebOptions,
 ) -> Middleware:
@@ -262,7 +277,16 @@ def _peer_address(request: web.Request) -> ipaddress.IPv4Address | ipaddress.IPv
 
 
 def build_app(api: _Api) -> web.Application:
-    app = web.Application(middlewares=[errors_as_json, _who_may_read(api.options)])
+    view = View(api.central, api.service, api.plan_provider, requester_of)
+    app = web.Application(
+        middlewares=[
+            server_timing,
+            errors_as_json,
+            pages_errors(view),
+            _who_may_read(api.options),
+            scoped(view),
+        ]
+    )
     app.add_routes(
         [
             web.get("/healthz", api.healthz),
@@ -276,6 +300,7 @@ def build_app(api: _Api) -> web.Application:
             web.get("/api/plan", api.plan),
         ]
     )
+    add_view(app, view, PAGES)
     return app
 
 

@@ -1,0 +1,265 @@
+"""The web view wired into the status API's aiohttp app: rendering, branding, errors, assets.
+
+Every page is a GET rendered by Jinja2 from the same documents the JSON API serves
+(`StatusService`), cut to the viewer's `Scope`. `View.render` gives each template what every
+page needs: who is looking (`scope`: local single-user mode, a teammate, or unknown), the
+viewing team's branding, the viewer's language, timezone and theme, and gettext bound to that
+language. Pages register their routes through `PAGES`; each module has `routes(view)`.
+
+Unknown people (the proxy names someone who is in no team) get one page saying so, and the
+JSON API a 403: nothing else of the fleet.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from importlib import resources
+from pathlib import Path
+from typing import Any, Protocol
+
+import jinja2
+from aiohttp import web
+
+from controller.fleet.model import Fleet
+from controller.ocpp.central import CentralSystem
+from controller.web.access import Scope, scope_for
+from controller.web.responses import Document, Refused, json_response
+from controller.web.status import StatusService
+from controller.web.view import i18n
+from controller.web.view.prefs import prefs_of
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+PlanProvider = Callable[[Scope], Awaitable[Document]]
+
+STATIC_PREFIX = "/static"
+DEFAULT_PRODUCT = "chargectl"
+
+SCOPE_KEY = web.RequestKey("scope", Scope)
+"""The viewer's scope, computed once per request by `scoped`."""
+
+
+@dataclass(frozen=True, slots=True)
+class Brand:
+    """What the header and the colours show: the viewing team's branding, or ours."""
+
+    product_name: str = DEFAULT_PRODUCT
+    logo_url: str | None = None
+    primary_color: str | None = None
+    accent_color: str | None = None
+    team: str | None = None
+    """The display name of the team whose branding this is."""
+
+
+def brand_of(fleet: Fleet, team: str | None) -> Brand:
+    loaded = fleet.teams.get(team) if team is not None else None
+    if loaded is None:
+        return Brand()
+    spec = loaded.resource.spec
+    branding = spec.branding
+    if branding is None:
+        return Brand(team=spec.display_name)
+    return Brand(
+        product_name=branding.product_name or DEFAULT_PRODUCT,
+        logo_url=str(branding.logo_url) if branding.logo_url is not None else None,
+        primary_color=branding.primary_color,
+        accent_color=branding.accent_color,
+        team=spec.display_name,
+    )
+
+
+class RequesterOf(Protocol):
+    def __call__(self, request: web.Request) -> str | None: ...
+
+
+class View:
+    """Renders pages; shared by every page module."""
+
+    def __init__(
+        self,
+        central: CentralSystem,
+        service: StatusService,
+        plan: PlanProvider,
+        requester_of: RequesterOf,
+    ) -> None:
+        self.central = central
+        self.service = service
+        self.plan = plan
+        self.requester_of = requester_of
+        self.templates = _environment()
+
+    @property
+    def fleet(self) -> Fleet:
+        return self.central.fleet  # replaced on reload: read it on every request
+
+    def scope(self, request: web.Request) -> Scope:
+        scope = request.get(SCOPE_KEY)
+        if scope is None:
+            scope = scope_for(self.requester_of(request), self.fleet)
+            request[SCOPE_KEY] = scope
+        return scope
+
+    def context(self, request: web.Request) -> dict[str, Any]:
+        """What every template may use, besides the page's own values."""
+        prefs = prefs_of(request)
+        scope = self.scope(request)
+        return {
+            "scope": scope,
+            "brand": brand_of(self.fleet, scope.team),
+            "prefs": prefs,
+            "fmt": prefs.formats(),
+            "languages": i18n.LANGUAGES,
+            "path": request.path,
+            "query": request.rel_url.query,
+            "full_path": str(request.rel_url),
+            "static": STATIC_PREFIX,
+        }
+
+    def render_text(self, request: web.Request, template: str, **values: Any) -> str:
+        context = self.context(request)
+        context.update(values)
+        token = i18n.CURRENT.set(i18n.translations(context["prefs"].language))
+        try:
+            return self.templates.get_template(template).render(context)
+        finally:
+            i18n.CURRENT.reset(token)
+
+    def render(
+        self,
+        request: web.Request,
+        template: str,
+        *,
+        status: int = 200,
+        headers: Mapping[str, str] | None = None,
+        **values: Any,
+    ) -> web.Response:
+        text = self.render_text(request, template, **values)
+        response = web.Response(
+            text=text, status=status, content_type="text/html", headers=dict(headers or {})
+        )
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    def gettext(self, request: web.Request) -> i18n.Translate:
+        """gettext in the viewer's language, for text made in Python (CSV headers, titles)."""
+        return i18n.translations(prefs_of(request).language).gettext
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("controller.web.view", "templates"),
+        autoescape=True,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.install_gettext_callables(  # type: ignore[attr-defined]  # added by the i18n extension
+        i18n.gettext_now, i18n.ngettext_now, newstyle=True
+    )
+    return env
+
+
+# --- middlewares ---------------------------------------------------------------------------------
+
+
+def is_page(path: str) -> bool:
+    """A page of the view (answered in HTML), as opposed to the JSON API, probes and assets."""
+    return not (
+        path.startswith("/api/")
+        or path in ("/healthz", "/readyz", "/metrics")
+        or path.startswith(STATIC_PREFIX + "/")
+    )
+
+
+@web.middleware
+async def server_timing(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """`Server-Timing: app;dur=<ms>` on every answer: what `bench/web.py` reads as server time."""
+    started = time.perf_counter()
+    response = await handler(request)
+    if not response.prepared:  # a stream (the live log) has sent its headers already
+        elapsed = (time.perf_counter() - started) * 1000
+        response.headers["Server-Timing"] = f"app;dur={elapsed:.2f}"
+    return response
+
+
+def pages_errors(view: View) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """Errors on a page are a page (the API's errors stay JSON, from `errors_as_json`)."""
+
+    @web.middleware
+    async def html_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not is_page(request.path):
+            return await handler(request)
+        try:
+            return await handler(request)
+        except Refused as refusal:
+            return _error_page(view, request, refusal.status, refusal.message, refusal.headers)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            allow = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
+            return _error_page(view, request, exc.status, exc.reason, allow)
+
+    return html_errors
+
+
+def _error_page(
+    view: View, request: web.Request, status: int, message: str, headers: Mapping[str, str]
+) -> web.Response:
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
+    return view.render(
+        request,
+        "error.html",
+        status=status,
+        headers=headers,
+        error_status=status,
+        error_phrase=phrase,
+        error_message=message,
+    )
+
+
+def scoped(view: View) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """Unknown people see one page (or a 403 from the API) and nothing of the fleet."""
+
+    @web.middleware
+    async def known_only(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path in ("/healthz", "/readyz", "/metrics") or request.path.startswith(
+            STATIC_PREFIX + "/"
+        ):
+            return await handler(request)
+        scope = view.scope(request)
+        if scope.known:
+            return await handler(request)
+        if request.path.startswith("/api/"):
+            return json_response(
+                {
+                    "error": {
+                        "code": "no-access",
+                        "message": f"{scope.requester} is in no team of this fleet",
+                    }
+                },
+                HTTPStatus.FORBIDDEN,
+            )
+        return view.render(request, "no_access.html", status=HTTPStatus.FORBIDDEN)
+
+    return known_only
+
+
+# --- assets ------------------------------------------------------------------------------------
+
+
+def static_directory() -> Path:
+    """The view's assets, served at /static (CSS, a little JavaScript, vendored libraries)."""
+    return Path(str(resources.files("controller.web.view").joinpath("static")))
+
+
+def add_view(app: web.Application, view: View, pages: Iterable[Any]) -> None:
+    """Register the assets and every page module's routes on `app`."""
+    app.router.add_static(STATIC_PREFIX, static_directory(), append_version=False)
+    for page in pages:
+        app.add_routes(page.routes(view))
