@@ -1,25 +1,21 @@
 """`chargectl export transactions`: the stored transactions, priced by their location's tariff.
 
 What an operator hands to accounting, as CSV or JSON. The rows and their prices are
-`controller.planning.transactions` (pure, shared with the web view); this module reads the
-store for them (`export_rows`) and is the command around it. The store and its driver are
+`controller.planning.transactions` (pure), read from the store by
+`controller.web.exports.export_rows`, which the web view's CSV export shares (the web layer
+may not import the command line); this module is the command around it. The store's driver is
 imported when the command runs.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from controller.cli.options import fleet_option, store_option
-from controller.planning.transactions import ExportRow, row_for
-
-if TYPE_CHECKING:
-    from controller.fleet.model import Fleet
-    from controller.store.base import Store
+from controller.web.exports import export_rows, parse_when
 
 
 @click.group("export")
@@ -84,33 +80,10 @@ def export_transactions(
         click.echo(f"wrote {output}", err=True)
 
 
-async def export_rows(
-    fleet: Fleet,
-    store: Store,
-    *,
-    location: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> list[ExportRow]:
-    """Rows for the transactions that started in [since, until), at `location` if given."""
-    identities = None
-    if location is not None:
-        identities = [c.resource.identity for c in fleet.chargers_at(location)]
-    transactions = await store.transactions(identities=identities, since=since, until=until)
-    rows = []
-    for transaction in sorted(transactions, key=lambda t: (t.started_at, t.id)):
-        samples = await store.meter_values(transaction.id)
-        rows.append(row_for(fleet, transaction, samples))
-    return rows
-
-
 def _parse_when(value: str | None, name: str) -> datetime | None:
-    if value is None:
-        return None
     try:
-        parsed = datetime.fromisoformat(value)
+        return parse_when(value)
     except ValueError as exc:
         raise click.BadParameter(
             f"{value!r} is not a date or RFC 3339 time", param_hint=name
         ) from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
