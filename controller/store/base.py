@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Self
 
@@ -40,6 +40,7 @@ from controller.values.records import (
     MeterSample,
     ReportedKey,
     Transaction,
+    TransactionBucket,
     TransactionStart,
     TransactionStop,
     TransactionUpdate,
@@ -227,6 +228,15 @@ class Store(ABC):
         """The charger's transactions not stopped yet, oldest first."""
 
     @abstractmethod
+    async def open_transactions_of(
+        self, identities: Collection[str] | None = None
+    ) -> list[Transaction]:
+        """The transactions not stopped yet of all chargers (or these), oldest first.
+
+        What a list of chargers shows, read at once: one query for any number of chargers.
+        """
+
+    @abstractmethod
     async def transactions(
         self,
         *,
@@ -235,6 +245,25 @@ class Store(ABC):
         until: datetime | None = None,
     ) -> list[Transaction]:
         """Transactions started in [since, until), of these chargers, oldest first."""
+
+    @abstractmethod
+    async def transaction_totals(
+        self,
+        *,
+        since: datetime,
+        until: datetime,
+        bucket: timedelta,
+        identities: Collection[str] | None = None,
+    ) -> list[TransactionBucket]:
+        """Transactions started in [since, until) (of these chargers), summed per `bucket`.
+
+        Summed by the database (GROUP BY on the start time), for charts and totals over
+        months of transactions. Buckets are UTC and aligned to UTC midnight; `bucket` is a
+        whole number of seconds that divides a day (15 minutes, an hour). The store does not
+        know timezones (SQLite has none): a page folds 15-minute buckets into a location's
+        local days or hours itself. Only buckets with a transaction are returned, oldest
+        first. Energy is counted as `TransactionBucket.energy_wh` says.
+        """
 
     # -- meter values, events, message log --------------------------------------------------
 
@@ -245,6 +274,15 @@ class Store(ABC):
     @abstractmethod
     async def meter_values(self, transaction_id: int) -> list[MeterSample]:
         """A transaction's sampled values in time order."""
+
+    @abstractmethod
+    async def newest_meter_values(
+        self, transaction_ids: Collection[int], measurands: Collection[str]
+    ) -> dict[int, list[MeterSample]]:
+        """Per transaction, for each of `measurands`, the samples at the newest time it was
+        sampled (one per phase or location then), by transaction id; a transaction without
+        any of them is left out. One query for many transactions, however long they ran:
+        what a live draw (power, current per phase) needs."""
 
     @abstractmethod
     async def add_event(self, event: Event) -> None:

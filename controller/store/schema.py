@@ -7,7 +7,8 @@ transaction or charger the database does not know.
 
 Tables are created when missing; a column added to a table since a database was created is
 added to it when the store opens (`add_missing_columns`). Such columns are nullable, so adding
-one to a table full of rows cannot fail.
+one to a table full of rows cannot fail. Indexes added since are created then too
+(`add_missing_indexes`): `create_all` makes a table's indexes only with the table.
 
 The message log is a ring per charger: row `slot` = `seq mod N` is overwritten in place, so the
 table is bounded by construction and keeping "the newest N" costs no delete at all.
@@ -180,6 +181,15 @@ transactions = Table(
     UniqueConstraint("identity", "charger_transaction_id"),
     Index(None, "identity", "started_at"),
     Index(None, "started_at"),
+    # The open transactions (at most one per connector) out of years of stopped ones: the
+    # chargers table reads them all on every request.
+    Index(
+        "ix_transactions_open",
+        "identity",
+        "started_at",
+        sqlite_where=text("stopped_at IS NULL"),
+        postgresql_where=text("stopped_at IS NULL"),
+    ),
     sqlite_autoincrement=True,
 )
 
@@ -198,6 +208,9 @@ meter_values = Table(
     Column("context", String),
     Column("value", Text, nullable=False),
     Index(None, "transaction_id", "at"),
+    # The newest sample of one measurand of a transaction in one seek (`newest_meter_values`:
+    # the live draw and the energy so far of open transactions), however long it has run.
+    Index(None, "transaction_id", "measurand", "at"),
 )
 
 events = Table(
@@ -322,4 +335,21 @@ def add_missing_columns(connection: Connection) -> list[str]:
                 text(f"ALTER TABLE {preparer.format_table(table)} ADD COLUMN {definition}")
             )
             added.append(f"{table.name}.{column.name}")
+    return added
+
+
+def add_missing_indexes(connection: Connection) -> list[str]:
+    """Create the indexes of `metadata` that existing tables lack; returns their names.
+
+    Run after `metadata.create_all`, in the same transaction. On a large table this takes a
+    while, once: the store opens when it is done.
+    """
+    inspector = inspect(connection)
+    added: list[str] = []
+    for table in metadata.sorted_tables:
+        present = {index["name"] for index in inspector.get_indexes(table.name)}
+        for index in sorted(table.indexes, key=lambda i: str(i.name)):
+            if index.name not in present:
+                index.create(connection)
+                added.append(str(index.name))
     return added

@@ -24,21 +24,30 @@ import enum
 import logging
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext, suppress
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
+    Float,
+    Integer,
     Row,
     Select,
+    String,
     Table,
     and_,
     bindparam,
     case,
+    extract,
     func,
+    literal,
+    literal_column,
     select,
     true,
+    union_all,
 )
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -53,6 +62,7 @@ from controller.store.coordination import LOCAL, Coordination
 from controller.store.engine import WRITE, create_engine, is_transient
 from controller.store.urls import database_url
 from controller.values.records import (
+    ENERGY_REGISTER,
     BootInfo,
     ChargerCondition,
     ChargerRecord,
@@ -64,16 +74,19 @@ from controller.values.records import (
     MeterSample,
     ReportedKey,
     Transaction,
+    TransactionBucket,
     TransactionStart,
     TransactionStop,
     TransactionUpdate,
     energy_between,
+    register_wh,
     utc,
 )
 
 _log = logging.getLogger(__name__)
 
 _IN_CHUNK = 500  # values per IN (...): well below SQLite's limit on bound parameters
+_DAY_S = 86_400
 _MAX_BACKOFF_S = 30.0
 _SCHEMA_LOCK = 0x63746C  # PostgreSQL advisory lock: replicas starting together create once
 _RING_SETTING = "log_limit_per_charger"
@@ -243,6 +256,8 @@ class SqlStore(Store):
         await conn.run_sync(schema.metadata.create_all)
         for added in await conn.run_sync(schema.add_missing_columns):
             _log.info("store: added column %s", added)
+        for added in await conn.run_sync(schema.add_missing_indexes):
+            _log.info("store: created index %s", added)
         settings = schema.store_settings
         stored = (
             await conn.execute(select(settings.c.value).where(settings.c.name == _RING_SETTING))
@@ -583,6 +598,128 @@ class SqlStore(Store):
             found = await _select_in(conn, query, _tx.c.identity, identities)
         return sorted(map(rows.transaction, found), key=lambda t: (t.started_at, t.id))
 
+    async def open_transactions_of(
+        self, identities: Collection[str] | None = None
+    ) -> list[Transaction]:
+        wanted = None if identities is None else set(identities)
+        if wanted is not None and not wanted:
+            return []
+        query = select(_tx).where(_tx.c.stopped_at.is_(None))  # ix_transactions_open
+        async with self._read() as conn:
+            if wanted is not None and len(wanted) <= _IN_CHUNK:
+                found = list(await conn.execute(query.where(_tx.c.identity.in_(sorted(wanted)))))
+            else:
+                # Open transactions are few (one per connector at most): reading them all and
+                # keeping these chargers' is one query where IN lists would be many.
+                found = [
+                    row
+                    for row in await conn.execute(query)
+                    if wanted is None or row.identity in wanted
+                ]
+        return sorted(map(rows.transaction, found), key=lambda t: (t.started_at, t.id))
+
+    async def transaction_totals(
+        self,
+        *,
+        since: datetime,
+        until: datetime,
+        bucket: timedelta,
+        identities: Collection[str] | None = None,
+    ) -> list[TransactionBucket]:
+        seconds = bucket.total_seconds()
+        if seconds <= 0 or seconds != int(seconds) or _DAY_S % int(seconds):
+            raise ValueError(f"a bucket of {bucket} does not divide a day in whole seconds")
+        width = int(seconds)
+        start, end = utc(since), utc(until)
+        if identities is not None and not identities or end <= start:
+            return []
+        now = min(end, datetime.now(UTC))
+        totals = self._totals_query(width, now)
+        opened = select(_tx).where(_tx.c.stopped_at.is_(None))
+        in_range = and_(_tx.c.started_at >= start, _tx.c.started_at < end)
+        sums: dict[int, list[int]] = {}
+        async with self._read() as conn:
+            for chunk in [None] if identities is None else _chunks(sorted(set(identities))):
+                where = in_range if chunk is None else and_(in_range, _tx.c.identity.in_(chunk))
+                for index, *values in await conn.execute(totals(where)):
+                    into = sums.setdefault(int(index), [0] * 5)
+                    for i, value in enumerate(values):
+                        into[i] += int(round(value or 0))
+            open_rows = await _select_in(conn, opened.where(in_range), _tx.c.identity, identities)
+        # Open transactions' energy so far, from their newest register reading: in Python,
+        # as `register_wh` reads a sample (units, decimal text); they are few.
+        registers = await self.newest_meter_values([row.id for row in open_rows], [ENERGY_REGISTER])
+        for row in open_rows:
+            readings = [register_wh(s) for s in registers.get(row.id, ())]
+            last = max([r for r in readings if r is not None], default=None)
+            if row.meter_last_wh is not None and (last is None or row.meter_last_wh > last):
+                last = row.meter_last_wh
+            energy = energy_between(row.meter_start_wh, last)
+            # Started since the GROUP BY read (PostgreSQL reads each statement afresh): count it.
+            into = sums.setdefault(_bucket_of(row.started_at, width), [1, 1, 0, 0, 0])
+            if energy is None:
+                into[3] += 1
+            else:
+                into[2] += energy
+        epoch = datetime(1970, 1, 1, tzinfo=UTC)
+        return [
+            TransactionBucket(
+                start=epoch + timedelta(seconds=index * width),
+                sessions=values[0],
+                open=values[1],
+                energy_wh=values[2],
+                unmetered=values[3],
+                busy_seconds=values[4],
+            )
+            for index, values in sorted(sums.items())
+        ]
+
+    def _totals_query(
+        self, width: int, now: datetime
+    ) -> Callable[[ColumnElement[bool]], Select[Any]]:
+        """The GROUP BY of `transaction_totals`, for a WHERE clause: per bucket number (seconds
+        since the epoch // `width`), sessions, open ones, stopped ones' energy and unmetered
+        ones, and durations (open ones' until `now`). The bucket is computed in a subquery so
+        the outer GROUP BY names a column, not an expression both dialects must match."""
+        started, stopped = _tx.c.started_at, _tx.c.stopped_at
+        until_now = func.coalesce(stopped, bindparam("now", now, type_=schema.UtcDateTime()))
+        size = literal_column(str(width), Integer)  # an int of ours: no bound parameter
+        if self._postgres:
+            number: ColumnElement[Any] = sql_cast(
+                func.floor(extract("epoch", started) / size), BigInteger
+            )
+            duration: ColumnElement[Any] = sql_cast(extract("epoch", until_now - started), Float)
+        else:
+            # UTC text: strftime('%s') is seconds since the epoch; integer division floors.
+            number = sql_cast(func.strftime("%s", started), Integer).op("/")(size)
+            duration = (func.julianday(until_now) - func.julianday(started)) * literal_column(
+                "86400.0", Float
+            )
+
+        def query(where: ColumnElement[bool]) -> Select[Any]:
+            inner = (
+                select(
+                    number.label("bucket"),
+                    stopped.label("stopped_at"),
+                    _tx.c.energy_wh.label("energy_wh"),
+                    duration.label("duration"),
+                )
+                .where(where)
+                .subquery("started")
+            )
+            row = inner.c
+            is_open = row.stopped_at.is_(None)
+            return select(
+                row.bucket,
+                func.count(),
+                func.sum(case((is_open, 1), else_=0)),
+                func.sum(case((is_open, None), else_=row.energy_wh)),
+                func.sum(case((and_(~is_open, row.energy_wh.is_(None)), 1), else_=0)),
+                func.sum(case((row.duration > 0, row.duration), else_=0.0)),
+            ).group_by(row.bucket)
+
+        return query
+
     # -- meter values, events, message log --------------------------------------------------
 
     async def add_meter_values(self, samples: Sequence[MeterSample]) -> None:
@@ -602,6 +739,41 @@ class SqlStore(Store):
         )
         async with self._read() as conn:
             return [rows.meter_sample(row) for row in await conn.execute(query)]
+
+    async def newest_meter_values(
+        self, transaction_ids: Collection[int], measurands: Collection[str]
+    ) -> dict[int, list[MeterSample]]:
+        ids, names = sorted(set(transaction_ids)), sorted(set(measurands))
+        if not ids or not names:
+            return {}
+        await self.flush()
+        meter, older = schema.meter_values, schema.meter_values.alias("older")
+        wanted = union_all(*(select(literal(n, String).label("measurand")) for n in names))
+        kinds = wanted.subquery("wanted")
+        # Driven by (transaction, measurand) pairs, so the newest time of each is one seek in
+        # ix_meter_values_transaction_id_measurand_at and its samples one more: the cost does
+        # not grow with how many samples a transaction has. Only stored transactions count.
+        newest = (
+            select(func.max(older.c.at))
+            .where(older.c.transaction_id == _tx.c.id, older.c.measurand == kinds.c.measurand)
+            .scalar_subquery()
+        )
+        joined = _tx.join(kinds, true()).join(
+            meter,
+            and_(
+                meter.c.transaction_id == _tx.c.id,
+                meter.c.measurand == kinds.c.measurand,
+                meter.c.at == newest,
+            ),
+        )
+        query = select(meter).select_from(joined).order_by(meter.c.transaction_id, meter.c.id)
+        found: dict[int, list[MeterSample]] = {}
+        async with self._read() as conn:
+            for start in range(0, len(ids), _IN_CHUNK):
+                chunk = ids[start : start + _IN_CHUNK]
+                for row in await conn.execute(query.where(_tx.c.id.in_(chunk))):
+                    found.setdefault(row.transaction_id, []).append(rows.meter_sample(row))
+        return found
 
     async def add_event(self, event: Event) -> None:
         self._check_open()
@@ -950,6 +1122,11 @@ async def _select_in(
     for chunk in _chunks(sorted(set(values))):
         found.extend(await conn.execute(query.where(column.in_(chunk))))
     return found
+
+
+def _bucket_of(at: datetime, width: int) -> int:
+    """The bucket number of `at` as `_totals_query` computes it in SQL (whole seconds)."""
+    return int(at.timestamp()) // width
 
 
 def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:

@@ -179,6 +179,22 @@ def energy_between(meter_start_wh: int | None, meter_stop_wh: int | None) -> int
     return meter_stop_wh - meter_start_wh
 
 
+def register_wh(sample: MeterSample) -> int | None:
+    """An energy register sample's reading in Wh (kWh converted), or None for a sample of
+    another measurand, of one phase, or whose text is not a number."""
+    if sample.measurand != ENERGY_REGISTER or sample.phase is not None:
+        return None
+    try:
+        value = Decimal(sample.value)
+    except ArithmeticError:
+        return None
+    if not value.is_finite():
+        return None
+    if (sample.unit or "Wh") == "kWh":
+        value *= 1000
+    return int(value.to_integral_value())
+
+
 def _check_reference(transaction_id: int | None, charger_transaction_id: str | None) -> None:
     if (transaction_id is None) == (charger_transaction_id is None):
         raise ValueError("give exactly one of transaction_id and charger_transaction_id")
@@ -324,3 +340,28 @@ class ChargerCondition:
     def __post_init__(self) -> None:
         if self.status not in CONDITION_STATUSES:
             raise ValueError(f"condition status {self.status!r} is not one of True, False, Unknown")
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionBucket:
+    """The transactions that started in one time bucket, summed (`Store.transaction_totals`).
+
+    Buckets are in UTC, aligned to UTC midnight, so a page folds 15-minute or hourly buckets
+    into the local days of a location's timezone (all offsets in use are whole quarter hours).
+    Everything is counted in the bucket the transaction *started* in.
+    """
+
+    start: datetime
+    """The bucket's first instant, in UTC; it covers [start, start + bucket)."""
+    sessions: int
+    """Transactions started in the bucket."""
+    open: int
+    """Of these, the ones not stopped yet."""
+    energy_wh: int
+    """Their energy: a stopped one's `energy_wh`, an open one's energy so far (its newest
+    energy register reading, from updates or meter values, minus its meter start)."""
+    unmetered: int
+    """Sessions whose energy is unknown (a reading missing, or the meter went backwards):
+    counted in `sessions`, not in `energy_wh`."""
+    busy_seconds: int
+    """Their summed duration: start to stop, or to the time of the query for open ones."""

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, func, inspect, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from controller.store import Store, open_store, schema
@@ -31,6 +31,7 @@ from controller.values.records import (
     MessageType,
     MeterSample,
     ReportedKey,
+    TransactionBucket,
     TransactionStart,
     TransactionStop,
     TransactionUpdate,
@@ -323,6 +324,23 @@ async def test_a_database_from_before_the_pending_columns_gets_them(store_url: s
         assert (old.identity, old.pending_since, old.pending_location) == ("CP-X", None, None)
         await after.record_pending("CP-Y", at(1), None, "depot")
         assert [c.pending_location for c in await after.pending_chargers()] == [None, "depot"]
+
+
+async def test_a_database_from_before_an_index_gets_it(store_url: str) -> None:
+    async with open_store(store_url) as before:
+        await before.start_transaction(TransactionStart("CP-1", 1, at(0), 0))
+        assert isinstance(before, SqlStore)
+        async with before.engine.begin() as conn:
+            await conn.exec_driver_sql("DROP INDEX ix_transactions_open")
+
+    async with open_store(store_url) as after:
+        assert isinstance(after, SqlStore)
+        async with after.engine.connect() as conn:
+            names = await conn.run_sync(
+                lambda sync: {i["name"] for i in inspect(sync).get_indexes("transactions")}
+            )
+        assert "ix_transactions_open" in names
+        assert len(await after.open_transactions_of()) == 1
 
 
 async def test_timestamps_come_back_in_utc_and_naive_ones_are_refused(store: Store) -> None:
@@ -718,6 +736,152 @@ async def test_transactions_are_filtered_by_charger_and_start_time(store: Store)
     assert [t.started_at for t in every] == [at(0), at(60), at(120), at(180)]
     some = await store.transactions(identities={"CP-1", "CP-3"}, since=at(60), until=at(180))
     assert [(t.identity, t.started_at) for t in some] == [("CP-1", at(120))]
+
+
+async def test_open_transactions_of_many_chargers_are_read_at_once(store: Store) -> None:
+    started = [
+        await store.start_transaction(TransactionStart(f"CP-{n % 4}", 1 + n // 4, at(10 - n), n))
+        for n in range(8)
+    ]
+    await store.stop_transaction(TransactionStop("CP-1", at(20), transaction_id=started[1].id))
+    still_open = sorted(started[:1] + started[2:], key=lambda t: t.started_at)
+
+    assert await store.open_transactions_of() == still_open
+    some = await store.open_transactions_of({"CP-0", "CP-1", "CP-9"})
+    assert [(t.identity, t.connector_id) for t in some] == [("CP-1", 2), ("CP-0", 2), ("CP-0", 1)]
+    assert await store.open_transactions_of([]) == []
+    many = [f"CP-{n}" for n in range(1000)]  # more than one IN list holds: read all, keep these
+    assert await store.open_transactions_of(many) == still_open
+    assert await store.open_transactions_of(many[4:]) == []
+    for identity in ("CP-0", "CP-2"):
+        assert await store.open_transactions(identity) == [
+            t for t in still_open if t.identity == identity
+        ]
+
+
+async def test_transaction_totals_are_summed_per_bucket_by_start_time(store: Store) -> None:
+    # T0 is 12:00 UTC. Stopped: 4,000 Wh and 6,000 Wh in the 12:00 hour, one whose meter went
+    # backwards (unmetered) at 13:10; open: one on a 1.6 charger that reports the register in
+    # MeterValues (kWh), one on a 2.0.1 charger whose updates carry it, one with no reading.
+    first = await store.start_transaction(TransactionStart("CP-1", 1, at(5), 1_000))
+    await store.stop_transaction(
+        TransactionStop("CP-1", at(65), transaction_id=first.id, meter_stop_wh=5_000)
+    )
+    second = await store.start_transaction(TransactionStart("CP-2", 1, at(50), 0))
+    await store.stop_transaction(
+        TransactionStop("CP-2", at(80), transaction_id=second.id, meter_stop_wh=6_000)
+    )
+    backwards = await store.start_transaction(TransactionStart("CP-1", 1, at(70), 9_000))
+    await store.stop_transaction(
+        TransactionStop("CP-1", at(75), transaction_id=backwards.id, meter_stop_wh=10)
+    )
+    metered = await store.start_transaction(TransactionStart("CP-1", 2, at(130), 2_000))
+    await store.add_meter_values(
+        [
+            MeterSample("CP-1", 2, at(140), "2.5", unit="kWh", transaction_id=metered.id),
+            MeterSample("CP-1", 2, at(150), "3.25", unit="kWh", transaction_id=metered.id),
+            MeterSample("CP-1", 2, at(150), "1.1", unit="kWh", phase="L1",
+                        transaction_id=metered.id),
+            MeterSample("CP-1", 2, at(160), "7400", "Power.Active.Import", "W",
+                        transaction_id=metered.id),
+        ]
+    )  # fmt: skip
+    await store.start_transaction(
+        TransactionStart("CP-3", 1, at(135), None, charger_transaction_id="tx-1")
+    )
+    for minutes, wh in ((136, 10_000), (150, 12_500)):
+        await store.update_transaction(
+            TransactionUpdate("CP-3", at(minutes), charger_transaction_id="tx-1", meter_wh=wh)
+        )
+    await store.start_transaction(TransactionStart("CP-4", 1, at(170), None))
+    await store.start_transaction(TransactionStart("CP-1", 1, at(24 * 60), 0))  # out of range
+
+    hours = await store.transaction_totals(since=at(0), until=at(600), bucket=timedelta(hours=1))
+
+    assert hours[:2] == [
+        TransactionBucket(at(0), sessions=2, open=0, energy_wh=10_000, unmetered=0,
+                          busy_seconds=(60 + 30) * 60),
+        TransactionBucket(at(60), sessions=1, open=0, energy_wh=0, unmetered=1,
+                          busy_seconds=5 * 60),
+    ]  # fmt: skip
+    assert len(hours) == 3
+    running = hours[2]
+    assert (running.start, running.sessions, running.open) == (at(120), 3, 3)
+    assert (running.energy_wh, running.unmetered) == (3_250 - 2_000 + 12_500 - 10_000, 1)
+    assert running.busy_seconds >= 3 * 60 * 60  # until now, long after `until`: cut at `until`
+    assert running.busy_seconds == (600 - 130 + 600 - 135 + 600 - 170) * 60
+
+    quarters = await store.transaction_totals(
+        since=at(0), until=at(120), bucket=timedelta(minutes=15), identities=["CP-1"]
+    )
+    assert [(b.start, b.sessions, b.energy_wh) for b in quarters] == [
+        (at(0), 1, 4_000),
+        (at(60), 1, 0),
+    ]
+    assert (
+        await store.transaction_totals(
+            since=at(0), until=at(600), bucket=timedelta(hours=1), identities=[]
+        )
+        == []
+    )
+    many = [f"CP-{n}" for n in range(1, 1200)]  # several IN lists, summed into one bucket each
+    assert (
+        await store.transaction_totals(
+            since=at(0), until=at(600), bucket=timedelta(hours=1), identities=many
+        )
+        == hours
+    )
+    for bad in (timedelta(minutes=7), timedelta(seconds=0.5), timedelta(days=2), timedelta(0)):
+        with pytest.raises(ValueError, match="divide a day"):
+            await store.transaction_totals(since=at(0), until=at(60), bucket=bad)
+
+
+async def test_transaction_totals_buckets_are_utc_and_fold_into_local_days(store: Store) -> None:
+    # 23:30 and 00:30 UTC are one day in Amsterdam (UTC+1): a page folds UTC quarters into it.
+    for minutes in (11 * 60 + 30, 12 * 60 + 30):
+        started = await store.start_transaction(TransactionStart("CP-1", 1, at(minutes), 0))
+        await store.stop_transaction(
+            TransactionStop("CP-1", at(minutes + 10), transaction_id=started.id, meter_stop_wh=1)
+        )
+    amsterdam = timezone(timedelta(hours=1))
+    buckets = await store.transaction_totals(
+        since=at(-24 * 60), until=at(24 * 60), bucket=timedelta(minutes=15)
+    )
+    assert [b.start for b in buckets] == [at(11 * 60 + 30), at(12 * 60 + 30)]
+    assert all(b.start.tzinfo is UTC for b in buckets)
+    assert {b.start.astimezone(amsterdam).date() for b in buckets} == {
+        at(12 * 60).astimezone(amsterdam).date()
+    }
+
+
+async def test_newest_meter_values_of_many_transactions(store: Store) -> None:
+    one = await store.start_transaction(TransactionStart("CP-1", 1, at(0), 0))
+    two = await store.start_transaction(TransactionStart("CP-2", 1, at(0), 0))
+    samples = [
+        MeterSample("CP-1", 1, at(n), str(7000 + n), "Power.Active.Import", "W",
+                    transaction_id=one.id)
+        for n in range(50)
+    ] + [
+        MeterSample("CP-1", 1, at(49), "10.1", "Current.Import", "A", "L1", transaction_id=one.id),
+        MeterSample("CP-1", 1, at(49), "10.2", "Current.Import", "A", "L2", transaction_id=one.id),
+        MeterSample("CP-1", 1, at(20), "16", "Current.Offered", "A", transaction_id=one.id),
+        MeterSample("CP-2", 1, at(3), "9.9", "Current.Import", "A", "L1", transaction_id=two.id),
+        MeterSample("CP-2", 1, at(4), "230", "Voltage", "V", "L1-N", transaction_id=two.id),
+        MeterSample("CP-9", 1, at(5), "1", "Current.Import", "A", transaction_id=None),
+    ]  # fmt: skip
+    await store.add_meter_values(samples)  # buffered: the read flushes first
+
+    newest = await store.newest_meter_values(
+        [one.id, two.id, two.id + 100], ["Power.Active.Import", "Current.Import", "Current.Offered"]
+    )
+
+    assert set(newest) == {one.id, two.id}
+    by_kind = sorted(newest[one.id], key=lambda s: (s.measurand, s.phase or ""))
+    assert by_kind == [samples[50], samples[51], samples[52], samples[49]]
+    # Current.Import L1 and L2 at 49, Current.Offered at 20 (its newest), Power at 49
+    assert newest[two.id] == [samples[53]]  # no Voltage: not asked for
+    assert await store.newest_meter_values([], ["Voltage"]) == {}
+    assert await store.newest_meter_values([one.id], []) == {}
 
 
 # -- buffered writes ------------------------------------------------------------------------
