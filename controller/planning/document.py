@@ -63,6 +63,7 @@ def _charger_json(charger: ChargerPlan) -> dict[str, Any]:
         "identity": charger.identity,
         "ocppVersion": charger.version.value,
         "status": charger.status.value,
+        "connected": charger.connected,
         "changes": [_action_json(a) for a in charger.changes],
         "drift": [_action_json(a) for a in charger.drift],
         "undeclared": [
@@ -140,6 +141,7 @@ def _charger_from(item: object, where: str) -> ChargerPlan:
         status=_enum(PlanStatus, _field(data, "status", str, where), where),
         actions=tuple(actions),
         info=tuple(info),
+        connected=_optional(data, "connected", bool, where),
     )
 
 

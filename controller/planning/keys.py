@@ -140,6 +140,10 @@ class ChargerPlan:
     actions: tuple[PlannedAction, ...] = ()
     info: tuple[ReportedKey, ...] = ()
     """Keys the charger reported that the fleet does not declare (or leaves to hand)."""
+    connected: bool | None = None
+    """Whether the charger is connected now, as its record says (the server corrects the
+    records of a replica that died with `coordination.Liveness` before planning); None when
+    the plan was made without records (`chargectl plan` offline)."""
 
     @property
     def changes(self) -> tuple[PlannedAction, ...]:
@@ -275,7 +279,13 @@ def plan_charger(
     configuration yet, gets no actions: there is nothing to compare with, and the reconciler
     reads the configuration before it acts.
     """
-    base = ChargerPlan(desired.name, desired.identity, desired.version, PlanStatus.IN_SYNC)
+    base = ChargerPlan(
+        desired.name,
+        desired.identity,
+        desired.version,
+        PlanStatus.IN_SYNC,
+        connected=reported.connected if reported is not None else None,
+    )
     if reported is None or (
         reported.connected_at is None
         and reported.booted_at is None
@@ -333,7 +343,9 @@ def _with(
     actions: tuple[PlannedAction, ...] = (),
     info: tuple[ReportedKey, ...] = (),
 ) -> ChargerPlan:
-    return ChargerPlan(base.name, base.identity, base.version, status, actions, info)
+    return ChargerPlan(
+        base.name, base.identity, base.version, status, actions, info, connected=base.connected
+    )
 
 
 # --- configuration keys ------------------------------------------------------------------------

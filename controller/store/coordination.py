@@ -38,13 +38,14 @@ is forwarded or published, and the steps decide as before.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from controller.values.records import KeyStatus, Transaction
+from controller.values.records import ChargerRecord, KeyStatus, Transaction
 
 CLAIM_TIMEOUT = 5.0
 """Seconds a new connection waits for the replica holding its charger to let go."""
@@ -266,6 +267,19 @@ class Liveness:
     def gone(self, identity: str, recorded: bool) -> bool:
         """Recorded as connected, but no replica holds it: its replica is gone."""
         return recorded and not self.connected(identity, recorded)
+
+    def record(self, record: ChargerRecord) -> ChargerRecord:
+        """The record as the locks say: one of a connection no replica holds reads as the
+        connection's end would have left it (not connected, `GONE`). The one correction every
+        reader of `connected` makes (status API, plan, admin channel, Kubernetes status and
+        annotation commands), so none of them calls a dead replica's charger connected."""
+        if not self.gone(record.identity, record.connected):
+            return record
+        return dataclasses.replace(record, connected=False, disconnect_reason=GONE)
+
+    def records(self, records: Sequence[ChargerRecord]) -> list[ChargerRecord]:
+        """`record` of each."""
+        return [self.record(r) for r in records]
 
 
 ONE_PROCESS = Liveness(None)

@@ -28,7 +28,8 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from controller.ocpp.central import CentralSystem
-from controller.store.coordination import ForwardTimeout, NotHeld
+from controller.store.coordination import GONE, ForwardTimeout, NotHeld, coordination_of, liveness
+from controller.values.records import ChargerRecord
 from controller.web.access import Scope
 from controller.web.commands import (
     BadCommand,
@@ -100,20 +101,29 @@ class _Admin:
         requester = request[REQUESTER_KEY]
         if charger is None:
             if self.central.coordination.shared:
-                return await self._forward(ref.identity, command, requester)
-            elsewhere = ref.record is not None and ref.record.connected
+                return await self._forward(ref.identity, command, requester, ref.record)
+            record = await self._seen(ref.record)
+            elsewhere = record is not None and record.connected
             raise refused(
                 HTTPStatus.CONFLICT,
                 "not-connected",
                 f"{ref.identity} is connected to another process on this store"
                 if elsewhere
-                else f"{ref.identity} is not connected",
+                else _not_connected(ref.identity, record),
             )
         outcome = await send(self.central, ref.identity, charger, command, f"token:{requester}")
         self.metrics.command(command.name.value, outcome.label, requester)
         return json_response(outcome.document())
 
-    async def _forward(self, identity: str, command: Command, requester: str) -> web.Response:
+    async def _seen(self, record: ChargerRecord | None) -> ChargerRecord | None:
+        """The stored record as the replicas' locks say (`coordination.Liveness.record`)."""
+        if record is None or not record.connected:
+            return record
+        return (await liveness(coordination_of(self.central))).record(record)
+
+    async def _forward(
+        self, identity: str, command: Command, requester: str, record: ChargerRecord | None
+    ) -> web.Response:
         """The charger is not connected here: the replica holding it sends the command."""
         try:
             document = await forward(
@@ -121,7 +131,9 @@ class _Admin:
             )
         except NotHeld:
             raise refused(
-                HTTPStatus.CONFLICT, "not-connected", f"{identity} is not connected"
+                HTTPStatus.CONFLICT,
+                "not-connected",
+                _not_connected(identity, await self._seen(record)),
             ) from None
         except ForwardTimeout:
             raise refused(
@@ -202,3 +214,10 @@ class AdminServer(Listener):
             access_log=self.options.access_log,
             shutdown_timeout=self.options.shutdown_timeout,
         )
+
+
+def _not_connected(identity: str, record: ChargerRecord | None) -> str:
+    """The admin channel's "not connected" answer; it says when the charger's record still
+    called it connected, but the replica that recorded it is gone."""
+    why = record.disconnect_reason if record is not None and record.disconnect_reason else None
+    return f"{identity} is not connected ({why})" if why == GONE else f"{identity} is not connected"

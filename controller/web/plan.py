@@ -6,6 +6,10 @@ so its plan is the one the reconciler acts on. `chargectl plan --server URL` rea
 back with `planning.document.plan_from_json`, so it is `plan_to_json`, cut to the
 chargers the requester's scope covers.
 
+A record a replica that died left connected is read as the replicas' locks say
+(`coordination.Liveness.record`, as the status API reads it), so the plan's `connected` never
+calls such a charger connected.
+
 Planning a large fleet is pure CPU work; it runs in a worker thread so the OCPP sessions that
 share the event loop keep being answered meanwhile.
 """
@@ -17,6 +21,7 @@ import asyncio
 from controller.ocpp.central import CentralSystem
 from controller.planning.document import only_chargers, plan_to_json
 from controller.planning.keys import plan_fleet
+from controller.store.coordination import coordination_of, liveness
 from controller.web.access import Scope
 from controller.web.status import Document
 
@@ -31,6 +36,8 @@ class PlanService:
         fleet = self.central.fleet
         store = self.central.store
         records = await store.chargers(configuration=True)
+        if any(record.connected for record in records):
+            records = (await liveness(coordination_of(self.central))).records(records)
         statuses = await store.key_statuses()
 
         def compute() -> Document:

@@ -45,6 +45,7 @@ from typing import Any, Final, Protocol
 
 from controller.ocpp.central import CentralSystem, Observer
 from controller.sources.kubernetes.status import ObjectRef, StatusSink
+from controller.store.coordination import coordination_of, liveness
 from controller.values.commands import ChargerCommands
 from controller.values.timestamps import iso_seconds
 
@@ -340,7 +341,10 @@ class AnnotationCommands(Observer):
         if identity is None:
             return True
         record = await self.central.store.charger(identity)
-        return record is None or not record.connected
+        if record is None or not record.connected:
+            return True
+        live = await liveness(coordination_of(self.central))
+        return not live.record(record).connected  # a replica that died is not connected
 
     def _requester(self, ref: ObjectRef, annotation: str) -> str:
         """`annotation:chargectl.io/reset`, and who last changed the object if it says."""

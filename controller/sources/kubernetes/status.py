@@ -66,7 +66,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -92,7 +91,7 @@ from controller.resources.charger import ChargerStatus
 from controller.resources.common import ResourceStatus
 from controller.resources.location import LocationStatus
 from controller.resources.team import TeamStatus
-from controller.store.coordination import GONE, Liveness, coordination_of, liveness
+from controller.store.coordination import Liveness, coordination_of, liveness
 from controller.values.commands import ChargerCommands
 from controller.values.records import (
     ChargerCondition,
@@ -686,9 +685,10 @@ class StatusWriter(Observer):
         else:
             record = await store.charger(live or declared)
         if live is None and record is not None and record.connected:
-            if (await self._liveness()).connected(record.identity, True):
+            locks = await self._liveness()
+            if locks.connected(record.identity, True):
                 return None  # connected to another replica, which writes it
-            record = _gone(record)  # recorded by a replica that died: connected nowhere
+            record = locks.record(record)  # recorded by a replica that died: connected nowhere
         identity = record.identity if record is not None else declared
         if cache is not None:
             found = cache.conditions.get(declared.lower(), [])
@@ -830,11 +830,6 @@ def _by_kind(fleet: Fleet) -> dict[str, Mapping[str, Loaded[Any]]]:
         "Tariff": fleet.tariffs,
         "PowerLimit": fleet.power_limits,
     }
-
-
-def _gone(record: ChargerRecord) -> ChargerRecord:
-    """A record of a connection no replica holds, as the connection's end would have left it."""
-    return dataclasses.replace(record, connected=False, disconnect_reason=GONE)
 
 
 def _fingerprint(
