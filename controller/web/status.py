@@ -11,7 +11,6 @@ oldest first, as the store returns them. Nothing here changes any state.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,12 +37,11 @@ from controller.web.access import Scope
 Document = dict[str, Any]
 """A JSON object, ready for `json.dumps`."""
 
-OPEN_TRANSACTION_QUERIES = 8
-"""Queries for open transactions in flight at once when listing many chargers."""
-
 POWER = "Power.Active.Import"
 CURRENT = "Current.Import"
 CURRENT_OFFERED = "Current.Offered"
+DRAW_MEASURANDS = (POWER, CURRENT, CURRENT_OFFERED)
+"""What a live draw is made of: the newest samples of these, per open transaction."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,10 +172,14 @@ class StatusService:
             for charger in ordered
         ]
         open_transactions = await self._open_transactions(refs)
+        newest = await self.store.newest_meter_values(
+            [t.id for running in open_transactions.values() for t in running], DRAW_MEASURANDS
+        )
         live = await self._liveness()
         for charger, ref in zip(ordered, refs, strict=True):
-            item = self._summary(ref, open_transactions.get(ref.identity, []), live)
-            draw = await self._draw(item["openTransactions"])
+            running = open_transactions.get(ref.identity, [])
+            item = self._summary(ref, running, live)
+            draw = _draw(running, newest)
             draws[charger.name] = draw
             item["power"] = draw.document()
             items.append(item)
@@ -261,20 +263,13 @@ class StatusService:
         return by_lower
 
     async def _open_transactions(self, refs: Sequence[ChargerRef]) -> dict[str, list[Transaction]]:
-        """Open transactions by identity, of the chargers the store has seen.
-
-        One query per charger, a few at a time: the store has no query for the open
-        transactions of many chargers at once (yet), and a list of ten thousand chargers should
-        neither take a query's latency ten thousand times in a row nor empty the pool.
-        """
-        slots = asyncio.Semaphore(OPEN_TRANSACTION_QUERIES)
-
-        async def one(identity: str) -> tuple[str, list[Transaction]]:
-            async with slots:
-                return identity, await self.store.open_transactions(identity)
-
+        """Open transactions by identity, oldest first, of the chargers the store has seen:
+        one query however many chargers are listed."""
         seen = [ref.identity for ref in refs if ref.record is not None]
-        return dict(await asyncio.gather(*(one(identity) for identity in seen)))
+        by_identity: dict[str, list[Transaction]] = {identity: [] for identity in seen}
+        for transaction in await self.store.open_transactions_of(seen) if seen else ():
+            by_identity[transaction.identity].append(transaction)
+        return by_identity
 
     async def _liveness(self) -> Liveness:
         """Which recorded connections are live (one reading of the replicas' locks)."""
@@ -311,14 +306,6 @@ class StatusService:
             "connectors": connector_documents(declared, record.connectors if record else ()),
             "openTransactions": [_transaction(t) for t in open_transactions],
         }
-
-    async def _draw(self, open_transactions: Iterable[Document]) -> _Draw:
-        """What a charger draws now, from the newest samples of its open transactions."""
-        draw = _Draw()
-        for transaction in open_transactions:
-            samples = await self.store.meter_values(int(transaction["id"]))
-            draw.add(samples)
-        return draw
 
 
 # --- pieces of documents -----------------------------------------------------------------------
@@ -412,6 +399,17 @@ def _record_identity(records: Mapping[str, ChargerRecord], identity: str) -> str
 
 
 # --- power -------------------------------------------------------------------------------------
+
+
+def _draw(
+    open_transactions: Iterable[Transaction], newest: Mapping[int, Sequence[MeterSample]]
+) -> _Draw:
+    """What a charger draws now, from the newest samples of its open transactions (read for
+    all of a location's at once: `Store.newest_meter_values`)."""
+    draw = _Draw()
+    for transaction in open_transactions:
+        draw.add(newest.get(transaction.id, ()))
+    return draw
 
 
 class _Draw:
