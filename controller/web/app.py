@@ -170,11 +170,14 @@ class _Api:
 
     async def chargers(self, request: web.Request) -> web.Response:
         location = request.query.get("location") or None
-        if location is not None and location not in self.central.fleet.locations:
+        scope = self.scope(request)
+        if location is not None and (
+            location not in self.central.fleet.locations or not scope.sees_location(location)
+        ):
             raise refused(
                 HTTPStatus.NOT_FOUND, "not-found", f"no location {location!r} in the fleet"
             )
-        return json_response(await self.service.chargers(self.scope(request), location))
+        return json_response(await self.service.chargers(scope, location))
 
     async def charger(self, request: web.Request) -> web.Response:
         ref = await self._charger_ref(request)

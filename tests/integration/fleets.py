@@ -9,7 +9,12 @@ HEADER = "apiVersion: chargectl.io/v1alpha1\n"
 BASE = """
 kind: Team
 metadata: {name: ops}
-spec: {displayName: Ops, handle: ops}
+spec:
+  displayName: Ops
+  handle: ops
+  teammates:
+    - {email: ann@example.com, role: Viewer}
+    - {email: someone@example.com, role: Viewer}
 ---
 apiVersion: chargectl.io/v1alpha1
 kind: Tariff

@@ -339,7 +339,7 @@ async def test_a_wired_planner_is_served_with_the_scope_a_trusted_proxy_names(
         finally:
             await web.close()
     assert [scope.requester for scope in seen] == ["ann@example.com"]
-    assert seen[0].sees_everything  # access is not enforced yet
+    assert seen[0].teams == ("ops",) and seen[0].locations == frozenset({"depot"})
 
 
 async def test_the_status_service_computes_documents_without_http(api: Api) -> None:

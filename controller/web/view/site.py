@@ -12,6 +12,8 @@ JSON API a 403: nothing else of the fleet.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -30,6 +32,8 @@ from controller.web.responses import Document, Refused, json_response
 from controller.web.status import StatusService
 from controller.web.view import i18n
 from controller.web.view.prefs import prefs_of
+
+log = logging.getLogger("chargectl.web")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PlanProvider = Callable[[Scope], Awaitable[Document]]
@@ -201,6 +205,13 @@ def pages_errors(view: View) -> Callable[..., Awaitable[web.StreamResponse]]:
                 raise
             allow = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
             return _error_page(view, request, exc.status, exc.reason, allow)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s %s failed", request.method, request.path)
+            return _error_page(
+                view, request, 500, view.gettext(request)("Internal error; see the server log."), {}
+            )
 
     return html_errors
 
