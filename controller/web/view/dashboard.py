@@ -26,11 +26,13 @@ from aiohttp import web
 
 from controller.values.records import KeyStatus
 from controller.web.status import Document
+from controller.web.view import charts
 from controller.web.view.insights import (
     OFFLINE_AFTER,
     QUARTER,
     Attention,
     Concern,
+    DayTotal,
     Sync,
     faulted_connectors,
     fold_days,
@@ -131,7 +133,7 @@ def routes(view: View) -> list[web.RouteDef]:
             today=totals_since(buckets, today),
             month=totals_since(buckets, month),
             per_day=per_day,
-            energy_chart=None,
+            energy_chart=_energy_chart(view, request, per_day),
             needing=needing[:ATTENTION_SHOWN],
             needing_total=len(needing),
             concerns=Concern,
@@ -162,3 +164,15 @@ def _reasons(item: Document, keys: Sequence[KeyStatus], now: datetime) -> tuple[
 
 def _moment(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _energy_chart(view: View, request: web.Request, per_day: Sequence[DayTotal]) -> object:
+    """Energy per day as an SVG bar chart; its numbers are the table beside it."""
+    fmt = prefs_of(request).formats()
+    chart = charts.BarChart(
+        title=view.gettext(request)("Energy per day (kWh)"),
+        unit="kWh",
+        bars=[(d.day.strftime("%d-%m"), d.energy_wh / 1000) for d in per_day],
+        digits=1,
+    )
+    return charts.bar_chart(chart, number=lambda v: fmt.number(v, 1), chart_id="energy")
