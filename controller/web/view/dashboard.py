@@ -97,7 +97,7 @@ def routes(view: View) -> list[web.RouteDef]:
             if (condition := synced.get(item["identity"].lower())) is not None
             and condition.status == "False"
         ]
-        statuses = await _key_statuses(view, [item["identity"] for item in unsynced])
+        statuses = await key_statuses_of(view, [item["identity"] for item in unsynced])
 
         counts = Counts(pending=sum(1 for item in items if item["pending"]))
         needing: list[Needing] = []
@@ -144,7 +144,7 @@ def routes(view: View) -> list[web.RouteDef]:
     return [web.get("/", dashboard, name="dashboard")]
 
 
-async def _key_statuses(view: View, identities: Sequence[str]) -> dict[str, list[KeyStatus]]:
+async def key_statuses_of(view: View, identities: Sequence[str]) -> dict[str, list[KeyStatus]]:
     """Key statuses of these chargers by lower-cased identity: concurrent reads, which the
     store answers with one query (its per-charger reads are batched)."""
     store = view.central.store

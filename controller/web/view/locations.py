@@ -32,7 +32,7 @@ from controller.web.exports import export_rows, parse_when, rows_for
 from controller.web.responses import refused
 from controller.web.status import Document
 from controller.web.view import charts
-from controller.web.view.dashboard import _key_statuses
+from controller.web.view.dashboard import key_statuses_of
 from controller.web.view.i18n import timezone
 from controller.web.view.insights import (
     DAY,
@@ -152,7 +152,7 @@ def routes(view: View) -> list[web.RouteDef]:
             for i in items
             if (c := synced.get(i["identity"].lower())) is not None and c.status == "False"
         ]
-        statuses = await _key_statuses(view, unsynced)
+        statuses = await key_statuses_of(view, unsynced)
         syncs = {
             i["identity"]: sync_state(
                 synced.get(i["identity"].lower()), statuses.get(i["identity"].lower(), [])
