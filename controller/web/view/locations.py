@@ -152,8 +152,8 @@ def routes(view: View) -> list[web.RouteDef]:
 
         # Sync state of its chargers: the Synced conditions, and key statuses of the unsynced.
         if len(identities) <= CONDITION_READS:
-            found = await asyncio.gather(*(store.conditions(i) for i in identities))
-            synced = synced_conditions(c for one in found for c in one)
+            each = await asyncio.gather(*(store.conditions(i) for i in identities))
+            synced = synced_conditions(c for one in each for c in one)
         else:
             synced = synced_conditions(await store.conditions())
         unsynced = [
