@@ -247,7 +247,7 @@ class Page(HTMLParser):
 
     @property
     def title(self) -> str:
-        return " ".join(self.one("title").text.split())
+        return " ".join(self.find("title")[0].text.split())  # the page's, not an SVG's
 
 
 # --- the results page --------------------------------------------------------------------------
