@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from controller.ocpp.central import CentralSystem
+from controller.ocpp.redaction import Redact
 from controller.ocpp.rpc import RpcVersion
 from controller.ocpp.session import Session
 from controller.resources.settings import OcppVersion
@@ -30,3 +31,8 @@ class VersionBinding:
     ocpp: OcppVersion
     """The version as the fleet declares it (`spec.ocppVersion`) and the store records it."""
     charger: ChargerFactory
+    password_key: str
+    """The write-only key that sets the charger's HTTP Basic auth password (1.6 security
+    whitepaper: AuthorizationKey; 2.0.1: SecurityCtrlr.BasicAuthPassword), for rotation."""
+    redact: Redact
+    """Masks secret values in the frames the session logs (`redaction`)."""

@@ -37,6 +37,7 @@ from typing import Any
 
 from controller.fleet.authorization import AuthDecision, authorize
 from controller.fleet.model import Fleet
+from controller.ocpp.passwords import PasswordBook
 from controller.ocpp.session import Session
 from controller.resources.settings import DEFAULT_HEARTBEAT_INTERVAL, OcppVersion, setting_key
 from controller.store.base import Store
@@ -134,6 +135,9 @@ class CentralSystem:
         """Connections closed because their charger was forgotten, until they end."""
         self._closing: set[asyncio.Task[None]] = set()
         self._refused_ids = itertools.count()
+        self.passwords = PasswordBook()
+        """The passwords each charger may connect with while its password rotates; the
+        endpoint gives it the resolver of declared passwords."""
 
     # --- the fleet -----------------------------------------------------------------------------
 
@@ -150,6 +154,9 @@ class CentralSystem:
         if self._pending is not None:
             for identity in [i for i in self._pending if fleet.charger_by_identity(i)]:
                 del self._pending[identity]
+        for loaded in old.chargers.values():
+            if fleet.charger_by_identity(loaded.resource.identity) is None:
+                self.passwords.forget(loaded.resource.identity)  # refused from now on
         for observer in self.observers:
             await observer.fleet_changed(old, fleet)
         await self._close_undeclared(old, fleet)

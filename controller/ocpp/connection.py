@@ -47,7 +47,14 @@ async def serve_connection(
         await transport.close(1013, "held by another replica; try again later")
         return
     try:
-        session = Session(identity, binding.rpc, transport, central, call_timeout=call_timeout)
+        session = Session(
+            identity,
+            binding.rpc,
+            transport,
+            central,
+            call_timeout=call_timeout,
+            redact=binding.redact,
+        )
         charger = binding.charger(session, central)
         previous = await central.connected(
             identity, charger, binding.ocpp.value, transport.remote_address

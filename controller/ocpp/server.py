@@ -17,6 +17,8 @@ The handshake decides who may connect, in this order, and each refusal is a log 
    and by source address in `throttle`), and the refusal is held back a little longer the more
    that address failed recently, at most `throttle.MAX_DELAY`: guessing is slowed, the charger
    is never locked out. Profile 2 needs TLS, profile 3 a client certificate naming the charger.
+   While a changed password is being set on a charger, the one it was last admitted with is
+   accepted too, until it connects with the new one (`passwords.PasswordBook`).
 
 The subprotocols offered, and the version each selects, come from `versions.VERSIONS`; after
 the handshake `connection.serve_connection` takes over on a `transport.Transport`.
@@ -34,7 +36,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import hmac
 import logging
 import re
 import ssl
@@ -53,6 +54,7 @@ from websockets.typing import Subprotocol
 from controller.fleet.credentials import SecretResolver, SecretUnavailable
 from controller.ocpp.central import CentralSystem
 from controller.ocpp.connection import serve_connection
+from controller.ocpp.passwords import Admission
 from controller.ocpp.throttle import FailureThrottle
 from controller.ocpp.transport import WebsocketTransport, remote_of
 from controller.ocpp.versions import BY_OCPP_VERSION, VERSIONS
@@ -172,6 +174,7 @@ class Endpoint:
             weakref.WeakKeyDictionary()
         )
         self._server: Server | None = None
+        central.passwords.resolver = self.options.secrets
 
     @property
     def port(self) -> int:
@@ -271,15 +274,24 @@ class Endpoint:
         assert security.basic_auth_password is not None
         credentials = basic_auth(request.headers)
         try:
-            expected = self.options.secrets.resolve(security.basic_auth_password)
+            expected = self.central.passwords.resolver.resolve(security.basic_auth_password)
         except SecretUnavailable as exc:
             log.error("refused %s: its password cannot be read: %s", identity, exc)
             return _refuse(connection, HTTPStatus.SERVICE_UNAVAILABLE, "credentials unavailable")
-        if (
-            credentials is not None
-            and credentials[0] == identity
-            and hmac.compare_digest(credentials[1].encode(), expected.encode())
-        ):
+        admission = (
+            self.central.passwords.admit(identity, credentials[1], expected)
+            if credentials is not None and credentials[0] == identity
+            else None
+        )
+        if admission is not None:
+            if admission is not Admission.DECLARED:
+                log.info(
+                    "%s: admitted with %s password: the declared one has changed and is set "
+                    "on it at this connection",
+                    identity,
+                    "its previous" if admission is Admission.PREVIOUS else "the last set",
+                    extra={"charger": identity},
+                )
             return None
         self.auth_failures_total += 1
         address = connection.remote_address

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from controller.ocpp import schemas
+from controller.ocpp.redaction import Redact, no_secrets
 from controller.ocpp.rpc import (
     Call,
     CallError,
@@ -69,8 +70,11 @@ class Session:
         frame_log: FrameLog,
         *,
         call_timeout: float = 30.0,
+        redact: Redact = no_secrets,
     ) -> None:
         self.identity = identity
+        self.redact = redact
+        """Masks secrets (a password being set) in the frames logged, never in those sent."""
         self.version = version
         self.transport = transport
         self.handlers: Mapping[str, Handler] = {}
@@ -105,6 +109,9 @@ class Session:
             await self._refuse(exc, None)
             return
         if isinstance(frame, Call):
+            masked = self.redact(frame.action, frame.payload, False)
+            if masked is not None:
+                text = call_frame(frame.message_id, frame.action, masked)
             await self._log(
                 Direction.RECEIVED, MessageType.CALL, frame.message_id, text, frame.action, now
             )
@@ -117,6 +124,10 @@ class Session:
             return
         kind = MessageType.CALL_RESULT if isinstance(frame, CallResult) else MessageType.CALL_ERROR
         action = self._pending.action if self._pending is not None else None
+        if isinstance(frame, CallResult) and action is not None:
+            masked = self.redact(action, frame.payload, True)
+            if masked is not None:
+                text = result_frame(frame.message_id, masked)
         await self._log(Direction.RECEIVED, kind, frame.message_id, text, action, now)
         self._settle(frame)
 
@@ -197,8 +208,13 @@ class Session:
             )
             self._pending, self._pending_id = _Pending(action, future), message_id
             try:
+                masked = self.redact(action, payload, False)
                 await self._send(
-                    call_frame(message_id, action, payload), MessageType.CALL, message_id, action
+                    call_frame(message_id, action, payload),
+                    MessageType.CALL,
+                    message_id,
+                    action,
+                    logged=None if masked is None else call_frame(message_id, action, masked),
                 )
                 async with asyncio.timeout(timeout or self.call_timeout):  # lighter than wait_for
                     answer = await future
@@ -221,9 +237,18 @@ class Session:
         return answer.payload
 
     async def _send(
-        self, text: str, message_type: int, message_id: str, action: str | None
+        self,
+        text: str,
+        message_type: int,
+        message_id: str,
+        action: str | None,
+        *,
+        logged: str | None = None,
     ) -> None:
-        await self._log(Direction.SENT, message_type, message_id, text, action, datetime.now(UTC))
+        """Send `text`; the logs get `logged` instead when given (the frame with its secrets
+        masked)."""
+        at = datetime.now(UTC)
+        await self._log(Direction.SENT, message_type, message_id, logged or text, action, at)
         try:
             await self.transport.send(text)
         except TransportClosed:

@@ -308,8 +308,10 @@ def _report_stopped(task: asyncio.Task[None]) -> None:
 
 def _steps(central: CentralSystem) -> list[Step]:
     """What the reconciler converges, in this order: configuration first (it reads the charger
-    and plans it for the steps after it), and a reboot that applies changes before the rest."""
+    and plans it for the steps after it), a changed password next, and a reboot that applies
+    changes before the rest."""
     from controller.converge.configuration import ConfigurationStep
+    from controller.converge.credentials import CredentialStep
     from controller.converge.firmware import FirmwareStep
     from controller.converge.locallist import LocalListStep
     from controller.converge.power import PowerStep
@@ -319,6 +321,7 @@ def _steps(central: CentralSystem) -> list[Step]:
     statuses = KeyStatusBook(central.store)
     return [
         ConfigurationStep(statuses),
+        CredentialStep(central, statuses),
         RebootStep(statuses),
         PowerStep(),
         LocalListStep(),

@@ -247,15 +247,20 @@ async def test_a_charger_s_password_comes_from_its_secret_and_follows_a_change(
         await kube.create_secret("cp-auth", {"password": "second-password-456"})
         await asyncio.wait_for(secrets.changed.wait(), DEADLINE)  # the watch brought it
         assert secrets.values["cp-auth"]["password"] == "second-password-456"
-        with pytest.raises(InvalidStatus) as refused:
-            await RawCharger.connect(
-                server.url, "CP-AUTH", subprotocols=["ocpp1.6"], password="first-password-123"
-            )
-        assert refused.value.response.status_code == 401
+        # It has not connected with the new one yet: the old one still lets it in (no lockout)
+        cp = await RawCharger.connect(
+            server.url, "CP-AUTH", subprotocols=["ocpp1.6"], password="first-password-123"
+        )
+        await cp.connection.close()
         cp = await RawCharger.connect(
             server.url, "CP-AUTH", subprotocols=["ocpp1.6"], password="second-password-456"
         )
         await cp.connection.close()
+        with pytest.raises(InvalidStatus) as refused:  # once it has, the old one is refused
+            await RawCharger.connect(
+                server.url, "CP-AUTH", subprotocols=["ocpp1.6"], password="first-password-123"
+            )
+        assert refused.value.response.status_code == 401
 
 
 async def test_namespaces_are_one_fleet_and_a_name_taken_in_another_is_refused(

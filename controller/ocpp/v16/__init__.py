@@ -8,6 +8,7 @@ from controller.ocpp.central import CentralSystem
 from controller.ocpp.rpc import RpcVersion
 from controller.ocpp.session import Session
 from controller.ocpp.v16.commands import V16Commands
+from controller.ocpp.v16.conversions import redact
 from controller.ocpp.v16.handlers import V16Handlers
 from controller.resources.settings import OcppVersion
 
@@ -23,5 +24,10 @@ class V16Charger(V16Commands):
 
 
 BINDING = VersionBinding(
-    subprotocol="ocpp1.6", rpc=RpcVersion.V16, ocpp=OcppVersion.V16, charger=V16Charger
+    subprotocol="ocpp1.6",
+    rpc=RpcVersion.V16,
+    ocpp=OcppVersion.V16,
+    charger=V16Charger,
+    password_key="AuthorizationKey",
+    redact=redact,
 )

@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from controller.fleet.authorization import AuthDecision
+from controller.ocpp.redaction import MASK, write_only
+from controller.resources.settings import OcppVersion
 from controller.values.commands import (
     CallFailed,
     ChargingLimit,
@@ -188,3 +190,23 @@ def as_status(action: str, value: object) -> Status | CallFailed:
         return Status(str(value))
     except ValueError:
         return CallFailed(FailureKind.INVALID_RESPONSE, action, f"unexpected status {value!r}")
+
+
+def redact(action: str, payload: dict[str, Any], response: bool) -> dict[str, Any] | None:
+    """ChangeConfiguration of a write-only key (AuthorizationKey), and such a key reported in
+    GetConfiguration's answer, with the value masked (`controller.ocpp.redaction`)."""
+    if action == "ChangeConfiguration" and not response:
+        if write_only(OcppVersion.V16, str(payload.get("key", ""))):
+            return {**payload, "value": MASK}
+        return None
+    if action == "GetConfiguration" and response:
+        entries = payload.get("configurationKey") or []
+        if not any(_secret_entry(e) for e in entries):
+            return None
+        masked = [{**e, "value": MASK} if _secret_entry(e) else e for e in entries]
+        return {**payload, "configurationKey": masked}
+    return None
+
+
+def _secret_entry(entry: Mapping[str, Any]) -> bool:
+    return "value" in entry and write_only(OcppVersion.V16, str(entry.get("key", "")))

@@ -8,6 +8,7 @@ from controller.ocpp.central import CentralSystem
 from controller.ocpp.rpc import RpcVersion
 from controller.ocpp.session import Session
 from controller.ocpp.v201.commands import V201Commands
+from controller.ocpp.v201.conversions import redact
 from controller.ocpp.v201.handlers import Reports, V201Handlers
 from controller.resources.settings import OcppVersion
 
@@ -27,5 +28,10 @@ class V201Charger(V201Commands):
 
 
 BINDING = VersionBinding(
-    subprotocol="ocpp2.0.1", rpc=RpcVersion.V201, ocpp=OcppVersion.V201, charger=V201Charger
+    subprotocol="ocpp2.0.1",
+    rpc=RpcVersion.V201,
+    ocpp=OcppVersion.V201,
+    charger=V201Charger,
+    password_key="SecurityCtrlr.BasicAuthPassword",
+    redact=redact,
 )

@@ -14,7 +14,9 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Final
 
 from controller.fleet.authorization import AuthDecision
+from controller.ocpp.redaction import MASK, write_only
 from controller.resources.catalogue import parse_variable_key, variable_key
+from controller.resources.settings import OcppVersion
 from controller.values.commands import (
     ChargingLimit,
     ConfigStatus,
@@ -344,3 +346,55 @@ def reported_keys(report_data: Iterable[Mapping[str, Any]]) -> list[ReportedKey]
         readonly = actual.get("mutability", "ReadWrite") == "ReadOnly"
         values.setdefault(key, ReportedKey(key, actual.get("value"), readonly))
     return list(values.values())
+
+
+_SECRET_LISTS: Final[Mapping[tuple[str, bool], tuple[str, str]]] = {
+    ("SetVariables", False): ("setVariableData", "attributeValue"),
+    ("GetVariables", True): ("getVariableResult", "attributeValue"),
+}
+"""Where 2.0.1 messages carry variable values: the list, and each item's value field."""
+
+
+def redact(action: str, payload: dict[str, Any], response: bool) -> dict[str, Any] | None:
+    """SetVariables of a write-only variable (SecurityCtrlr.BasicAuthPassword), and such a
+    variable in GetVariables' answer or a NotifyReport, with the value masked
+    (`controller.ocpp.redaction`)."""
+    if action == "NotifyReport" and not response:
+        reports = payload.get("reportData") or []
+        if not any(_secret_variable(r) for r in reports):
+            return None
+        masked_reports = [
+            {
+                **r,
+                "variableAttribute": [
+                    {**a, "value": MASK} if "value" in a else a
+                    for a in r.get("variableAttribute") or []
+                ],
+            }
+            if _secret_variable(r)
+            else r
+            for r in reports
+        ]
+        return {**payload, "reportData": masked_reports}
+    where = _SECRET_LISTS.get((action, response))
+    if where is None:
+        return None
+    name, field = where
+    items = payload.get(name) or []
+    if not any(field in item and _secret_variable(item) for item in items):
+        return None
+    masked = [
+        {**item, field: MASK} if field in item and _secret_variable(item) else item
+        for item in items
+    ]
+    return {**payload, name: masked}
+
+
+def _secret_variable(item: Mapping[str, Any]) -> bool:
+    component, variable = item.get("component"), item.get("variable")
+    if not isinstance(component, Mapping) or not isinstance(variable, Mapping):
+        return False
+    try:
+        return write_only(OcppVersion.V201, variable_key(component, variable))
+    except KeyError:
+        return False

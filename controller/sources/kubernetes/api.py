@@ -385,6 +385,9 @@ class SecretCache:
     """Wanted Secrets the API says do not exist."""
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     """Set whenever a Secret's value is (re)read; for tests and the status writer."""
+    on_change: Callable[[str], None] | None = None
+    """Called with a Secret's name when the value of one read before changed or it was
+    deleted (the source wakes the chargers naming it: their password rotates)."""
 
     def read(self, name: str, key: str) -> str:
         data = self.values.get(name)
@@ -428,10 +431,13 @@ class SecretCache:
             with contextlib.suppress(ValueError, UnicodeDecodeError):
                 decoded[key] = base64.b64decode(value).decode("utf-8")
         decoded.update(secret.get("stringData") or {})
-        if self.values.get(name) != decoded:
+        before = self.values.get(name)
+        if before != decoded:
             self.values[name] = decoded
             self.missing.discard(name)
             self.changed.set()
+            if before is not None and self.on_change is not None:
+                self.on_change(name)
 
     async def follow(self, *, backoff: float = 1.0) -> None:
         """Watch the namespace's Secrets until cancelled (listing again after each break)."""
@@ -449,6 +455,8 @@ class SecretCache:
                             self.values.pop(name, None)
                             self.missing.add(name)
                             self.changed.set()
+                            if self.on_change is not None:
+                                self.on_change(name)
                     elif event.get("type") in ("ADDED", "MODIFIED"):
                         self._keep(secret)
             except (ApiError, aiohttp.ClientError, TimeoutError, ValueError) as error:

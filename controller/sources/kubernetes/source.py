@@ -14,7 +14,8 @@ objects here, and no finalizer is added.
 
 The Secrets chargers name (`secretKeyRef`) are read through the same API session from the
 controller's namespace and watched (`api.SecretCache`): a changed Secret is the password
-from the next handshake on.
+from the next handshake on, and wakes the chargers naming it (`PasswordBook.announce`), whose
+reconciler sets it on them (`converge.credentials`).
 """
 
 from __future__ import annotations
@@ -214,6 +215,10 @@ class KubernetesSource:
         """The central system now serves this fleet: start writing the objects' status from
         what it knows (`status.StatusWriter`, through `sink`, with this source as its view)."""
         self.central = central
+        if self.secrets is not None:  # a changed Secret rotates the passwords naming it
+            self.secrets.on_change = lambda name: central.passwords.announce(
+                chargers_naming(self.current, name)
+            )
         if self.options.commands is not None:
             from controller.sources.kubernetes.annotations import AnnotationCommands
 
@@ -446,6 +451,17 @@ def secret_names(fleet: Fleet) -> set[str]:
         if ref is not None and ref.secret_key_ref is not None:
             names.add(ref.secret_key_ref.name)
     return names
+
+
+def chargers_naming(fleet: Fleet, secret: str) -> list[str]:
+    """The identities of the fleet's chargers whose password is in Secret `secret`."""
+    found = []
+    for charger in fleet.chargers.values():
+        resource: Charger = charger.resource
+        ref = resource.spec.security.basic_auth_password
+        if ref is not None and ref.secret_key_ref is not None and ref.secret_key_ref.name == secret:
+            found.append(resource.identity)
+    return found
 
 
 @contextlib.asynccontextmanager
