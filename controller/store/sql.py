@@ -242,6 +242,12 @@ class SqlStore(Store):
             else:
                 with suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._interval)
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # Python 3.11's wait_for returns the result and swallows the cancellation
+                    # when it comes as the event is set (a full buffer's wake, then `close`):
+                    # without this, close waited for this loop forever.
+                    raise asyncio.CancelledError
             self._wake.clear()
             try:
                 await self.flush()

@@ -942,6 +942,17 @@ async def test_the_background_flush_writes_within_the_interval(store_url: str) -
         assert await count(store, schema.chargers) == 1
 
 
+async def test_close_ends_the_flusher_woken_at_the_same_moment(store_url: str) -> None:
+    # A full buffer wakes the flusher; closing right then must not hang (Python 3.11's
+    # wait_for swallowed the cancellation that came with the wake).
+    store = SqlStore(store_url, flush_interval=0.5)
+    await store.open()
+    await asyncio.sleep(0.01)
+    store._wake.set()
+    await asyncio.sleep(0)
+    await asyncio.wait_for(store.close(), 5)
+
+
 async def test_a_flush_that_failed_for_a_passing_reason_keeps_its_rows(
     store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
