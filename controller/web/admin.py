@@ -219,5 +219,6 @@ class AdminServer(Listener):
 def _not_connected(identity: str, record: ChargerRecord | None) -> str:
     """The admin channel's "not connected" answer; it says when the charger's record still
     called it connected, but the replica that recorded it is gone."""
-    why = record.disconnect_reason if record is not None and record.disconnect_reason else None
-    return f"{identity} is not connected ({why})" if why == GONE else f"{identity} is not connected"
+    if record is not None and record.disconnect_reason == GONE:
+        return f"{identity} is not connected ({GONE})"
+    return f"{identity} is not connected"

@@ -499,6 +499,13 @@ async def test_a_replica_killed_loses_nothing_its_chargers_reconnect_converge_an
                 [away] = [c for c in listing["chargers"] if c["identity"].lower() == "cp-201"]
                 assert not away["connected"], away
                 assert away["disconnectReason"] == "its replica is gone", away
+                # The plan and the admin channel read the same locks: not connected either.
+                plan = await a.get(http, "/api/plan")
+                [planned] = [c for c in plan["chargers"] if c["identity"].lower() == "cp-201"]
+                assert planned["connected"] is False, planned
+                assert [c for c in plan["chargers"] if c["identity"] == "CP-16"][0]["connected"]
+                answer = await _admin(http, a, "CP-201", {"command": "reset", "hard": False})
+                assert answer == (409, "CP-201 is not connected (its replica is gone)"), answer
                 cp201.url = a.url
                 heartbeat = cp201.KEYS.heartbeat
                 cp201.table.force(heartbeat, "999")
@@ -552,6 +559,19 @@ async def test_a_replica_killed_loses_nothing_its_chargers_reconnect_converge_an
         await store.close()
         for replica in replicas:
             replica.stop()
+
+
+async def _admin(
+    http: aiohttp.ClientSession, replica: ChargectlProcess, identity: str, body: dict[str, Any]
+) -> tuple[int, str]:
+    """A command through the replica's admin channel: the status and the error's message."""
+    async with http.post(
+        f"http://127.0.0.1:{replica.admin}/api/chargers/{identity}/commands",
+        json=body,
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    ) as response:
+        document = await response.json(content_type=None)
+    return response.status, str((document.get("error") or {}).get("message", document))
 
 
 async def _synced(store: Store, identities: Iterable[str]) -> bool:
@@ -622,6 +642,7 @@ async def test_a_charger_recorded_connected_by_a_replica_gone_is_not_connected(
     from controller.sources.kubernetes.status import ObjectRef, StatusWriter
     from controller.store.coordination import GONE
     from controller.web.access import Scope
+    from controller.web.plan import PlanService
     from controller.web.status import StatusService
     from tests.fakes import StatusApi
 
@@ -644,6 +665,9 @@ async def test_a_charger_recorded_connected_by_a_replica_gone_is_not_connected(
         assert item["disconnectReason"] == GONE
         depot = await service.location("depot", everyone)
         assert depot is not None and depot["summary"]["connected"] == 0
+        plan = await PlanService(a.central)(everyone)
+        [planned] = [c for c in plan["chargers"] if c["name"] == "cp-16"]
+        assert planned["connected"] is False, planned
 
         fleet = a.central.fleet
         api = StatusApi.of_fleet(fleet)
@@ -664,6 +688,8 @@ async def test_a_charger_recorded_connected_by_a_replica_gone_is_not_connected(
                 c for c in (await service.chargers(everyone))["chargers"] if c["name"] == "cp-16"
             ]
             assert item["connected"] and not item["connectedHere"]
+            plan = await PlanService(a.central)(everyone)
+            assert [c for c in plan["chargers"] if c["name"] == "cp-16"][0]["connected"] is True
             written = len([p for p in api.patches if p[0] == charger])
             writer.notify_all()
             await writer.flush()
