@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from jsonschema import Draft202012Validator
@@ -477,8 +478,15 @@ async def test_a_location_counts_its_chargers_and_shows_its_circuits(operator: O
     [circuit] = status["circuits"]
     assert circuit["name"] == "acme-hq-grid" and circuit["sessions"] == 1
     assert float(circuit["allocatedAmperes"]) > 0
-    assert circuit["limitAmperes"] == circuit["staticAmperes"] == 63
+    assert circuit["staticAmperes"] == 63
+    assert circuit["limitAmperes"] == _acme_limit_now()  # its office-hours schedule says 40
     assert operator.api.condition(LOCATION, "Ready")["status"] == "True"
+
+
+def _acme_limit_now() -> int:
+    """The example acme-hq-grid's limit in force: 40 A on weekdays 08:00-18:00 local, else 63."""
+    local = datetime.now(ZoneInfo("Europe/Amsterdam"))
+    return 40 if local.weekday() < 5 and 8 <= local.hour < 18 else 63
 
     team = operator.api.statuses[TEAM]
     assert_kept_whole(TEAM, team)
