@@ -26,14 +26,20 @@ async def export_rows(
     store: Store,
     *,
     location: str | None = None,
+    identity: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> list[ExportRow]:
-    """Rows for the transactions that started in [since, until), at `location` if given,
-    oldest first (by start, then id)."""
+    """Rows for the transactions that started in [since, until), at `location` and of the
+    charger with OCPP `identity` if given, oldest first (by start, then id)."""
     identities = None
     if location is not None:
         identities = [c.resource.identity for c in fleet.chargers_at(location)]
+    if identity is not None:
+        wanted = identity.lower()
+        identities = (
+            [identity] if identities is None else [i for i in identities if i.lower() == wanted]
+        )
     transactions = await store.transactions(identities=identities, since=since, until=until)
     return await rows_for(fleet, store, sorted(transactions, key=lambda t: (t.started_at, t.id)))
 
