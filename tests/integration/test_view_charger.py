@@ -164,3 +164,28 @@ async def test_the_stream_delivers_a_frame_sent_after_it_opened(site: Site) -> N
     assert "BootNotification" not in actions  # the page shows those; the stream starts after
     assert actions[-1] == "Heartbeat"
     await cp.close()
+
+
+async def test_the_stream_resumes_after_last_event_id(site: Site) -> None:  # noqa: F811
+    cp = await connect(site, "CP-16")
+    await site.running.central.store.flush()
+    url = site.web.url + "/chargers/cp-16/log/stream"
+    headers = {"X-Forwarded-Email": "ann@ops.example", "Last-Event-ID": "0"}
+    async with site.http.get(url, headers=headers) as stream:
+
+        async def first_frame() -> dict[str, str]:
+            event: dict[str, str] = {}
+            async for raw in stream.content:
+                line = raw.decode().rstrip("\n")
+                if line == "" and event.get("event") == "frame":
+                    return event
+                if line == "":
+                    event = {}
+                elif not line.startswith(":") and ":" in line:
+                    name, _, value = line.partition(":")
+                    event[name] = value.strip()
+            raise AssertionError("the stream ended")
+
+        event = await asyncio.wait_for(first_frame(), timeout=10)
+    assert json.loads(event["data"])["action"] == "BootNotification"
+    await cp.close()
