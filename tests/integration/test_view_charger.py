@@ -9,7 +9,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from controller.planning.transactions import to_csv
-from controller.values.records import MeterSample, ReportedKey
+from controller.values.records import KeyState, KeyStatus, MeterSample, ReportedKey
 from controller.web.exports import export_rows
 from tests.integration.test_view_dashboard import (  # noqa: F401 - the shared fixture
     BEE,
@@ -41,9 +41,18 @@ async def test_the_charger_page_shows_boot_info_and_a_drifted_key(site: Site) ->
     await store.record_configuration(
         "CP-16", [ReportedKey(key, "not-what-was-declared")], datetime.now(UTC)
     )
+    await store.record_key_statuses(
+        [
+            KeyStatus(
+                "CP-16", "firmware", KeyState.FAILED, "https://fw/2.bin", datetime.now(UTC), "Nope"
+            )
+        ]
+    )
     await store.flush()
     page = await site.page("/chargers/cp-16")
     assert page.one("h1").attrs["data-charger"] == "cp-16"
+    update = page.by_id("firmware-update")
+    assert update.attrs["data-state"] == "Failed" and "Nope" in update.text
     assert page.one(attrs_boot := "dd", data_boot="vendor").text == "Alfen"
     assert attrs_boot and page.one("dd", data_boot="model").text == "NG910"
     assert page.by_id("connection").attrs["data-connected"] == "true"

@@ -17,6 +17,7 @@ missing one is, on every route; so is a transaction of another charger.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from http import HTTPStatus
@@ -26,6 +27,7 @@ from aiohttp import web
 from babel.numbers import format_decimal
 
 from controller.planning.keys import (
+    FIRMWARE_KEY,
     ActionKind,
     PlannedAction,
     PlanStatus,
@@ -33,6 +35,7 @@ from controller.planning.keys import (
     plan_charger,
 )
 from controller.planning.transactions import row_for, to_csv
+from controller.values.records import KeyStatus
 from controller.web.exports import export_rows, rows_for
 from controller.web.responses import refused
 from controller.web.status import ChargerRef, log_entry
@@ -90,7 +93,9 @@ def routes(view: View) -> list[web.RouteDef]:
         newest = sorted(history, key=lambda t: (t.started_at, t.id), reverse=True)
         shown = await rows_for(fleet, store, newest[:TRANSACTIONS_SHOWN])
         frames = [log_entry(e) for e in await store.message_log(ref.identity, limit=LOG_SHOWN)]
-        rows, plan_status = await _configuration(view, ref)
+        statuses = await store.key_statuses(ref.identity)
+        rows, plan_status = _configuration(view, ref, statuses)
+        firmware = next((st for st in statuses if st.key == FIRMWARE_KEY), None)
         settings = ref.declared.resource.spec.settings if ref.declared is not None else None
         return view.render(
             request,
@@ -99,6 +104,7 @@ def routes(view: View) -> list[web.RouteDef]:
             key=ref.declared.name if ref.declared is not None else ref.identity,
             keys=rows,
             plan_status=plan_status,
+            firmware=firmware,
             settings=settings,
             transactions=shown,
             transactions_total=len(history),
@@ -176,14 +182,16 @@ def routes(view: View) -> list[web.RouteDef]:
     ]
 
 
-async def _configuration(view: View, ref: ChargerRef) -> tuple[list[KeyRow], str | None]:
+def _configuration(
+    view: View, ref: ChargerRef, recorded: Sequence[KeyStatus]
+) -> tuple[list[KeyRow], str | None]:
     """The declared keys and settings of this charger against what it reported: a plan of
     this charger alone, from its record and the reconciler's statuses of its keys."""
     if ref.declared is None:
         return [], None
     fleet = view.fleet
     desired = fleet.desired(ref.declared)
-    statuses = {s.key: s for s in await view.central.store.key_statuses(ref.identity)}
+    statuses = {s.key: s for s in recorded}
     plan = plan_charger(
         desired, ref.record, terminal=statuses, extras=desired_extras(fleet, ref.declared)
     )
