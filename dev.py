@@ -47,17 +47,26 @@ def ensure_venv() -> None:
     STAMP.touch()
 
 
-def ensure_interop() -> None:
-    """The Node.js OCPP stack the interop tests run against (skipped if npm is missing)."""
-    interop = ROOT / "tests" / "interop"
-    installed = interop / "node_modules" / ".package-lock.json"
-    lock = interop / "package-lock.json"
+NODE_PACKAGES = {
+    ROOT / "tests" / "interop": "the interop tests (an independent OCPP stack)",
+    ROOT / "tests" / "e2e" / "browser": "the browser tests' accessibility check (axe-core)",
+}
+"""The test directories with a package-lock.json of their own, and what needs each."""
+
+
+def ensure_node_packages() -> None:
+    """`npm ci` in each of NODE_PACKAGES whose node_modules is older than its lock (the tests
+    that need one skip, saying so, if npm is missing)."""
     if shutil.which("npm") is None:
-        print("npm not found: the interop tests will be skipped", flush=True)
+        for needed in NODE_PACKAGES.values():
+            print(f"npm not found: {needed} will be skipped", flush=True)
         return
-    if installed.exists() and installed.stat().st_mtime >= lock.stat().st_mtime:
-        return
-    run("npm", "ci", "--prefix", interop, "--no-audit", "--no-fund", "--loglevel=error")
+    for directory in NODE_PACKAGES:
+        installed = directory / "node_modules" / ".package-lock.json"
+        lock = directory / "package-lock.json"
+        if installed.exists() and installed.stat().st_mtime >= lock.stat().st_mtime:
+            continue
+        run("npm", "ci", "--prefix", directory, "--no-audit", "--no-fund", "--loglevel=error")
 
 
 def demo(args: list[str]) -> None:
@@ -78,7 +87,7 @@ def demo(args: list[str]) -> None:
 
 
 def test(args: list[str]) -> None:
-    ensure_interop()
+    ensure_node_packages()
     run(BIN / "ruff", "check", "controller", "tests", "bench", "dev.py")
     run(BIN / "ruff", "format", "--check", "controller", "tests", "bench", "dev.py")
     run(BIN / "mypy", "--strict", "controller")
