@@ -3,6 +3,11 @@ filters and sort from the URL (the dashboard's tiles link here), and pages."""
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
+
+from controller.web.view import chargers
 from tests.integration.test_view_dashboard import (  # noqa: F401 - the shared fixture
     BEE,
     Node,
@@ -66,3 +71,26 @@ async def test_pages_keep_the_filters_in_their_links(site: Site) -> None:  # noq
     nxt = page.one("a", rel="next").attrs["href"]
     assert "location=depot" in nxt and "page=2" in nxt
     assert listed(await site.page(nxt)) == ["cp-auth"]
+
+
+async def test_a_large_fleet_shares_one_snapshot_of_rows(
+    site: Site,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """From SHARED_FROM chargers (here 1) every viewer gets the same rows while they are fresh,
+    cut to their scope; once stale, they are still shown while a refresh reads the store."""
+    monkeypatch.setattr(chargers, "SHARED_FROM", 1)
+    monkeypatch.setattr(chargers, "FRESH", 3600.0)
+
+    def state(page: Node, key: str) -> str:
+        return page.by_id("chargers-table").one("tr", data_charger=key).attrs["data-connection"]
+
+    assert state(await site.page("/chargers"), "cp-16") == "offline"
+    cp = await connect(site, "CP-16")
+    assert state(await site.page("/chargers"), "cp-16") == "offline"  # the shared rows
+    assert listed(await site.page("/chargers", BEE)) == ["cp-b", "cp-s"]  # cut to the viewer
+    monkeypatch.setattr(chargers, "FRESH", 0.0)
+    deadline = asyncio.get_running_loop().time() + 10
+    while state(await site.page("/chargers"), "cp-16") == "offline":
+        assert asyncio.get_running_loop().time() < deadline, "the snapshot was never refreshed"
+    await cp.close()
