@@ -6,10 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+import pytest
 
 from controller.planning.transactions import to_csv
+from controller.runtime.serve import ServeOptions, running
 from controller.values.records import KeyState, KeyStatus, MeterSample, ReportedKey
+from controller.web.app import WebOptions, WebServer, parse_networks
 from controller.web.exports import export_rows
 from tests.integration.test_view_dashboard import (  # noqa: F401 - the shared fixture
     BEE,
@@ -19,7 +26,42 @@ from tests.integration.test_view_dashboard import (  # noqa: F401 - the shared f
     session,
     site,
     table_rows,
+    write_view_fleet,
 )
+
+DEPOT_GRID = """---
+apiVersion: chargectl.io/v1alpha1
+kind: PowerLimit
+metadata: {name: depot-grid}
+spec: {location: depot, limit: {currentPerPhase: 40}, phases: 3}
+"""
+"""The depot's grid connection: 40 A shared by its chargers (the shared lot has no limit)."""
+
+
+@pytest.fixture
+async def powered(tmp_path: Path) -> AsyncIterator[Site]:
+    """The dashboard's site with a power limit on the depot."""
+    fleet = write_view_fleet(tmp_path)
+    with (fleet / "fleet.yaml").open("a") as file:
+        file.write(DEPOT_GRID)
+    options = ServeOptions(
+        reconcile=False,
+        paths=[fleet],
+        store_url=f"sqlite:///{tmp_path / 'state.db'}",
+        host="127.0.0.1",
+        port=0,
+        call_timeout=2.0,
+        allow_unknown=True,
+    )
+    trusted = WebOptions("127.0.0.1", 0, trusted_proxies=parse_networks(["127.0.0.1"]))
+    async with running(options) as started:
+        web = WebServer(started.central, started.endpoint, trusted)
+        await web.start()
+        try:
+            async with aiohttp.ClientSession() as http:
+                yield Site(started, web, http)
+        finally:
+            await web.close()
 
 
 async def test_the_charger_page_shows_boot_info_and_a_drifted_key(site: Site) -> None:  # noqa: F811
@@ -100,6 +142,13 @@ async def test_transactions_csv_and_a_transaction_page(site: Site) -> None:  # n
     rows = page.by_id("charger-transactions").one("tbody").all("tr")
     assert len(rows) == 25 and rows[0].attrs["data-transaction"] == str(tid)
     assert "EUR" in rows[0].text
+    # Page 2 (older) has the other 6, newest first, none of page 1's.
+    assert page.by_id("transactions-page").text == "Page 1 of 2"
+    older = (await site.page("/chargers/cp-16?page=2")).by_id("charger-transactions")
+    second = [r.attrs["data-transaction"] for r in older.one("tbody").all("tr")]
+    first = [r.attrs["data-transaction"] for r in rows]
+    assert len(second) == 6 and not set(first) & set(second)
+    assert second == sorted(second, key=int)  # made older one after another
     assert page.by_id("csv-export").attrs["href"] == "/chargers/cp-16/transactions.csv"
 
     text, headers = await site.fetch("/chargers/cp-16/transactions.csv")
@@ -198,3 +247,26 @@ async def test_the_stream_resumes_after_last_event_id(site: Site) -> None:  # no
         event = await asyncio.wait_for(first_frame(), timeout=10)
     assert json.loads(event["data"])["action"] == "BootNotification"
     await cp.close()
+
+
+async def test_charging_profiles_are_the_locations_allocation(powered: Site) -> None:
+    tid = await session(powered, "CP-16", datetime.now(UTC) - timedelta(minutes=5), None, 0)
+    page = await powered.page("/chargers/cp-16")
+    profiles = page.by_id("charger-profiles")
+    purposes = {r.attrs["data-purpose"] for r in profiles.one("tbody").all("tr")}
+    assert purposes >= {"TxDefault", "Tx"}
+    tx = profiles.one("tr", data_purpose="Tx")
+    assert str(tid) in tx.text and "Charging" in tx.text
+    # The shared lot has no circuit: nothing is limited there.
+    assert (await powered.page("/chargers/cp-s")).by_id("no-profiles")
+
+
+async def test_a_stream_ends_when_the_server_stops(site: Site) -> None:  # noqa: F811
+    url = site.web.url + "/chargers/cp-16/log/stream"
+    async with site.http.get(url, headers={"X-Forwarded-Email": "ann@ops.example"}) as stream:
+        assert stream.status == 200
+        await stream.content.readuntil(b"\n\n")  # retry:, sent at once
+        started = asyncio.get_running_loop().time()
+        await asyncio.wait_for(site.web.close(), timeout=4)
+        assert asyncio.get_running_loop().time() - started < 3
+        assert await asyncio.wait_for(stream.content.read(), timeout=4) == b""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from http import HTTPStatus
 from typing import Any
@@ -34,17 +35,22 @@ from controller.planning.keys import (
     desired_extras,
     plan_charger,
 )
-from controller.planning.transactions import row_for, to_csv
-from controller.values.records import KeyStatus
+from controller.planning.power import allocate, charging_limits
+from controller.planning.profiles import sessions_from
+from controller.planning.transactions import ExportRow, row_for, to_csv
+from controller.values.records import KeyStatus, Transaction
 from controller.web.exports import export_rows, rows_for
 from controller.web.responses import refused
 from controller.web.status import ChargerRef, log_entry
 from controller.web.view import charts, livelog
-from controller.web.view.insights import mask_id_tag
+from controller.web.view.insights import DAY, mask_id_tag, page_slice
 from controller.web.view.prefs import prefs_of
 from controller.web.view.site import View
 
 TRANSACTIONS_SHOWN = 25
+"""Transactions per page of the charger's table."""
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+"""Where the per-day counts that find a page of transactions start."""
 EVENTS_SHOWN = 50
 LOG_SHOWN = 100
 PAYLOAD_SHOWN = 160
@@ -87,11 +93,10 @@ def routes(view: View) -> list[web.RouteDef]:
     async def charger(request: web.Request) -> web.Response:
         ref = await find(view, request)
         store = view.central.store
-        fleet = view.fleet
         document = await view.service.charger(ref, events=EVENTS_SHOWN, transactions=1)
-        history = await store.transactions(identities=[ref.identity])
-        newest = sorted(history, key=lambda t: (t.started_at, t.id), reverse=True)
-        shown = await rows_for(fleet, store, newest[:TRANSACTIONS_SHOWN])
+        page = _page(request)
+        shown, total = await _transactions_page(view, ref, page)
+        profiles = await _profiles(view, ref)
         frames = [log_entry(e) for e in await store.message_log(ref.identity, limit=LOG_SHOWN)]
         statuses = await store.key_statuses(ref.identity)
         rows, plan_status = _configuration(view, ref, statuses)
@@ -107,7 +112,10 @@ def routes(view: View) -> list[web.RouteDef]:
             firmware=firmware,
             settings=settings,
             transactions=shown,
-            transactions_total=len(history),
+            transactions_total=total,
+            page=page,
+            pages=max(1, -(-total // TRANSACTIONS_SHOWN)),
+            profiles=profiles,
             events=list(reversed(document["events"])),
             frames=frames,
             actions=sorted({f["action"] for f in frames if f["action"]}),
@@ -270,6 +278,95 @@ def _row(
         layer=layer,
         status=status.state.value if status is not None else None,
     )
+
+
+async def _transactions_page(view: View, ref: ChargerRef, page: int) -> tuple[list[ExportRow], int]:
+    """Page `page` of the charger's transactions, newest first, priced, and how many it has:
+    found through per-day counts, so only that page's transactions are read and priced
+    (a charger may have years of them)."""
+    store = view.central.store
+    now = datetime.now(UTC)
+    identities = [ref.identity]
+    days = await store.transaction_totals(
+        since=EPOCH, until=now + DAY, bucket=DAY, identities=identities
+    )
+    total = sum(b.sessions for b in days)
+    found = page_slice(days, DAY, (page - 1) * TRANSACTIONS_SHOWN, TRANSACTIONS_SHOWN)
+    if found is None:
+        return [], total
+    window = await store.transactions(identities=identities, since=found.since, until=found.until)
+    window.sort(key=lambda t: (t.started_at, t.id), reverse=True)
+    chosen = window[found.skip : found.skip + TRANSACTIONS_SHOWN]
+    return await rows_for(view.fleet, store, chosen), total
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileRow:
+    """A charging profile the power step gives this charger now, and why (its allocation)."""
+
+    profile_id: int
+    purpose: str
+    connector: int
+    amperes: float
+    transaction_id: str | None
+    state: str | None
+    reason: str | None
+    circuit: str | None
+
+
+async def _profiles(view: View, ref: ChargerRef) -> list[ProfileRow] | None:
+    """The profiles in force, as the power step computes them: its location's allocation
+    (`planning.power.allocate`, from the open transactions of the chargers its circuits
+    feed, one query) cut to this charger (`charging_limits`). None when no circuit feeds it
+    (nothing is limited, no profile is sent)."""
+    if ref.declared is None:
+        return None
+    fleet = view.fleet
+    name = ref.declared.name
+    location = ref.declared.resource.spec.location
+    fed = {
+        charger.name: charger
+        for limit in fleet.power_limits.values()
+        if limit.resource.spec.location == location
+        for charger in fleet.chargers_fed_by(limit.name)
+    }
+    if name not in fed:
+        return None
+    chargers = sorted(fed.values(), key=lambda c: c.name)
+    by_identity = {c.resource.identity.lower(): c for c in chargers}
+    running: dict[str, list[Transaction]] = {c.name: [] for c in chargers}
+    for transaction in await view.central.store.open_transactions_of(
+        [c.resource.identity for c in chargers]
+    ):
+        owner = by_identity.get(transaction.identity.lower())
+        if owner is not None:
+            running[owner.name].append(transaction)
+    sessions = sessions_from((c, running[c.name]) for c in chargers)
+    plan = allocate(fleet, sessions, datetime.now(UTC), location)
+    allocations = {a.connector: a for a in plan.for_charger(name)}
+    rows = []
+    for limit in charging_limits(plan, name):
+        allocation = allocations.get(limit.connector)
+        rows.append(
+            ProfileRow(
+                profile_id=limit.profile_id,
+                purpose=limit.purpose.value,
+                connector=limit.connector,
+                amperes=max((p.amperes for p in limit.periods), default=0.0),
+                transaction_id=limit.transaction_id,
+                state=allocation.state.value if allocation is not None else None,
+                reason=allocation.reason if allocation is not None else None,
+                circuit=allocation.circuit if allocation is not None else None,
+            )
+        )
+    return rows
+
+
+def _page(request: web.Request) -> int:
+    try:
+        return max(1, int(request.query.get("page", "1")))
+    except ValueError:
+        return 1
 
 
 def _abbreviate(frame: str) -> str:

@@ -86,5 +86,12 @@ def _last_event_id(request: web.Request) -> int | None:
 
 
 def _closing(request: web.Request) -> bool:
+    """The browser went away, or the server is stopping. aiohttp marks each connection as
+    closing when it begins to shut down (`RequestHandler.close`, from `Server.pre_shutdown`)
+    and would cancel a handler still running only after its shutdown timeout; it has no
+    public flag for it, hence the attribute, read defensively."""
     transport = request.transport
-    return transport is None or transport.is_closing()
+    if transport is None or transport.is_closing():
+        return True
+    protocol = request.protocol
+    return bool(getattr(protocol, "_close", False) or getattr(protocol, "_force_close", False))
