@@ -10,19 +10,17 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from controller.planning.transactions import to_csv
-from controller.runtime.serve import ServeOptions, running
 from controller.values.records import KeyState, KeyStatus, MeterSample, ReportedKey
-from controller.web.app import WebOptions, WebServer, parse_networks
 from controller.web.exports import export_rows
 from tests.integration.test_view_dashboard import (  # noqa: F401 - the shared fixture
     BEE,
     Site,
     connect,
     parse,
+    served,
     session,
     site,
     table_rows,
@@ -44,24 +42,8 @@ async def powered(tmp_path: Path) -> AsyncIterator[Site]:
     fleet = write_view_fleet(tmp_path)
     with (fleet / "fleet.yaml").open("a") as file:
         file.write(DEPOT_GRID)
-    options = ServeOptions(
-        reconcile=False,
-        paths=[fleet],
-        store_url=f"sqlite:///{tmp_path / 'state.db'}",
-        host="127.0.0.1",
-        port=0,
-        call_timeout=2.0,
-        allow_unknown=True,
-    )
-    trusted = WebOptions("127.0.0.1", 0, trusted_proxies=parse_networks(["127.0.0.1"]))
-    async with running(options) as started:
-        web = WebServer(started.central, started.endpoint, trusted)
-        await web.start()
-        try:
-            async with aiohttp.ClientSession() as http:
-                yield Site(started, web, http)
-        finally:
-            await web.close()
+    async with served(fleet) as started:
+        yield started
 
 
 async def test_the_charger_page_shows_boot_info_and_a_drifted_key(site: Site) -> None:  # noqa: F811

@@ -11,6 +11,7 @@ The fixtures are shared with tests/integration/test_view_locations.py.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
@@ -256,11 +257,18 @@ def write_view_fleet(root: Path) -> Path:
 
 @pytest.fixture
 async def site(tmp_path: Path) -> AsyncIterator[Site]:
-    fleet = write_view_fleet(tmp_path)
+    async with served(write_view_fleet(tmp_path)) as started:
+        yield started
+
+
+@asynccontextmanager
+async def served(fleet: Path) -> AsyncIterator[Site]:
+    """The central system on `fleet` (its store beside it) and the web view, 127.0.0.1 being
+    a trusted proxy so each request's X-Forwarded-Email names who is looking."""
     options = ServeOptions(
         reconcile=False,  # the tests write what the reconciler would have recorded
         paths=[fleet],
-        store_url=f"sqlite:///{tmp_path / 'state.db'}",
+        store_url=f"sqlite:///{fleet.parent / 'state.db'}",
         host="127.0.0.1",
         port=0,
         call_timeout=2.0,
