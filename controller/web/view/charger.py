@@ -37,7 +37,7 @@ from controller.planning.keys import (
 )
 from controller.planning.power import allocate, charging_limits
 from controller.planning.profiles import sessions_from
-from controller.planning.transactions import ExportRow, row_for, to_csv
+from controller.planning.transactions import ExportRow, row_for
 from controller.values.records import KeyStatus, Transaction
 from controller.web.exports import export_rows, rows_for
 from controller.web.responses import refused
@@ -45,7 +45,7 @@ from controller.web.status import ChargerRef, log_entry
 from controller.web.view import charts, livelog
 from controller.web.view.insights import DAY, mask_id_tag, page_slice
 from controller.web.view.prefs import prefs_of
-from controller.web.view.site import View
+from controller.web.view.site import View, csv_download
 
 TRANSACTIONS_SHOWN = 25
 """Transactions per page of the charger's table."""
@@ -126,15 +126,7 @@ def routes(view: View) -> list[web.RouteDef]:
     async def csv(request: web.Request) -> web.Response:
         ref = await find(view, request)
         rows = await export_rows(view.fleet, view.central.store, identity=ref.identity)
-        name = ref.declared.name if ref.declared is not None else ref.identity
-        return web.Response(
-            text=to_csv(rows),
-            content_type="text/csv",
-            headers={
-                "Content-Disposition": f'attachment; filename="{name}-transactions.csv"',
-                "Cache-Control": "no-store",
-            },
-        )
+        return csv_download(rows, ref.declared.name if ref.declared is not None else ref.identity)
 
     async def transaction(request: web.Request) -> web.Response:
         ref = await find(view, request)

@@ -28,7 +28,6 @@ from typing import Any
 from aiohttp import web
 from babel.numbers import format_decimal
 
-from controller.planning.transactions import to_csv
 from controller.web.exports import export_rows, parse_when, rows_for
 from controller.web.responses import refused
 from controller.web.status import Document
@@ -49,7 +48,7 @@ from controller.web.view.insights import (
     utilisation_by_hour,
 )
 from controller.web.view.prefs import prefs_of
-from controller.web.view.site import View
+from controller.web.view.site import View, csv_download
 
 PAGE_SIZE = 25
 """Transactions per page of a location's table."""
@@ -233,14 +232,7 @@ def routes(view: View) -> list[web.RouteDef]:
         rows = await export_rows(
             view.fleet, view.central.store, location=name, since=since, until=until
         )
-        return web.Response(
-            text=to_csv(rows),
-            content_type="text/csv",
-            headers={
-                "Content-Disposition": f'attachment; filename="{name}-transactions.csv"',
-                "Cache-Control": "no-store",
-            },
-        )
+        return csv_download(rows, name)
 
     async def power_svg(request: web.Request) -> web.Response:
         document = await _document(view, request, request.match_info["name"])

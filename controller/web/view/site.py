@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from importlib import resources
@@ -27,6 +27,7 @@ from aiohttp import web
 
 from controller.fleet.model import Fleet
 from controller.ocpp.central import CentralSystem
+from controller.planning.transactions import ExportRow, to_csv
 from controller.web.access import Scope, scope_for
 from controller.web.responses import Document, Refused, json_response
 from controller.web.status import StatusService
@@ -164,6 +165,19 @@ def _environment() -> jinja2.Environment:
         i18n.gettext_now, i18n.ngettext_now, newstyle=True
     )
     return env
+
+
+def csv_download(rows: Sequence[ExportRow], name: str) -> web.Response:
+    """Transactions as `chargectl export` writes them, a download named
+    `<name>-transactions.csv` (never cached: the rows change as sessions run)."""
+    return web.Response(
+        text=to_csv(rows),
+        content_type="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}-transactions.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 # --- middlewares ---------------------------------------------------------------------------------
