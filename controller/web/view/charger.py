@@ -43,7 +43,7 @@ from controller.web.exports import export_rows, rows_for
 from controller.web.responses import refused
 from controller.web.status import ChargerRef, log_entry
 from controller.web.view import charts, livelog
-from controller.web.view.insights import DAY, mask_id_tag, page_slice
+from controller.web.view.insights import DAY, mask_id_tag, page_count, page_slice
 from controller.web.view.prefs import prefs_of
 from controller.web.view.site import View, csv_download
 
@@ -114,7 +114,7 @@ def routes(view: View) -> list[web.RouteDef]:
             transactions=shown,
             transactions_total=total,
             page=page,
-            pages=max(1, -(-total // TRANSACTIONS_SHOWN)),
+            pages=page_count(total, TRANSACTIONS_SHOWN),
             profiles=profiles,
             events=list(reversed(document["events"])),
             frames=frames,

@@ -13,6 +13,8 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
+from controller.web.view.insights import page_count
+
 PER_PAGE = 50
 MAX_PER_PAGE = 500
 
@@ -154,7 +156,7 @@ def select(rows: Iterable[Row], query: Query) -> Page:
     kept = [row for row in rows if matches(row, query)]
     kept.sort(key=lambda r: r.key.lower())  # ties keep name order, whatever the column
     kept.sort(key=SORTS[query.sort], reverse=query.order == "desc")
-    pages = max(1, -(-len(kept) // query.per))
+    pages = page_count(len(kept), query.per)
     page = min(query.page, pages)
     start = (page - 1) * query.per
     return Page(kept[start : start + query.per], len(kept), page, pages)

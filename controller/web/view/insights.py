@@ -277,6 +277,11 @@ class Slice:
     skip: int
 
 
+def page_count(total: int, size: int) -> int:
+    """Pages of `size` that `total` items fill; one (empty) page when there are none."""
+    return max(1, -(-total // size))
+
+
 def page_slice(
     buckets: Sequence[TransactionBucket], bucket: timedelta, offset: int, limit: int
 ) -> Slice | None:
