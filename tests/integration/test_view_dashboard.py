@@ -10,6 +10,7 @@ The fixtures are shared with tests/integration/test_view_locations.py.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -464,3 +465,27 @@ async def test_a_teammate_sees_only_their_own_chargers_and_sessions(site: Site) 
     everyone = await site.page("/")  # max, of both teams: everything
     assert tile(everyone, "sessions-today") == "3"
     await site.page("/", EVE, status=403)
+
+
+async def test_a_large_fleets_dashboard_agrees_with_the_chargers_table(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From SHARED_FROM chargers (here 1) the dashboard counts the chargers table's shared
+    snapshot, so a tile and the filtered table it links to give the same number, and a
+    charger that connects is counted once the snapshot is refreshed."""
+    from controller.web.view import rows
+
+    monkeypatch.setattr(rows, "SHARED_FROM", 1)
+    monkeypatch.setattr(rows, "FRESH", 3600.0)
+    assert tile(await site.page("/"), "connected") == "0"
+    cp16 = await connect(site, "CP-16")
+    assert tile(await site.page("/"), "connected") == "0"  # the snapshot the table shows too
+    table = await site.page("/chargers?connection=connected")
+    assert table.by_id("chargers-count").attrs["data-total"] == "0"
+    monkeypatch.setattr(rows, "FRESH", 0.0)
+    deadline = asyncio.get_running_loop().time() + 10
+    while tile(await site.page("/"), "connected") == "0":
+        assert asyncio.get_running_loop().time() < deadline, "the snapshot was never refreshed"
+    table = await site.page("/chargers?connection=connected")
+    assert table.by_id("chargers-count").attrs["data-total"] == "1"
+    await cp16.close()

@@ -10,23 +10,22 @@
   Faulted connector. The key statuses are read only for the chargers whose Synced condition is
   False (one batched read), so a healthy fleet of 10,000 costs nothing there.
 
-The store is read with a fixed number of queries, whatever the fleet's size: the chargers
-document (records, open transactions, liveness), the conditions, the key statuses of the
-unsynced, and the totals.
+The chargers are the fleet's shared rows (`rows.shared_rows`, the chargers table's: one
+snapshot for every viewer and page once the fleet is large), so the dashboard itself reads only
+the totals: a fixed number of queries whatever the fleet's size. The counts and the
+attention list therefore agree with the chargers table its tiles link to.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from aiohttp import web
 
-from controller.values.records import KeyStatus
-from controller.web.status import Document
 from controller.web.view import charts
+from controller.web.view.fleetlist import Connection, Row
 from controller.web.view.insights import (
     OFFLINE_AFTER,
     QUARTER,
@@ -34,17 +33,14 @@ from controller.web.view.insights import (
     Concern,
     DayTotal,
     Sync,
-    faulted_connectors,
     fold_days,
-    key_concerns,
     last_days,
     offline_for_long,
     start_of_day,
-    sync_state,
-    synced_conditions,
     totals_since,
 )
 from controller.web.view.prefs import prefs_of
+from controller.web.view.rows import shared_rows, visible
 from controller.web.view.site import View
 
 ATTENTION_SHOWN = 50
@@ -81,44 +77,33 @@ class Counts:
 
 
 def routes(view: View) -> list[web.RouteDef]:
+    snapshot = shared_rows(view)
+
     async def dashboard(request: web.Request) -> web.Response:
         scope = view.scope(request)
-        store = view.central.store
         zone = prefs_of(request).zone
         now = datetime.now(UTC)
 
-        document = await view.service.chargers(scope)
-        items: list[Document] = document["chargers"]
-        declared = [item for item in items if item["declared"]]
-        synced = synced_conditions(await store.conditions())
-        unsynced = [
-            item
-            for item in declared
-            if (condition := synced.get(item["identity"].lower())) is not None
-            and condition.status == "False"
-        ]
-        statuses = await key_statuses_of(view, [item["identity"] for item in unsynced])
-
-        counts = Counts(pending=sum(1 for item in items if item["pending"]))
+        rows = visible(await snapshot.rows(), scope)
+        declared = [row for row in rows if row.name is not None]
+        counts = Counts(pending=len(rows) - len(declared))
         needing: list[Needing] = []
-        for item in declared:
-            lowered = item["identity"].lower()
-            keys = statuses.get(lowered, [])
+        for row in declared:
             counts.declared += 1
-            counts.connected += bool(item["connected"])
-            counts.sync[sync_state(synced.get(lowered), keys)] += 1
-            reasons = _reasons(item, keys, now)
+            counts.connected += row.connection is Connection.CONNECTED
+            counts.sync[Sync(row.sync)] += 1
+            reasons = _reasons(row, now)
             if reasons:
-                needing.append(Needing(item["name"], item["identity"], item["location"], reasons))
+                needing.append(Needing(row.key, row.identity, row.location, reasons))
         needing.sort(key=lambda n: (n.rank, n.name))
 
         days = last_days(now, zone)
         today = start_of_day(days[-1], zone)
         month = start_of_day(days[-1].replace(day=1), zone)
         since = min(start_of_day(days[0], zone), month)
-        identities = None if scope.locations is None else [i["identity"] for i in declared]
+        identities = None if scope.locations is None else [row.identity for row in declared]
         buckets = (
-            await store.transaction_totals(
+            await view.central.store.transaction_totals(
                 since=since, until=now + QUARTER, bucket=QUARTER, identities=identities
             )
             if identities is None or identities
@@ -144,26 +129,9 @@ def routes(view: View) -> list[web.RouteDef]:
     return [web.get("/", dashboard, name="dashboard")]
 
 
-async def key_statuses_of(view: View, identities: Sequence[str]) -> dict[str, list[KeyStatus]]:
-    """Key statuses of these chargers by lower-cased identity: concurrent reads, which the
-    store answers with one query (its per-charger reads are batched)."""
-    store = view.central.store
-    found = await asyncio.gather(*(store.key_statuses(identity) for identity in identities))
-    return {i.lower(): list(s) for i, s in zip(identities, found, strict=True)}
-
-
-def _reasons(item: Document, keys: Sequence[KeyStatus], now: datetime) -> tuple[Attention, ...]:
-    reasons: list[Attention] = []
-    away = offline_for_long(bool(item["connected"]), _moment(item["disconnectedAt"]), now)
-    if away is not None:
-        reasons.append(away)
-    reasons.extend(faulted_connectors(item["connectors"]))
-    reasons.extend(key_concerns(keys))
-    return tuple(reasons)
-
-
-def _moment(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00"))
+def _reasons(row: Row, now: datetime) -> tuple[Attention, ...]:
+    away = offline_for_long(row.connection is Connection.CONNECTED, row.away_since, now)
+    return row.troubles if away is None else (away, *row.troubles)
 
 
 def _energy_chart(view: View, request: web.Request, per_day: Sequence[DayTotal]) -> object:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from controller.web.view.insights import page_count
+from controller.web.view.insights import Attention, page_count
 
 PER_PAGE = 50
 MAX_PER_PAGE = 500
@@ -42,6 +43,11 @@ class Row:
     last_heartbeat: str | None
     since: str | None
     """When it connected (connected) or went away (offline), RFC 3339."""
+    away_since: datetime | None = None
+    """When an offline charger that had connected went away (the dashboard's "offline for
+    long" is decided from it per request)."""
+    troubles: tuple[Attention, ...] = ()
+    """What needs attention whatever the time: Faulted connectors, blocked keys, firmware."""
 
     @property
     def key(self) -> str:

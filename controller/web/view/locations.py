@@ -32,7 +32,6 @@ from controller.web.exports import export_rows, parse_when, rows_for
 from controller.web.responses import refused
 from controller.web.status import Document
 from controller.web.view import charts
-from controller.web.view.dashboard import key_statuses_of
 from controller.web.view.i18n import timezone
 from controller.web.view.insights import (
     DAY,
@@ -49,6 +48,7 @@ from controller.web.view.insights import (
     utilisation_by_hour,
 )
 from controller.web.view.prefs import prefs_of
+from controller.web.view.rows import key_statuses_of
 from controller.web.view.site import View, csv_download
 
 PAGE_SIZE = 25
