@@ -43,7 +43,7 @@ from aiohttp.typedefs import Middleware
 from controller.ocpp.central import CentralSystem
 from controller.ocpp.server import Endpoint
 from controller.web.access import IDENTITY_HEADER, Scope, scope_for
-from controller.web.listener import LOOPBACK, Listener
+from controller.web.listener import LOOPBACK, Listener, is_loopback_host
 from controller.web.metrics import CONTENT_TYPE, Metrics
 from controller.web.responses import (
     Document,
@@ -338,12 +338,40 @@ class WebServer(Listener):
             build_app(self._api),
             self.options.host,
             self.options.port,
-            what="status API and metrics",
+            what="web view, status API and metrics",
             exposed="probes and /metrics answer anyone; the status API answers "
             + ("only the trusted proxies" if self.options.trusted_proxies else "loopback only")
             + " (--trusted-proxy)",
             access_log=self.options.access_log,
             shutdown_timeout=self.options.shutdown_timeout,
+        )
+
+    def announce(self) -> None:
+        """Log the web view's address and who it answers: in local mode (no trusted proxy) the
+        single user on this machine; in proxy mode the people the trusted proxies name."""
+        proxies = self.options.trusted_proxies
+        if proxies:
+            mode = (
+                f"proxy mode: {self.options.identity_header} names the viewer on requests from "
+                + ", ".join(str(network) for network in proxies)
+                + "; other peers on this machine get local mode"
+            )
+        else:
+            mode = "local mode: no proxy configured"
+        rest = "status API at /api, metrics at /metrics"
+        if is_loopback_host(self.host):
+            log.info("web: web view on %s/ (%s, loopback only); %s", self.url, mode, rest)
+            return
+        host = self.host or "0.0.0.0"
+        host = f"[{host}]" if ":" in host else host
+        who = "the trusted proxies and this machine" if proxies else "this machine only"
+        log.warning(
+            "web: web view on http://%s:%d/, reachable from the network (%s); the view and the "
+            "status API at /api answer %s, probes and /metrics answer anyone (--trusted-proxy)",
+            host,
+            self.port,
+            mode,
+            who,
         )
 
     async def close(self) -> None:

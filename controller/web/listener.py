@@ -84,6 +84,10 @@ class Listener:
             await runner.cleanup()
             raise
         self._runner = runner
+        self.announce()
+
+    def announce(self) -> None:
+        """Log what now listens where: at INFO on loopback, a warning beyond it."""
         if is_loopback_host(self.host):
             log.info("web: %s on %s (loopback only)", self.what, self.url)
         else:

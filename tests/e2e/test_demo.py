@@ -3,15 +3,18 @@
 Every example charger must boot and heartbeat, and every one not declared Inoperative must
 run a transaction, visible in the store and in the log, including the chargers on security
 profile 2 (TLS with a throwaway certificate) whose passwords live in Kubernetes Secrets and
-files this machine does not have.
+files this machine does not have. The log names the web view's address, and the view
+answers `GET /` there with the dashboard counting the simulated fleet.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from controller.fleet.model import resolve_charger
@@ -45,6 +48,28 @@ async def wait_until_every_charger_has_run(server: Running, deadline: float) -> 
         await asyncio.sleep(0.5)
 
 
+async def assert_dashboard_counts_the_fleet(server: Running) -> None:
+    """`GET /` of the web view: the dashboard, counting every declared charger as connected or
+    offline (reboots during convergence may take one offline for a moment), some connected."""
+    assert server.web is not None
+    declared = len(server.central.fleet.chargers)
+    async with aiohttp.ClientSession() as http, http.get(f"{server.web.url}/") as response:
+        assert response.status == 200
+        assert response.content_type == "text/html"
+        page = await response.text()
+    assert "<h1>Dashboard</h1>" in page
+    assert f"{declared} chargers declared in the fleet." in page
+    tiles = {
+        name: int(value)
+        for name, value in re.findall(
+            r'data-count="(connected|offline)">\s*<a [^>]*><span class="value">(\d+)<', page
+        )
+    }
+    assert tiles.keys() == {"connected", "offline"}, page
+    assert tiles["connected"] + tiles["offline"] == declared
+    assert tiles["connected"] > 0
+
+
 def _ran(record: ChargerRecord | None) -> bool:
     return record is not None and record.boot is not None and record.last_heartbeat is not None
 
@@ -58,6 +83,7 @@ async def test_every_example_charger_boots_heartbeats_and_charges(
         store_url=f"sqlite:///{tmp_path / 'demo.db'}",
         host="127.0.0.1",
         port=0,
+        http_port=0,
         simulate=SimulateOptions(time_scale=600, sessions_per_hour=60, session_minutes=20, seed=7),
     )
     async with running(options) as server:
@@ -69,3 +95,9 @@ async def test_every_example_charger_boots_heartbeats_and_charges(
                 caplog.text
             )
         assert "started on connector" in caplog.text
+        await assert_dashboard_counts_the_fleet(server)
+        assert server.web is not None
+        assert (
+            f"web: web view on {server.web.url}/ (local mode: no proxy configured, loopback "
+            "only); status API at /api, metrics at /metrics" in caplog.text
+        )
