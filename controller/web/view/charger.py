@@ -81,10 +81,9 @@ async def find(view: View, request: web.Request) -> ChargerRef:
     key = request.match_info["id"]
     ref = await view.service.find(key, view.scope(request))
     if ref is None:
+        _ = view.gettext(request)
         raise refused(
-            HTTPStatus.NOT_FOUND,
-            "not-found",
-            view.gettext(request)("There is no charger %(name)s.") % {"name": key},
+            HTTPStatus.NOT_FOUND, "not-found", _("There is no charger %(name)s.") % {"name": key}
         )
     return ref
 

@@ -225,10 +225,11 @@ def routes(view: View) -> list[web.RouteDef]:
             since = parse_when(request.query.get("since"))
             until = parse_when(request.query.get("until"))
         except ValueError:
+            _ = view.gettext(request)
             raise refused(
                 HTTPStatus.BAD_REQUEST,
                 "bad-parameter",
-                view.gettext(request)("since and until are dates or RFC 3339 times."),
+                _("since and until are dates or RFC 3339 times."),
             ) from None
         rows = await export_rows(
             view.fleet, view.central.store, location=name, since=since, until=until
@@ -266,10 +267,9 @@ def routes(view: View) -> list[web.RouteDef]:
 async def _document(view: View, request: web.Request, name: str) -> Document:
     document = await view.service.location(name, view.scope(request))
     if document is None:
+        _ = view.gettext(request)
         raise refused(
-            HTTPStatus.NOT_FOUND,
-            "not-found",
-            view.gettext(request)("There is no location %(name)s.") % {"name": name},
+            HTTPStatus.NOT_FOUND, "not-found", _("There is no location %(name)s.") % {"name": name}
         )
     return document
 

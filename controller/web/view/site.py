@@ -218,25 +218,45 @@ def pages_errors(view: View) -> Callable[..., Awaitable[web.StreamResponse]]:
             if exc.status < 400:
                 raise
             allow = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
-            return _error_page(view, request, exc.status, exc.reason, allow)
+            message = exc.reason
+            if message == _english_phrase(exc.status):  # aiohttp's own, e.g. an unknown path
+                message = _phrase(view.gettext(request), exc.status)
+            return _error_page(view, request, exc.status, message, allow)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("%s %s failed", request.method, request.path)
-            return _error_page(
-                view, request, 500, view.gettext(request)("Internal error; see the server log."), {}
-            )
+            _ = view.gettext(request)
+            return _error_page(view, request, 500, _("Internal error; see the server log."), {})
 
     return html_errors
+
+
+def _english_phrase(status: int) -> str | None:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return None
+
+
+def _phrase(_: i18n.Translate, status: int) -> str:
+    """The status's reason phrase in the viewer's language: those a page answers with
+    translated, any other in English, and "Error" for a status HTTP does not name."""
+    translated = {
+        400: _("Bad Request"),
+        403: _("Forbidden"),
+        404: _("Not Found"),
+        405: _("Method Not Allowed"),
+        500: _("Internal Server Error"),
+        503: _("Service Unavailable"),
+    }
+    return translated.get(status) or _english_phrase(status) or _("Error")
 
 
 def _error_page(
     view: View, request: web.Request, status: int, message: str, headers: Mapping[str, str]
 ) -> web.Response:
-    try:
-        phrase = HTTPStatus(status).phrase
-    except ValueError:
-        phrase = "Error"
+    phrase = _phrase(view.gettext(request), status)
     return view.render(
         request,
         "error.html",
