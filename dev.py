@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""The project's two commands, with nothing but Python 3.11 installed.
+"""The project's commands, with nothing but Python 3.11 installed.
 
-    python3 dev.py demo   set up .venv, validate the example fleet and run it with simulated
-                          chargers (extra arguments go to `chargectl serve`)
-    python3 dev.py test   set up .venv and run the whole test suite (ruff, mypy, the import
-                          contracts, pytest)
+    python3 dev.py demo         set up .venv, validate the example fleet and run it with
+                                simulated chargers; the web view is at http://127.0.0.1:8080/
+                                (extra arguments go to `chargectl serve`)
+    python3 dev.py test         set up .venv and run the whole test suite (ruff, mypy, the
+                                import contracts, pytest)
+    python3 dev.py screenshots  set up .venv and save the README's screenshots of the web view
+                                in docs/ (needs Debian's chromium; an argument: another folder)
 
 A virtualenv in .venv is created or refreshed when pyproject.toml changes. Extra arguments
 after `test` go to pytest (e.g. `python3 dev.py test -k validate`).
@@ -95,7 +98,11 @@ def test(args: list[str]) -> None:
     run(BIN / "python", "-m", "pytest", *args)
 
 
-COMMANDS = {"demo": demo, "test": test}
+def screenshots(args: list[str]) -> None:
+    run(BIN / "python", "-m", "tests.e2e.browser.screenshots", *args)
+
+
+COMMANDS = {"demo": demo, "test": test, "screenshots": screenshots}
 
 
 def main() -> None:
