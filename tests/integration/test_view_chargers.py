@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from controller.web.view import rows
+from controller.web.view import shared
 from tests.integration.test_view_dashboard import (  # noqa: F401 - the shared fixture
     BEE,
     Node,
@@ -79,8 +79,8 @@ async def test_a_large_fleet_shares_one_snapshot_of_rows(
 ) -> None:
     """From SHARED_FROM chargers (here 1) every viewer gets the same rows while they are fresh,
     cut to their scope; once stale, they are still shown while a refresh reads the store."""
-    monkeypatch.setattr(rows, "SHARED_FROM", 1)
-    monkeypatch.setattr(rows, "FRESH", 3600.0)
+    monkeypatch.setattr(shared, "SHARED_FROM", 1)
+    monkeypatch.setattr(shared, "FRESH", 3600.0)
 
     def state(page: Node, key: str) -> str:
         return page.by_id("chargers-table").one("tr", data_charger=key).attrs["data-connection"]
@@ -89,7 +89,7 @@ async def test_a_large_fleet_shares_one_snapshot_of_rows(
     cp = await connect(site, "CP-16")
     assert state(await site.page("/chargers"), "cp-16") == "offline"  # the shared rows
     assert listed(await site.page("/chargers", BEE)) == ["cp-b", "cp-s"]  # cut to the viewer
-    monkeypatch.setattr(rows, "FRESH", 0.0)
+    monkeypatch.setattr(shared, "FRESH", 0.0)
     deadline = asyncio.get_running_loop().time() + 10
     while state(await site.page("/chargers"), "cp-16") == "offline":
         assert asyncio.get_running_loop().time() < deadline, "the snapshot was never refreshed"

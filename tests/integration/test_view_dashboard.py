@@ -473,16 +473,16 @@ async def test_a_large_fleets_dashboard_agrees_with_the_chargers_table(
     """From SHARED_FROM chargers (here 1) the dashboard counts the chargers table's shared
     snapshot, so a tile and the filtered table it links to give the same number, and a
     charger that connects is counted once the snapshot is refreshed."""
-    from controller.web.view import rows
+    from controller.web.view import shared
 
-    monkeypatch.setattr(rows, "SHARED_FROM", 1)
-    monkeypatch.setattr(rows, "FRESH", 3600.0)
+    monkeypatch.setattr(shared, "SHARED_FROM", 1)
+    monkeypatch.setattr(shared, "FRESH", 3600.0)
     assert tile(await site.page("/"), "connected") == "0"
     cp16 = await connect(site, "CP-16")
     assert tile(await site.page("/"), "connected") == "0"  # the snapshot the table shows too
     table = await site.page("/chargers?connection=connected")
     assert table.by_id("chargers-count").attrs["data-total"] == "0"
-    monkeypatch.setattr(rows, "FRESH", 0.0)
+    monkeypatch.setattr(shared, "FRESH", 0.0)
     deadline = asyncio.get_running_loop().time() + 10
     while tile(await site.page("/"), "connected") == "0":
         assert asyncio.get_running_loop().time() < deadline, "the snapshot was never refreshed"

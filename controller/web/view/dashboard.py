@@ -12,7 +12,8 @@
 
 The chargers are the fleet's shared rows (`rows.shared_rows`, the chargers table's: one
 snapshot for every viewer and page once the fleet is large), so the dashboard itself reads only
-the totals: a fixed number of queries whatever the fleet's size. The counts and the
+the totals: a fixed number of queries whatever the fleet's size, and for a large fleet those are
+shared too (`shared.SharedByKey`, by time window and the viewer's chargers). The counts and the
 attention list therefore agree with the chargers table its tiles link to.
 """
 
@@ -24,6 +25,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from controller.values.records import TransactionBucket
 from controller.web.view import charts
 from controller.web.view.fleetlist import Connection, Row
 from controller.web.view.insights import (
@@ -41,6 +43,7 @@ from controller.web.view.insights import (
 )
 from controller.web.view.prefs import prefs_of
 from controller.web.view.rows import shared_rows, visible
+from controller.web.view.shared import SharedByKey
 from controller.web.view.site import View
 
 ATTENTION_SHOWN = 50
@@ -78,6 +81,7 @@ class Counts:
 
 def routes(view: View) -> list[web.RouteDef]:
     snapshot = shared_rows(view)
+    totals: SharedByKey[list[TransactionBucket]] = SharedByKey("the dashboard's totals")
 
     async def dashboard(request: web.Request) -> web.Response:
         scope = view.scope(request)
@@ -102,13 +106,22 @@ def routes(view: View) -> list[web.RouteDef]:
         month = start_of_day(days[-1].replace(day=1), zone)
         since = min(start_of_day(days[0], zone), month)
         identities = None if scope.locations is None else [row.identity for row in declared]
-        buckets = (
-            await view.central.store.transaction_totals(
-                since=since, until=now + QUARTER, bucket=QUARTER, identities=identities
+
+        async def read_totals() -> list[TransactionBucket]:
+            if identities is not None and not identities:
+                return []
+            return await view.central.store.transaction_totals(
+                since=since,
+                until=datetime.now(UTC) + QUARTER,
+                bucket=QUARTER,
+                identities=identities,
             )
-            if identities is None or identities
-            else []
-        )
+
+        if snapshot.large:  # shared by the viewers of the same chargers, as the rows are
+            key = (since, None if identities is None else frozenset(identities))
+            buckets = await totals.get(key, read_totals, view.fleet)
+        else:
+            buckets = await read_totals()
         per_day = fold_days(buckets, zone, days)
         return view.render(
             request,

@@ -15,18 +15,13 @@ replica that still holds the charger's lock).
 
 At 10,000 chargers the records alone take ~0.3 s to read (bench/web.py: /chargers was 433 ms
 p50, 876 ms p99 reading them on every request, the dashboard 494 ms building the status
-document), so from `SHARED_FROM` chargers the whole fleet's rows are a snapshot shared by every
-viewer, request and page (`shared_rows`): younger than `FRESH` it is used as it is; older, it
-is still used (up to `STALE`) while one refresh runs in the background, so no request waits
-for a read the previous one made a moment ago. A smaller fleet is read on every request: a
-page then always shows what the store says now.
+document), so from `shared.SHARED_FROM` chargers the whole fleet's rows are one `Shared` value
+for every viewer, request and page (`shared_rows`); each request cuts them to its viewer.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import time
 import weakref
 from collections.abc import Sequence
 from datetime import datetime
@@ -45,17 +40,8 @@ from controller.web.view.insights import (
     sync_state,
     synced_conditions,
 )
+from controller.web.view.shared import Shared, is_large
 from controller.web.view.site import View
-
-log = logging.getLogger("chargectl.web")
-
-SHARED_FROM = 1000
-"""Fleets of this many chargers (declared and pending) or more share one snapshot of rows."""
-FRESH = 1.0
-"""Seconds a snapshot is used as it is."""
-STALE = 10.0
-"""Seconds an older snapshot is still shown while a newer one is read; after that (nobody
-looked for a while) a request waits for a fresh one."""
 
 _SNAPSHOTS: weakref.WeakKeyDictionary[View, Snapshot] = weakref.WeakKeyDictionary()
 
@@ -81,40 +67,24 @@ class Snapshot:
 
     def __init__(self, view: View) -> None:
         self.view = view
-        self._rows: list[Row] | None = None
-        self._fleet: object | None = None
-        self._at = 0.0
         self._size = 0
-        self._refresh: asyncio.Task[list[Row]] | None = None
+        self._shared: Shared[list[Row]] = Shared(self._read, "the fleet's rows")
+
+    @property
+    def large(self) -> bool:
+        """Whether the fleet is large enough to share what pages read (pending chargers count
+        too, as last read)."""
+        return is_large(max(len(self.view.fleet.chargers), self._size))
 
     async def rows(self) -> list[Row]:
-        fleet = self.view.fleet
-        if max(len(fleet.chargers), self._size) < SHARED_FROM:
-            rows = await all_rows(self.view)
-            self._size = len(rows)  # pending chargers count too
-            return rows
-        age = time.monotonic() - self._at
-        if self._rows is not None and self._fleet is fleet and age < STALE:
-            if age >= FRESH and self._refresh is None:
-                self._refresh = asyncio.create_task(self._read())
-                self._refresh.add_done_callback(self._refreshed)
-            return self._rows
-        if self._refresh is None:  # none yet, too old, or the fleet was reloaded: wait
-            self._refresh = asyncio.create_task(self._read())
-            self._refresh.add_done_callback(self._refreshed)
-        return await asyncio.shield(self._refresh)
+        if not self.large:
+            return await self._read()
+        return await self._shared.get(self.view.fleet)
 
     async def _read(self) -> list[Row]:
-        fleet = self.view.fleet
-        started = time.monotonic()
         rows = await all_rows(self.view)
-        self._rows, self._fleet, self._at, self._size = rows, fleet, started, len(rows)
+        self._size = len(rows)
         return rows
-
-    def _refreshed(self, task: asyncio.Task[list[Row]]) -> None:
-        self._refresh = None
-        if not task.cancelled() and task.exception() is not None:
-            log.error("reading the fleet's rows failed", exc_info=task.exception())
 
 
 async def key_statuses_of(view: View, identities: Sequence[str]) -> dict[str, list[KeyStatus]]:
