@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -42,6 +42,9 @@ CURRENT = "Current.Import"
 CURRENT_OFFERED = "Current.Offered"
 DRAW_MEASURANDS = (POWER, CURRENT, CURRENT_OFFERED)
 """What a live draw is made of: the newest samples of these, per open transaction."""
+DAY = timedelta(days=1)
+HISTORY_START = datetime(2000, 1, 1, tzinfo=UTC)
+"""Where the per-day counts that find a charger's newest transactions start."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,11 +147,33 @@ class StatusService:
             ],
             "declared": _declared_configuration(self.fleet, ref.declared),
         }
-        history = await self.store.transactions(identities=[ref.identity])
-        document["transactions"] = [_transaction(t) for t in history[-transactions:]]
+        newest = await self._newest_transactions(ref.identity, transactions)
+        document["transactions"] = [_transaction(t) for t in newest]
         recent = await self.store.events(ref.identity, limit=events) if events > 0 else []
         document["events"] = [_event(e) for e in recent]
         return document
+
+    async def _newest_transactions(self, identity: str, count: int) -> list[Transaction]:
+        """The charger's newest `count` transactions (none for 0), oldest first. Per-day
+        counts find the day the oldest of them started on, and only the days from there are
+        read: not the charger's whole history (it may have years of transactions)."""
+        if count <= 0:
+            return []
+        days = await self.store.transaction_totals(
+            since=HISTORY_START,
+            until=datetime.now(UTC) + DAY,
+            bucket=DAY,
+            identities=[identity],
+        )
+        since: datetime | None = None  # fewer than `count` counted: read them all
+        seen = 0
+        for day in reversed(days):
+            seen += day.sessions
+            if seen >= count:
+                since = day.start
+                break
+        recent = await self.store.transactions(identities=[identity], since=since)
+        return recent[-count:]
 
     async def location(self, name: str, scope: Scope) -> Document | None:
         """A location as declared, its chargers with their status and power, its circuits, and
