@@ -780,9 +780,13 @@ class PassStore(FakeStore):
         for condition in conditions:
             self.recorded_conditions[(condition.identity, condition.type)] = condition
 
-    async def conditions(self, identity: str | None = None) -> list[ChargerCondition]:
+    async def conditions(
+        self, identity: str | None = None, *, identities: Collection[str] | None = None
+    ) -> list[ChargerCondition]:
         return [
-            c for (i, _), c in sorted(self.recorded_conditions.items()) if identity in (None, i)
+            c
+            for (i, _), c in sorted(self.recorded_conditions.items())
+            if identity in (None, i) and (identities is None or i in identities)
         ]
 
     def condition(self, identity: str, kind: str = "Synced") -> ChargerCondition:
@@ -967,7 +971,9 @@ class EmptyStatusStore:
     async def charger(self, identity: str) -> ChargerRecord | None:
         return None
 
-    async def conditions(self, identity: str | None = None) -> list[ChargerCondition]:
+    async def conditions(
+        self, identity: str | None = None, *, identities: Collection[str] | None = None
+    ) -> list[ChargerCondition]:
         return []
 
     async def key_statuses(self, identity: str | None = None) -> list[KeyStatus]:

@@ -194,8 +194,11 @@ class Store(ABC):
         """
 
     @abstractmethod
-    async def conditions(self, identity: str | None = None) -> list[ChargerCondition]:
-        """The conditions (of one charger, or all), by identity and type."""
+    async def conditions(
+        self, identity: str | None = None, *, identities: Collection[str] | None = None
+    ) -> list[ChargerCondition]:
+        """The conditions (of one charger, of these chargers, or all), by identity and type:
+        one query for a page's chargers, however many the fleet has."""
 
     # -- transactions -----------------------------------------------------------------------
 
@@ -274,6 +277,13 @@ class Store(ABC):
     @abstractmethod
     async def meter_values(self, transaction_id: int) -> list[MeterSample]:
         """A transaction's sampled values in time order."""
+
+    @abstractmethod
+    async def meter_values_of(
+        self, transaction_ids: Collection[int]
+    ) -> dict[int, list[MeterSample]]:
+        """Each of these transactions' sampled values in time order, by transaction id (one
+        without any is left out): a page of transactions priced with one query."""
 
     @abstractmethod
     async def newest_meter_values(

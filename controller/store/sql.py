@@ -489,13 +489,16 @@ class SqlStore(Store):
             self._buffer.condition(condition)
         self._poke()
 
-    async def conditions(self, identity: str | None = None) -> list[ChargerCondition]:
+    async def conditions(
+        self, identity: str | None = None, *, identities: Collection[str] | None = None
+    ) -> list[ChargerCondition]:
         await self.flush()
         query = select(_conditions).order_by(_conditions.c.identity, _conditions.c.type)
         if identity is not None:
             query = query.where(_conditions.c.identity == identity)
         async with self._read() as conn:
-            return [rows.condition(row) for row in await conn.execute(query)]
+            found = await _select_in(conn, query, _conditions.c.identity, identities)
+        return [rows.condition(row) for row in found]
 
     # -- transactions -----------------------------------------------------------------------
 
@@ -745,6 +748,23 @@ class SqlStore(Store):
         )
         async with self._read() as conn:
             return [rows.meter_sample(row) for row in await conn.execute(query)]
+
+    async def meter_values_of(
+        self, transaction_ids: Collection[int]
+    ) -> dict[int, list[MeterSample]]:
+        ids = sorted(set(transaction_ids))
+        if not ids:
+            return {}
+        await self.flush()
+        meter = schema.meter_values
+        query = select(meter).order_by(meter.c.transaction_id, meter.c.at, meter.c.id)
+        found: dict[int, list[MeterSample]] = {}
+        async with self._read() as conn:
+            for start in range(0, len(ids), _IN_CHUNK):
+                chunk = ids[start : start + _IN_CHUNK]
+                for row in await conn.execute(query.where(meter.c.transaction_id.in_(chunk))):
+                    found.setdefault(row.transaction_id, []).append(rows.meter_sample(row))
+        return found
 
     async def newest_meter_values(
         self, transaction_ids: Collection[int], measurands: Collection[str]

@@ -8,7 +8,6 @@ it. It sits in the web layer, below the command line, so that both the command
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -17,8 +16,9 @@ from controller.planning.transactions import ExportRow, row_for
 from controller.store.base import Store
 from controller.values.records import Transaction
 
-SAMPLE_QUERIES = 8
-"""Meter-value reads in flight at once while pricing many transactions."""
+SAMPLE_BATCH = 500
+"""Transactions whose meter samples are read in one query while pricing many (an export's
+memory stays that of a batch's samples)."""
 
 
 async def export_rows(
@@ -48,15 +48,14 @@ async def rows_for(
     fleet: Fleet, store: Store, transactions: Sequence[Transaction]
 ) -> list[ExportRow]:
     """The priced rows of these transactions, in their order (a page of a table, or an
-    export): each is priced from its own meter samples, read a few at a time."""
-    slots = asyncio.Semaphore(SAMPLE_QUERIES)
-
-    async def one(transaction: Transaction) -> ExportRow:
-        async with slots:
-            samples = await store.meter_values(transaction.id)
-        return row_for(fleet, transaction, samples)
-
-    return list(await asyncio.gather(*(one(t) for t in transactions)))
+    export): each is priced from its own meter samples, read `SAMPLE_BATCH` transactions a
+    query (a page of 25 was 25 queries, ~27 ms of a location page at 200,000 transactions)."""
+    found: list[ExportRow] = []
+    for start in range(0, len(transactions), SAMPLE_BATCH):
+        batch = transactions[start : start + SAMPLE_BATCH]
+        samples = await store.meter_values_of([t.id for t in batch])
+        found.extend(row_for(fleet, t, samples.get(t.id, [])) for t in batch)
+    return found
 
 
 def parse_when(value: str | None) -> datetime | None:

@@ -530,6 +530,21 @@ async def test_conditions_round_trip_by_charger_and_type(store: Store) -> None:
     assert stored.last_transition_time == T0 and stored.last_transition_time.tzinfo == UTC
 
 
+async def test_conditions_of_a_pages_chargers_in_one_read(store: Store) -> None:
+    recorded = [
+        condition(f"CP-{n}", "Synced", "True" if n % 2 else "False", n) for n in range(1200)
+    ]
+    await store.record_conditions(recorded)
+    wanted = ["CP-7", "CP-1100", "CP-3", "CP-unknown"]  # more than one chunk's worth apart
+
+    found = await store.conditions(identities=wanted)
+
+    assert [c.identity for c in found] == ["CP-1100", "CP-3", "CP-7"]
+    assert await store.conditions(identities=[]) == []
+    many = [f"CP-{n}" for n in range(0, 1200, 2)]
+    assert len(await store.conditions(identities=many)) == 600
+
+
 async def test_a_conditions_transition_time_changes_only_with_its_status(store_url: str) -> None:
     async with SqlStore(store_url, flush_interval=3600) as store:
         await store.record_conditions([condition("CP-1", "Synced", "False", 0, "Pending", "", 1)])
@@ -882,6 +897,27 @@ async def test_newest_meter_values_of_many_transactions(store: Store) -> None:
     assert newest[two.id] == [samples[53]]  # no Voltage: not asked for
     assert await store.newest_meter_values([], ["Voltage"]) == {}
     assert await store.newest_meter_values([one.id], []) == {}
+
+
+async def test_meter_values_of_many_transactions_in_time_order(store: Store) -> None:
+    one = await store.start_transaction(TransactionStart("CP-1", 1, at(0), 0))
+    two = await store.start_transaction(TransactionStart("CP-2", 1, at(0), 0))
+    idle = await store.start_transaction(TransactionStart("CP-3", 1, at(0), 0))
+    later = MeterSample(
+        "CP-1", 1, at(9), "900", "Energy.Active.Import.Register", "Wh", transaction_id=one.id
+    )
+    earlier = MeterSample(
+        "CP-1", 1, at(2), "200", "Energy.Active.Import.Register", "Wh", transaction_id=one.id
+    )
+    other = MeterSample("CP-2", 1, at(5), "7000", "Power.Active.Import", "W", transaction_id=two.id)
+    loose = MeterSample("CP-9", 1, at(5), "1", "Current.Import", "A", transaction_id=None)
+    await store.add_meter_values([later, other, earlier, loose])  # fmt: skip
+
+    found = await store.meter_values_of([one.id, two.id, idle.id, two.id + 100])
+
+    assert found == {one.id: [earlier, later], two.id: [other]}  # none: left out
+    assert found[one.id] == await store.meter_values(one.id)  # as one transaction's read
+    assert await store.meter_values_of([]) == {}
 
 
 # -- buffered writes ------------------------------------------------------------------------

@@ -19,7 +19,6 @@ A location out of the viewer's scope is a 404, as a missing one is, on every rou
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from functools import partial
 from http import HTTPStatus
@@ -56,10 +55,6 @@ PAGE_SIZE = 25
 
 CARDS_SHOWN = 100
 """Accepted cards listed on the page; the rest are counted (search finds them)."""
-
-CONDITION_READS = 100
-"""Up to this many chargers, their conditions are read one charger each (an index seek);
-past it, the whole table at once (the store has no query for the conditions of many)."""
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -151,11 +146,7 @@ def routes(view: View) -> list[web.RouteDef]:
         }
 
         # Sync state of its chargers: the Synced conditions, and key statuses of the unsynced.
-        if len(identities) <= CONDITION_READS:
-            each = await asyncio.gather(*(store.conditions(i) for i in identities))
-            synced = synced_conditions(c for one in each for c in one)
-        else:
-            synced = synced_conditions(await store.conditions())
+        synced = synced_conditions(await store.conditions(identities=identities))
         unsynced = [
             i["identity"]
             for i in items
