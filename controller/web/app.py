@@ -280,7 +280,13 @@ def _peer_address(request: web.Request) -> ipaddress.IPv4Address | ipaddress.IPv
 
 
 def build_app(api: _Api) -> web.Application:
-    view = View(api.central, api.service, api.plan_provider, requester_of)
+    view = View(
+        api.central,
+        api.service,
+        api.plan_provider,
+        requester_of,
+        proxied=bool(api.options.trusted_proxies),
+    )
     app = web.Application(
         middlewares=[
             server_timing,

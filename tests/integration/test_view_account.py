@@ -6,6 +6,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
+from controller.web.app import WebOptions, WebServer, parse_networks
 from tests.integration.test_view_search import ANN, BOB, Page, Site
 from tests.integration.test_view_search import site as site  # noqa: F401 - the fixture
 
@@ -80,3 +81,35 @@ async def test_each_team_sees_its_own_branding_on_every_page(
     alpha = await site.page("/", who=ANN)
     logos = alpha.find("img", **{"class": "logo"})
     assert logos and logos[0].attrs["alt"] == "" and logos[0].attrs["src"].startswith("https://")
+
+
+@pytest.mark.parametrize(
+    ("proxies", "said"),
+    [
+        ([], "no sign-in proxy is configured"),
+        (["10.20.0.0/16"], "not through the sign-in proxy"),
+    ],
+)
+async def test_every_page_says_when_it_shows_the_local_user_everything(
+    site: Site,  # noqa: F811
+    proxies: list[str],
+    said: str,
+) -> None:
+    """A request from this machine that no proxy names is the local user, who sees the whole
+    fleet: the page says so, and says why truthfully (no proxy configured, or this request did
+    not come through the configured one)."""
+    local = WebServer(
+        site.running.central,
+        site.running.endpoint,
+        WebOptions(host="127.0.0.1", port=0, trusted_proxies=parse_networks(proxies)),
+    )
+    await local.start()
+    try:
+        for path in ("/", "/chargers", "/account"):
+            async with site.http.get(local.url + path) as response:
+                assert response.status == 200
+                page = Page.parse(await response.text())
+            note = page.one("p", **{"class": "mode"})
+            assert said in " ".join(note.text.split()), path
+    finally:
+        await local.close()

@@ -88,11 +88,16 @@ class View:
         service: StatusService,
         plan: PlanProvider,
         requester_of: RequesterOf,
+        *,
+        proxied: bool = False,
     ) -> None:
         self.central = central
         self.service = service
         self.plan = plan
         self.requester_of = requester_of
+        self.proxied = proxied
+        """Whether a sign-in proxy is configured: then the local user (a request from this
+        machine that no proxy names) is told so, rather than that no proxy is configured."""
         self.templates = _environment()
 
     @property
@@ -112,6 +117,7 @@ class View:
         scope = self.scope(request)
         return {
             "scope": scope,
+            "proxied": self.proxied,
             "brand": brand_of(self.fleet, scope.team),
             "prefs": prefs,
             "fmt": prefs.formats(),
