@@ -9,9 +9,7 @@ within a moment), then comes back and is converged.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.browser.harness import ContextFactory, Served, start_serve, wait_for
-from tests.processes import CHARGECTL
+from tests.processes import CHARGECTL, LoggedProcess
 
 KEY = "LightIntensity"
 CHARGER = "bay-1"
@@ -53,43 +51,15 @@ spec:
 """
 
 
-class Simulator:
+def start_simulator(served: Served, fleet: Path, log: Path) -> LoggedProcess:
     """`chargectl simulate --fleet` as a process: the chargers declared in `fleet`, connected
     to `served` until stopped. Each start begins from `fleet`'s values: nothing is kept."""
-
-    def __init__(self, served: Served, fleet: Path, log: Path) -> None:
-        self.log = log
-        with log.open("a") as output:
-            self.process = subprocess.Popen(
-                [
-                    str(CHARGECTL),
-                    *("simulate", "--fleet", str(fleet)),
-                    *("--url", served.process.url, "--time-scale", "60"),
-                ],
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=log.parent,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
-
-    def running(self) -> bool:
-        """True while it runs; a simulator that has ended on its own fails the test with the
-        end of its output."""
-        if self.process.poll() is not None:
-            tail = "\n".join(self.log.read_text(errors="replace").splitlines()[-30:])
-            pytest.fail(f"chargectl simulate exited {self.process.returncode}:\n{tail}")
-        return True
-
-    def stop(self) -> None:
-        """SIGTERM, and SIGKILL if it has not ended within 20 s."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+    command = [
+        str(CHARGECTL),
+        *("simulate", "--fleet", str(fleet)),
+        *("--url", served.process.url, "--time-scale", "60"),
+    ]
+    return LoggedProcess("chargectl simulate", command, log=log, cwd=log.parent, append=True)
 
 
 @pytest.fixture
@@ -141,7 +111,7 @@ def test_a_drifted_key_is_highlighted_and_then_shows_in_sync(
     original = tmp_path / "simulated"
     original.mkdir()
     (original / "fleet.yaml").write_text(FLEET.format(light=50))
-    simulator = Simulator(served, original, tmp_path / "simulate.log")
+    simulator = start_simulator(served, original, tmp_path / "simulate.log")
     try:
         wait_for(
             "report of the key in sync",
@@ -169,7 +139,7 @@ def test_a_drifted_key_is_highlighted_and_then_shows_in_sync(
         expect(in_sync).to_have_attribute("data-state", "in-sync")
         assert background(drifted) != background(in_sync), "the drifted row is highlighted"
 
-        simulator = Simulator(served, original, tmp_path / "simulate.log")
+        simulator = start_simulator(served, original, tmp_path / "simulate.log")
         wait_for(
             "the key converged",
             lambda: simulator.running() and key_state(served) == "in-sync",
