@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 from controller.planning.transactions import to_csv
 from controller.web.exports import export_rows
+from tests.integration.test_view_charger import powered  # noqa: F401 - the depot on 40 A
 from tests.integration.test_view_dashboard import (  # noqa: F401 - the shared fixture
     BEE,
+    Node,
     Site,
     connect,
     parse,
@@ -106,6 +108,40 @@ async def test_the_power_diagram_is_served_alone_and_as_a_fragment(site: Site) -
     assert headers["Content-Type"].startswith("image/svg+xml") and svg.startswith("<svg")
     fragment, _ = await site.fetch("/locations/depot/power")
     assert parse(fragment).all("svg") and parse(fragment).by_id("power-chargers")
+
+
+async def test_the_power_diagram_shows_the_allocation_the_charger_pages_profiles_give(
+    powered: Site,  # noqa: F811
+) -> None:
+    now = datetime.now(UTC)
+    tid = await session(powered, "CP-16", now - timedelta(minutes=10), None, 0)
+    await session(powered, "CP-201", now - timedelta(minutes=5), None, 0)
+    page = await powered.page("/locations/depot")
+    # One id per element: the section is "power", its diagram "power-diagram".
+    assert len(page.all(id="power")) == 1 and page.by_id("power").tag == "section"
+    assert page.by_id("power-live").one("svg").attrs["id"] == "power-diagram"
+    # The 40 A of depot-grid shared by the two sessions, in the accessible tables.
+    circuits = {r[0]: r for r in table_rows(page.by_id("power-circuits").one("table"))}
+    assert circuits["depot-grid"][4] == "40" and circuits["depot-grid"][5] == "2"
+    connectors = {(r[0], r[2]): r for r in table_rows(page.by_id("power-chargers").one("table"))}
+    assert connectors[("cp-16", "1")][4] == connectors[("cp-201", "1")][4] == "20"
+    assert connectors[("cp-auth", "1")][4] == "0"  # the circuit is exhausted: none to offer
+    svg = page.by_id("power-live").one("svg").text
+    assert "Allocated 40 A" in svg and "Allocated – A" not in svg
+    # The charger page's profiles are that same allocation.
+    profiles = (await powered.page("/chargers/cp-16")).by_id("charger-profiles")
+    tx = profiles.one("tr", data_purpose="Tx")
+    assert str(tid) in tx.text and float(table_cells(tx)[3]) == 20.0
+    # The fragment and the SVG alone draw it too.
+    fragment, _ = await powered.fetch("/locations/depot/power")
+    live = {r[0]: r for r in table_rows(parse(fragment).by_id("power-circuits").one("table"))}
+    assert live["depot-grid"][4] == "40"
+    alone, _ = await powered.fetch("/locations/depot/power.svg")
+    assert "Allocated 40 A" in alone
+
+
+def table_cells(row: Node) -> list[str]:
+    return [cell.text for cell in row.all() if cell.tag in ("th", "td")]
 
 
 async def test_out_of_scope_and_unknown_locations_are_404_everywhere(site: Site) -> None:  # noqa: F811

@@ -35,15 +35,15 @@ from controller.planning.keys import (
     desired_extras,
     plan_charger,
 )
-from controller.planning.power import allocate, charging_limits
-from controller.planning.profiles import sessions_from
+from controller.planning.power import charging_limits
 from controller.planning.transactions import ExportRow, row_for
-from controller.values.records import KeyStatus, Transaction
+from controller.values.records import KeyStatus
 from controller.web.exports import export_rows, rows_for
 from controller.web.responses import refused
 from controller.web.status import ChargerRef, log_entry
 from controller.web.view import charts, livelog
 from controller.web.view.insights import DAY, mask_id_tag, page_count, page_slice
+from controller.web.view.power import fed_chargers, location_allocation
 from controller.web.view.prefs import prefs_of
 from controller.web.view.site import View, csv_download
 
@@ -307,33 +307,18 @@ class ProfileRow:
 
 async def _profiles(view: View, ref: ChargerRef) -> list[ProfileRow] | None:
     """The profiles in force, as the power step computes them: its location's allocation
-    (`planning.power.allocate`, from the open transactions of the chargers its circuits
-    feed, one query) cut to this charger (`charging_limits`). None when no circuit feeds it
-    (nothing is limited, no profile is sent)."""
+    (`power.location_allocation`, the one the location page's diagram draws) cut to this
+    charger (`charging_limits`). None when no circuit feeds it (nothing is limited, no profile
+    is sent)."""
     if ref.declared is None:
         return None
-    fleet = view.fleet
     name = ref.declared.name
     location = ref.declared.resource.spec.location
-    fed = {
-        charger.name: charger
-        for limit in fleet.power_limits.values()
-        if limit.resource.spec.location == location
-        for charger in fleet.chargers_fed_by(limit.name)
-    }
-    if name not in fed:
+    if name not in {c.name for c in fed_chargers(view.fleet, location)}:
         return None
-    chargers = sorted(fed.values(), key=lambda c: c.name)
-    by_identity = {c.resource.identity.lower(): c for c in chargers}
-    running: dict[str, list[Transaction]] = {c.name: [] for c in chargers}
-    for transaction in await view.central.store.open_transactions_of(
-        [c.resource.identity for c in chargers]
-    ):
-        owner = by_identity.get(transaction.identity.lower())
-        if owner is not None:
-            running[owner.name].append(transaction)
-    sessions = sessions_from((c, running[c.name]) for c in chargers)
-    plan = allocate(fleet, sessions, datetime.now(UTC), location)
+    plan = await location_allocation(view, location)
+    if plan is None:  # not so: a circuit of the location feeds it
+        return None
     allocations = {a.connector: a for a in plan.for_charger(name)}
     rows = []
     for limit in charging_limits(plan, name):

@@ -502,6 +502,11 @@ class AllocationLike(Protocol):
     def state(self) -> str: ...
 
 
+UNMANAGED = "Unmanaged"
+"""The state of an allocation that limits nothing (`planning.power.State.UNMANAGED`: a DC
+connector, a charger no circuit feeds): drawn as no allocation, with the connector's status."""
+
+
 class PlanLike(Protocol):
     """A power plan (`controller.planning.power.PowerPlan`): what was allocated, not drawn."""
 
@@ -589,8 +594,9 @@ class PowerDiagram:
         """The diagram of a location document (`StatusService.location`). A circuit's
         `limitAmperes`, `staticAmperes`, `allocatedAmperes` and `sessions`, and a connector's
         `allocatedAmperes`, are read when the document carries them (as the Kubernetes status
-        does), and `plan`'s loads and allocations win over them. Without either, the limit in
-        force is the static one and the allocation the current offered to the chargers."""
+        does), and `plan`'s loads and allocations win over them (but for an `UNMANAGED`
+        connector's, which limit nothing). Without either, the limit in force is the static one
+        and the allocation the current offered to the chargers."""
         chargers = tuple(
             _charger_view(item, plan)
             for item in sorted(document.get("chargers") or (), key=_charger_name)
@@ -745,7 +751,11 @@ def _charger_view(item: Mapping[str, Any], plan: PlanLike | None) -> ChargerView
     power = item.get("power") or {}
     sessions = [t for t in item.get("openTransactions") or () if t.get("open", True)]
     in_session = {t.get("connector") for t in sessions}
-    shares = {a.connector: a for a in plan.for_charger(name)} if plan is not None else {}
+    shares = (
+        {a.connector: a for a in plan.for_charger(name) if str(a.state) != UNMANAGED}
+        if plan is not None
+        else {}
+    )
     connectors = []
     for connector in item.get("connectors") or ():
         cid = int(connector.get("id", 0))

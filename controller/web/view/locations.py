@@ -6,9 +6,11 @@ export and its live power diagram.
 - A location: insights over the last 30 days in the location's own timezone (energy and
   sessions per day from one `transaction_totals` query, utilisation by hour from its
   sessions), its chargers (status, sync, power now), its transactions newest first (a page
-  found through per-day counts, so only that page is read and priced), the power diagram, its
-  tariff, member teams, accepted cards (id tags masked but for their last 4 characters) and
-  the pending chargers that came through its URL.
+  found through per-day counts, so only that page is read and priced), the power diagram
+  (drawn with the location's allocation now, `power.location_allocation`: each circuit's and
+  connector's share in amperes, as a charger's page shows its profiles), its tariff, member
+  teams, accepted cards (id tags masked but for their last 4 characters) and the pending
+  chargers that came through its URL.
 - `/locations/{name}/transactions.csv?since=&until=`: `exports.export_rows`, the very rows and
   costs of `chargectl export transactions --location NAME --from --to`.
 - `/locations/{name}/power.svg` and `/locations/{name}/power` (the diagram and its tables, an
@@ -46,6 +48,7 @@ from controller.web.view.insights import (
     synced_conditions,
     utilisation_by_hour,
 )
+from controller.web.view.power import location_allocation
 from controller.web.view.prefs import prefs_of
 from controller.web.view.rows import key_statuses_of
 from controller.web.view.site import View, csv_download
@@ -57,6 +60,9 @@ CARDS_SHOWN = 100
 """Accepted cards listed on the page; the rest are counted (search finds them)."""
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+POWER_CHART_ID = "power-diagram"
+"""The diagram's SVG id (and its title's and description's prefix): not `power`, the section's."""
 
 
 def routes(view: View) -> list[web.RouteDef]:
@@ -205,7 +211,7 @@ def routes(view: View) -> list[web.RouteDef]:
             cards=cards[:CARDS_SHOWN],
             cards_total=len(cards),
             mask=mask_id_tag,
-            power=_power(view, request, document),
+            power=await _power(view, request, document),
             window_days=WINDOW_DAYS,
         )
 
@@ -229,7 +235,7 @@ def routes(view: View) -> list[web.RouteDef]:
 
     async def power_svg(request: web.Request) -> web.Response:
         document = await _document(view, request, request.match_info["name"])
-        svg = _power(view, request, document)["svg"]
+        svg = (await _power(view, request, document))["svg"]
         return web.Response(
             text=str(svg), content_type="image/svg+xml", headers={"Cache-Control": "no-store"}
         )
@@ -240,7 +246,7 @@ def routes(view: View) -> list[web.RouteDef]:
             request,
             "partials/location_power.html",
             location=document,
-            power=_power(view, request, document),
+            power=await _power(view, request, document),
         )
         return web.Response(
             text=text, content_type="text/html", headers={"Cache-Control": "no-store"}
@@ -299,7 +305,10 @@ def _bar(
     }
 
 
-def _power(view: View, request: web.Request, document: Document) -> dict[str, Any]:
+async def _power(view: View, request: web.Request, document: Document) -> dict[str, Any]:
+    """The power diagram and its two tables, drawn with the location's allocation now
+    (`power.location_allocation`, what the power step would give each circuit and connector
+    and what a charger's page shows as its profiles)."""
     fmt = prefs_of(request).formats()
     number = partial(_number, fmt.locale)
     _ = view.gettext(request)
@@ -320,9 +329,10 @@ def _power(view: View, request: web.Request, document: Document) -> dict[str, An
         status=_("Status"),
         per_phase=_("A per phase"),
     )
-    diagram = charts.PowerDiagram.from_location(document)
+    plan = await location_allocation(view, str(document["name"]))
+    diagram = charts.PowerDiagram.from_location(document, plan)
     return {
-        "svg": charts.power_diagram(diagram, number=number, words=words, chart_id="power"),
+        "svg": charts.power_diagram(diagram, number=number, words=words, chart_id=POWER_CHART_ID),
         "circuits": diagram.rows(number, words),
         "chargers": diagram.charger_rows(number, words),
     }
