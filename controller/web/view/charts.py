@@ -813,8 +813,8 @@ def _per_phase(amperes: Sequence[tuple[str, float]], number: NumberFormat) -> st
     )
 
 
-_CIRCUIT_W, _CIRCUIT_H = 250, 104
-_CHARGER_W = 210
+_CIRCUIT_W, _CIRCUIT_H = 290, 104
+_CHARGER_W = 230
 _CHARGER_HEAD, _CONNECTOR_LINE = 44, 16
 _GAP_X, _GAP_Y, _STACK_GAP = 24, 40, 10
 _COLUMN = 6
@@ -1130,10 +1130,15 @@ def _text(x: float, y: float, text: str, css: str, anchor: str = "middle") -> st
 
 
 def _label(x: float, y: float, text: str, width: float, css: str, anchor: str) -> str:
-    """Text cut to fit `width` (about 7 units a character at 12px), with an ellipsis."""
+    """Text cut to fit `width` (about 7 units a character at 12px), with an ellipsis; a cut
+    text keeps the whole as its tooltip (the table beside the chart has it too)."""
     fits = max(int(width / 7), 4)
-    shown = text if len(text) <= fits else text[: fits - 1] + "…"
-    return _text(x, y, shown, css, anchor)
+    if len(text) <= fits:
+        return _text(x, y, text, css, anchor)
+    return (
+        f'<text class="{css}" x="{_n(x)}" y="{_n(y)}" text-anchor="{anchor}">'
+        f"<title>{_e(text)}</title>{_e(text[: fits - 1])}…</text>"
+    )
 
 
 def _digits(step: float) -> int:
