@@ -213,7 +213,10 @@ class Store(ABC):
 
     @abstractmethod
     async def update_transaction(self, update: TransactionUpdate) -> Transaction | None:
-        """Apply a 2.0.1 TransactionEvent Updated; None if the transaction is unknown."""
+        """Apply a 2.0.1 TransactionEvent Updated; None if the transaction is unknown.
+
+        Its reading raises `meter_last_wh`, never lowers it (see `add_meter_values`).
+        """
 
     @abstractmethod
     async def stop_transaction(self, stop: TransactionStop) -> Transaction | None:
@@ -272,7 +275,13 @@ class Store(ABC):
 
     @abstractmethod
     async def add_meter_values(self, samples: Sequence[MeterSample]) -> None:
-        """Buffered: sampled values, with or without a transaction."""
+        """Buffered: sampled values, with or without a transaction.
+
+        An energy register sample (`register_wh`: Wh or kWh, no phase) of an open transaction
+        of the same charger raises its `meter_last_wh` to the highest reading, never lowers it:
+        the flush writes one row per transaction, and transaction reads see the buffered
+        readings before then. A stopped transaction keeps its stop reading.
+        """
 
     @abstractmethod
     async def meter_values(self, transaction_id: int) -> list[MeterSample]:

@@ -8,8 +8,12 @@ costs nothing. The reported configuration keeps the latest value per charger and
 report discards what is waiting for that charger and marks it to replace the stored keys, and a
 partial one merges into what is waiting (so a full report followed by a partial one is still a
 replacement, with the partial values on top). Key statuses keep the latest per charger and key.
-Meter values, events and log frames queue in arrival order. A flush `take`s everything at once;
-a flush that failed for a passing reason `put_back`s its batch in front of what came since.
+Meter values, events and log frames queue in arrival order. Of the energy register samples of a
+transaction, the highest reading waits as well (`meter_last`, per charger and transaction): the
+flush raises the transaction's `meter_last_wh` to it, one row per transaction however many
+samples came, and reads see it before then (`SqlStore` lays it over what they read). A flush
+`take`s everything at once; a flush that failed for a passing reason `put_back`s its batch in
+front of what came since.
 
 The queues are bounded: when the database is away for long, the oldest rows go first, and
 `dropped` counts them, rather than the process running out of memory.
@@ -30,6 +34,7 @@ from controller.values.records import (
     LogEntry,
     MeterSample,
     ReportedKey,
+    register_wh,
 )
 
 
@@ -41,6 +46,24 @@ class PendingConfiguration:
     """By key, the latest reported value of each."""
     replace: bool
     """A full report: the charger's stored keys not in `values` are deleted."""
+
+
+_BIGINT_MIN, _BIGINT_MAX = -(2**63), 2**63 - 1
+"""The readings `transactions.meter_last_wh` (BIGINT) can hold."""
+
+
+@dataclass(frozen=True, slots=True)
+class MeterLast:
+    """A transaction's highest energy register reading in a batch, and when it was taken."""
+
+    wh: int
+    at: datetime
+
+    def higher(self, other: MeterLast | None) -> MeterLast:
+        """The higher reading of the two (the later one of equal readings)."""
+        if other is None or (self.wh, self.at) > (other.wh, other.at):
+            return self
+        return other
 
 
 @dataclass(slots=True)
@@ -56,6 +79,9 @@ class Batch:
     key_statuses: dict[str, dict[str, KeyStatus]] = field(default_factory=dict)
     """By charger, then key; never an empty inner dict."""
     meter_values: list[MeterSample] = field(default_factory=list)
+    meter_last: dict[tuple[str, int], MeterLast] = field(default_factory=dict)
+    """By charger and transaction id, the highest energy register reading among its samples
+    (see `register_wh`); kept when their samples are dropped from a full queue."""
     events: list[Event] = field(default_factory=list)
     log: list[LogEntry] = field(default_factory=list)
 
@@ -68,6 +94,7 @@ class Batch:
             + len(self.configuration)
             + len(self.key_statuses)
             + len(self.meter_values)
+            + len(self.meter_last)
             + len(self.events)
             + len(self.log)
         )
@@ -167,8 +194,18 @@ class WriteBuffer:
 
     def meter_values(self, samples: Iterable[MeterSample]) -> None:
         self.version += 1
-        self._batch.meter_values.extend(samples)
-        self._bound(self._batch.meter_values)
+        queued = self._batch.meter_values
+        start = len(queued)
+        queued.extend(samples)
+        last = self._batch.meter_last
+        for sample in queued[start:]:
+            if sample.transaction_id is None:
+                continue
+            wh = register_wh(sample)
+            if wh is not None and _BIGINT_MIN <= wh <= _BIGINT_MAX:  # or the batch is unwritable
+                key = sample.identity, sample.transaction_id
+                last[key] = MeterLast(wh, sample.timestamp).higher(last.get(key))
+        self._bound(queued)
 
     def event(self, event: Event) -> None:
         self.version += 1
@@ -202,6 +239,8 @@ class WriteBuffer:
         for identity, statuses in current.key_statuses.items():
             batch.key_statuses.setdefault(identity, {}).update(statuses)
         batch.meter_values.extend(current.meter_values)
+        for transaction, reading in current.meter_last.items():
+            batch.meter_last[transaction] = reading.higher(batch.meter_last.get(transaction))
         batch.events.extend(current.events)
         batch.log.extend(current.log)
         self._bound(batch.meter_values)

@@ -24,6 +24,7 @@ import enum
 import logging
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext, suppress
+from dataclasses import replace as dataclass_replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -43,6 +44,7 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
+    or_,
     select,
     true,
     union_all,
@@ -51,12 +53,12 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.dml import Insert, Update
 
 from controller.store import rows, schema
 from controller.store.base import Store
 from controller.store.batching import Fetch, ReadBatcher
-from controller.store.buffer import Batch, PendingConfiguration, WriteBuffer, log_rows
+from controller.store.buffer import Batch, MeterLast, PendingConfiguration, WriteBuffer, log_rows
 from controller.store.bulk import BulkStatement, ReadStatement
 from controller.store.coordination import LOCAL, Coordination
 from controller.store.engine import WRITE, create_engine, is_transient
@@ -100,6 +102,33 @@ _keys = schema.key_status
 _conditions = schema.charger_conditions
 _config = schema.reported_config
 _config_delete = _config.delete().where(_config.c.identity == bindparam("identity"))
+
+
+def _raise_meter_last() -> Update:
+    """Raise an open transaction's `meter_last_wh` to a batch's highest register reading (and
+    its `updated_at` to that reading's time), if it is higher: never down, nor once stopped
+    (the stop reading is final), nor for another charger's transaction id."""
+    wh = bindparam("reading_wh", type_=BigInteger)
+    taken_at = bindparam("reading_at", type_=schema.UtcDateTime())
+    return (
+        _tx.update()
+        .where(
+            _tx.c.id == bindparam("transaction_id", type_=BigInteger),
+            _tx.c.identity == bindparam("charger", type_=String),
+            _tx.c.stopped_at.is_(None),
+            or_(_tx.c.meter_last_wh.is_(None), _tx.c.meter_last_wh < wh),
+        )
+        .values(
+            meter_last_wh=wh,
+            updated_at=case(
+                (or_(_tx.c.updated_at.is_(None), _tx.c.updated_at < taken_at), taken_at),
+                else_=_tx.c.updated_at,
+            ),
+        )
+    )
+
+
+_meter_last_update = _raise_meter_last()
 
 
 class SqlStore(Store):
@@ -550,13 +579,15 @@ class SqlStore(Store):
             if update.connector_id is not None:
                 values["connector_id"] = update.connector_id
             if update.meter_wh is not None:
-                values["meter_last_wh"] = update.meter_wh
+                if row.meter_last_wh is None or update.meter_wh > row.meter_last_wh:
+                    values["meter_last_wh"] = update.meter_wh  # the highest: never down
                 if row.meter_start_wh is None:
                     values["meter_start_wh"] = update.meter_wh
             updated = await conn.execute(
                 _tx.update().where(_tx.c.id == row.id).values(values).returning(*_tx.c)
             )
-            return rows.transaction(updated.one())
+            [transaction] = self._transactions([updated.one()], [])
+            return transaction
 
     async def stop_transaction(self, stop: TransactionStop) -> Transaction | None:
         stopped_at = utc(stop.stopped_at)
@@ -565,7 +596,9 @@ class SqlStore(Store):
             row = (await conn.execute(select(_tx).where(key).with_for_update())).first()
             if row is None or row.stopped_at is not None:  # repeated stop: the first one holds
                 return None if row is None else rows.transaction(row)
-            meter_stop = stop.meter_stop_wh if stop.meter_stop_wh is not None else row.meter_last_wh
+            meter_stop = stop.meter_stop_wh
+            if meter_stop is None:  # the highest reading so far, buffered ones included
+                meter_stop = self._transactions([row], [])[0].meter_last_wh
             updated = await conn.execute(
                 _tx.update()
                 .where(_tx.c.id == row.id)
@@ -583,13 +616,15 @@ class SqlStore(Store):
             return rows.transaction(updated.one())
 
     async def transaction(self, transaction_id: int) -> Transaction | None:
+        batches = self._meter_batches()
         async with self._read() as conn:
             row = (await conn.execute(select(_tx).where(_tx.c.id == transaction_id))).first()
-        return None if row is None else rows.transaction(row)
+        return None if row is None else self._transactions([row], batches)[0]
 
     async def open_transactions(self, identity: str) -> list[Transaction]:
+        batches = self._meter_batches()
         found = await self._batchers[_Read.OPEN_TRANSACTIONS].get(identity)
-        return [rows.transaction(row) for (row,) in found]
+        return self._transactions([row for (row,) in found], batches)
 
     async def transactions(
         self,
@@ -603,9 +638,10 @@ class SqlStore(Store):
             query = query.where(_tx.c.started_at >= utc(since))
         if until is not None:
             query = query.where(_tx.c.started_at < utc(until))
+        batches = self._meter_batches()
         async with self._read() as conn:
             found = await _select_in(conn, query, _tx.c.identity, identities)
-        return sorted(map(rows.transaction, found), key=lambda t: (t.started_at, t.id))
+        return sorted(self._transactions(found, batches), key=lambda t: (t.started_at, t.id))
 
     async def open_transactions_of(
         self, identities: Collection[str] | None = None
@@ -614,6 +650,7 @@ class SqlStore(Store):
         if wanted is not None and not wanted:
             return []
         query = select(_tx).where(_tx.c.stopped_at.is_(None))  # ix_transactions_open
+        batches = self._meter_batches()
         async with self._read() as conn:
             if wanted is not None and len(wanted) <= _IN_CHUNK:
                 found = list(await conn.execute(query.where(_tx.c.identity.in_(sorted(wanted)))))
@@ -625,7 +662,7 @@ class SqlStore(Store):
                     for row in await conn.execute(query)
                     if wanted is None or row.identity in wanted
                 ]
-        return sorted(map(rows.transaction, found), key=lambda t: (t.started_at, t.id))
+        return sorted(self._transactions(found, batches), key=lambda t: (t.started_at, t.id))
 
     async def transaction_totals(
         self,
@@ -655,8 +692,11 @@ class SqlStore(Store):
                     for i, value in enumerate(values):
                         into[i] += int(round(value or 0))
             open_rows = await _select_in(conn, opened.where(in_range), _tx.c.identity, identities)
-        # Open transactions' energy so far, from their newest register reading: in Python,
-        # as `register_wh` reads a sample (units, decimal text); they are few.
+        # Open transactions' energy so far, from their highest register reading: in Python,
+        # as `register_wh` reads a sample (units, decimal text); they are few. `meter_last_wh`
+        # holds it once the buffer is flushed (`add_meter_values`); the newest samples are
+        # still read for rows read before that flush, and for transactions whose samples were
+        # stored before meter values raised `meter_last_wh`.
         registers = await self.newest_meter_values([row.id for row in open_rows], [ENERGY_REGISTER])
         for row in open_rows:
             readings = [register_wh(s) for s in registers.get(row.id, ())]
@@ -846,6 +886,22 @@ class SqlStore(Store):
         if len(self._buffer) >= self._flush_rows:
             self._wake.set()
 
+    def _meter_batches(self) -> list[Batch]:
+        """The batches whose `meter_last` a transaction read lays over its rows: taken before
+        the read, as a flush may take the buffer and commit meanwhile (`_transactions` looks
+        at these and at those of when the read is done)."""
+        in_flight = self._in_flight
+        waiting = self._buffer.waiting
+        return [waiting] if in_flight is None else [waiting, in_flight]
+
+    def _transactions(self, found: Iterable[Row[Any]], before: list[Batch]) -> list[Transaction]:
+        """Transaction rows as read, with the buffered register readings laid over them: those
+        of the batches `before` the read and of those buffered or in flight now."""
+        batches = [batch for batch in (*before, *self._meter_batches()) if batch.meter_last]
+        if not batches:
+            return [rows.transaction(row) for row in found]
+        return [_with_buffered(rows.transaction(row), batches) for row in found]
+
     def _waiting(self, holds: Callable[[Batch], bool]) -> bool:
         """Whether the buffer, or a batch being written, holds rows a read must see."""
         in_flight = self._in_flight
@@ -995,6 +1051,21 @@ class SqlStore(Store):
             if batch.meter_values:
                 samples = [rows.meter_row(m) for m in batch.meter_values]
                 await self._bulk(schema.meter_values, tuple(samples[0])).execute(conn, samples)
+            if batch.meter_last:
+                # One row per transaction, in id order (replicas handing a charger over may
+                # both write it: the same order takes the row locks without a deadlock).
+                readings = [
+                    {
+                        "transaction_id": transaction_id,
+                        "charger": identity,
+                        "reading_wh": reading.wh,
+                        "reading_at": reading.at,
+                    }
+                    for (identity, transaction_id), reading in sorted(
+                        batch.meter_last.items(), key=lambda item: (item[0][1], item[0][0])
+                    )
+                ]
+                await conn.execute(_meter_last_update, readings)
             if batch.events:
                 await conn.execute(
                     schema.events.insert(), [rows.event_row(e) for e in batch.events]
@@ -1063,6 +1134,29 @@ _BATCH_SIZES = (1, 4, 16, 64, 256)
 """Batch sizes a statement is compiled for; the last is the most identities one read asks."""
 
 _status = schema.connector_status
+
+
+def _with_buffered(transaction: Transaction, batches: Iterable[Batch]) -> Transaction:
+    """The transaction with its highest register reading in `batches`, if that is higher than
+    its `meter_last_wh` and it is open: what a flush will write."""
+    if not transaction.is_open:
+        return transaction
+    key = transaction.identity, transaction.id
+    best: MeterLast | None = None
+    for batch in batches:
+        reading = batch.meter_last.get(key)
+        if reading is not None:
+            best = reading.higher(best)
+    if best is None or (
+        transaction.meter_last_wh is not None and best.wh <= transaction.meter_last_wh
+    ):
+        return transaction
+    updated_at = transaction.updated_at
+    return dataclass_replace(
+        transaction,
+        meter_last_wh=best.wh,
+        updated_at=best.at if updated_at is None or best.at > updated_at else updated_at,
+    )
 
 
 def _of(column: Any, size: int | None) -> ColumnElement[bool]:

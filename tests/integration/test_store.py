@@ -1151,3 +1151,111 @@ async def test_events_newest_last_per_charger(store: Store) -> None:
     assert [e.kind for e in await store.events("CP-1")] == ["rejected", "connected", "disconnected"]
     assert [e.kind for e in await store.events("CP-1", limit=2)] == ["connected", "disconnected"]
     assert [e.kind for e in await store.events(limit=1)] == ["disconnected"]
+
+
+# -- an open transaction's last meter reading, from its meter values ------------------------
+
+
+def register(
+    identity: str, transaction_id: int, minutes: float, value: str, **fields: str
+) -> MeterSample:
+    return MeterSample(identity, 1, at(minutes), value, transaction_id=transaction_id, **fields)
+
+
+async def stored_last(store: Store, transaction_id: int) -> int | None:
+    """`meter_last_wh` as written in the database, past the buffer's overlay."""
+    assert isinstance(store, SqlStore)
+    query = select(schema.transactions.c.meter_last_wh).where(
+        schema.transactions.c.id == transaction_id
+    )
+    async with store.engine.connect() as conn:
+        return await conn.scalar(query)
+
+
+async def test_meter_values_raise_an_open_transactions_last_reading(store: Store) -> None:
+    assert isinstance(store, SqlStore)
+    started = await store.start_transaction(TransactionStart("CP-1", 1, at(0), 1_000, "A"))
+    other = await store.start_transaction(TransactionStart("CP-2", 1, at(0), 50, "B"))
+    await store.add_meter_values(
+        [
+            register("CP-1", started.id, 1, "1.5", unit="kWh"),  # 1,500 Wh
+            register("CP-1", started.id, 2, "2250"),  # Wh when no unit is given
+            register("CP-1", started.id, 2, "9999", phase="L1"),  # a phase: not the register
+            register("CP-1", started.id, 2, "9999", measurand="Power.Active.Import", unit="W"),
+            register("CP-1", started.id, 3, "2000"),  # lower than 2,250: not taken
+            register("CP-2", started.id, 3, "99999"),  # another charger's transaction id
+            register("CP-2", other.id, 1, "not a number"),
+        ]
+    )
+    # Buffered: the reads already see the highest reading, before any flush.
+    [seen] = await store.open_transactions("CP-1")
+    assert (seen.meter_last_wh, seen.updated_at) == (2_250, at(2))
+    assert await stored_last(store, started.id) == 1_000
+
+    await store.flush()
+    assert await stored_last(store, started.id) == 2_250
+    assert await stored_last(store, other.id) == 50
+    found = await store.transaction(started.id)
+    assert found is not None and (found.meter_last_wh, found.updated_at) == (2_250, at(2))
+    [listed] = [t for t in await store.transactions() if t.id == started.id]
+    assert listed.meter_last_wh == 2_250
+    opened = {t.id: t.meter_last_wh for t in await store.open_transactions_of(["CP-1", "CP-2"])}
+    assert opened == {started.id: 2_250, other.id: 50}
+
+    # Batches that arrive later only raise it, whatever their order.
+    await store.add_meter_values([register("CP-1", started.id, 4, "2.1", unit="kWh")])
+    await store.flush()
+    assert await stored_last(store, started.id) == 2_250
+    await store.add_meter_values([register("CP-1", started.id, 5, "3.0004", unit="kWh")])
+    await store.add_meter_values([register("CP-1", started.id, 6, "2999")])
+    await store.flush()
+    assert await stored_last(store, started.id) == 3_000
+    [totals] = await store.transaction_totals(
+        since=at(0), until=at(60), bucket=timedelta(days=1), identities=["CP-1"]
+    )
+    assert totals.energy_wh == 2_000
+
+
+async def test_a_stopped_transaction_keeps_its_stop_reading(store: Store) -> None:
+    started = await store.start_transaction(TransactionStart("CP-1", 1, at(0), 1_000, "A"))
+    await store.add_meter_values([register("CP-1", started.id, 1, "4000")])
+    # A stop without a reading stops at the highest one, buffered or not.
+    stopped = await store.stop_transaction(
+        TransactionStop("CP-1", at(2), transaction_id=started.id)
+    )
+    assert stopped is not None and (stopped.meter_stop_wh, stopped.energy_wh) == (4_000, 3_000)
+    # Samples that come after the stop (1.6 transactionData) leave it as the stop left it.
+    await store.add_meter_values([register("CP-1", started.id, 3, "9000")])
+    found = await store.transaction(started.id)
+    assert found is not None and found.meter_last_wh == 4_000
+    await store.flush()
+    assert await stored_last(store, started.id) == 4_000
+    assert len(await store.meter_values(started.id)) == 2  # the samples are all kept
+
+
+async def test_a_transaction_update_never_lowers_the_last_reading(store: Store) -> None:
+    started = await store.start_transaction(
+        TransactionStart("CP-1", 1, at(0), 100, charger_transaction_id="tx-1")
+    )
+    await store.add_meter_values([register("CP-1", started.id, 1, "5000")])
+    lower = await store.update_transaction(
+        TransactionUpdate("CP-1", at(2), charger_transaction_id="tx-1", meter_wh=4_000)
+    )
+    assert lower is not None and lower.meter_last_wh == 5_000  # the buffered one is higher
+    await store.flush()
+    assert await stored_last(store, started.id) == 5_000
+    higher = await store.update_transaction(
+        TransactionUpdate("CP-1", at(3), charger_transaction_id="tx-1", meter_wh=6_000)
+    )
+    assert higher is not None and higher.meter_last_wh == 6_000
+
+
+async def test_buffered_readings_survive_a_failed_flush(store: Store) -> None:
+    assert isinstance(store, SqlStore)
+    started = await store.start_transaction(TransactionStart("CP-1", 1, at(0), 0, "A"))
+    await store.add_meter_values([register("CP-1", started.id, 1, "700")])
+    failed = store._buffer.take()
+    await store.add_meter_values([register("CP-1", started.id, 2, "650")])
+    store._buffer.put_back(failed)  # as a flush that failed for a passing reason does
+    await store.flush()
+    assert await stored_last(store, started.id) == 700

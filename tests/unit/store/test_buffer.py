@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from controller.store.buffer import PendingConfiguration, WriteBuffer, later_condition, log_rows
+from controller.store.buffer import (
+    MeterLast,
+    PendingConfiguration,
+    WriteBuffer,
+    later_condition,
+    log_rows,
+)
 from controller.values.records import (
     ChargerCondition,
     ConnectorStatus,
@@ -279,3 +285,55 @@ def test_forgetting_a_charger_drops_all_it_has_waiting_but_its_meter_values() ->
     assert [key[0] for key in (*batch.statuses, *batch.conditions)] == ["CP-1", "CP-1"]
     assert [e.identity for e in batch.events] == [e.identity for e in batch.log] == ["CP-1"]
     assert [m.identity for m in batch.meter_values] == ["CP-1", "CP-X"]
+
+
+def reading(value: str, seconds: int, transaction_id: int | None = 7, **fields: str) -> MeterSample:
+    return MeterSample("CP-1", 1, at(seconds), value, transaction_id=transaction_id, **fields)
+
+
+def test_a_transactions_highest_register_reading_waits_once_per_transaction() -> None:
+    buffer = WriteBuffer()
+    buffer.meter_values(
+        [
+            reading("1.2", 1, unit="kWh"),
+            reading("1500", 2),
+            reading("1400", 3),  # lower: the highest stays
+            reading("1500", 4),  # as high, later: its time is kept
+            reading("9000", 5, phase="L1"),  # one phase is not the register
+            reading("9000", 5, measurand="Power.Active.Import", unit="W"),
+            reading("9000", 5, transaction_id=None),  # no transaction to raise
+            reading("NaN", 6),
+            reading("200", 1, transaction_id=8),
+        ]
+    )
+    batch = buffer.take()
+    assert batch.meter_last == {
+        ("CP-1", 7): MeterLast(1500, at(4)),
+        ("CP-1", 8): MeterLast(200, at(1)),
+    }
+    assert len(batch.meter_values) == 9
+
+
+def test_the_highest_reading_outlives_a_put_back_and_a_full_queue() -> None:
+    buffer = WriteBuffer(max_queued=2)
+    buffer.meter_values([reading("700", 1), reading("10", 1, transaction_id=8)])
+    failed = buffer.take()
+    buffer.meter_values([reading("650", 2), reading("20", 2, transaction_id=8), reading("5", 3)])
+    buffer.put_back(failed)
+    batch = buffer.take()
+    assert batch.meter_last == {
+        ("CP-1", 7): MeterLast(700, at(1)),
+        ("CP-1", 8): MeterLast(20, at(2)),
+    }
+    assert [s.value for s in batch.meter_values] == ["20", "5"]  # the oldest samples dropped
+    buffer.meter_values([reading("800", 4)])
+    buffer.forget_charger("CP-1")  # as its meter values, kept
+    assert buffer.take().meter_last == {("CP-1", 7): MeterLast(800, at(4))}
+
+
+def test_a_reading_too_large_for_the_column_is_not_taken() -> None:
+    buffer = WriteBuffer()
+    buffer.meter_values([reading("600", 1), reading("1e30", 2), reading("-1e30", 3)])
+    batch = buffer.take()
+    assert batch.meter_last == {("CP-1", 7): MeterLast(600, at(1))}
+    assert len(batch.meter_values) == 3  # the samples are kept as sent
