@@ -198,6 +198,36 @@ def is_page(path: str) -> bool:
     )
 
 
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",  # the team's colours, the charts' SVG styles
+        "img-src 'self' data: https:",  # a team's logoUrl may live anywhere on https
+        "connect-src 'self'",  # search.json, the power fragment, the live log's stream
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    )
+)
+"""What a browser may load or run on the view's pages: only the view's own scripts, so text
+a charger or a fleet file put on a page (a vendor string, a display name) can never run, even
+if an escape were missed; and no other site may frame the view (clickjacking)."""
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every answer of the listener, streams included (`on_response_prepare` runs before
+    any header is sent): SECURITY_HEADERS, unless a handler set its own."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+
+
 @web.middleware
 async def server_timing(request: web.Request, handler: Handler) -> web.StreamResponse:
     """`Server-Timing: app;dur=<ms>` on every answer: what `bench/web.py` reads as server time."""
@@ -310,7 +340,8 @@ def static_directory() -> Path:
 
 
 def add_view(app: web.Application, view: View, pages: Iterable[Any]) -> None:
-    """Register the assets and every page module's routes on `app`."""
+    """Register the assets, every page module's routes and the security headers on `app`."""
     app.router.add_static(STATIC_PREFIX, static_directory(), append_version=False)
+    app.on_response_prepare.append(security_headers)
     for page in pages:
         app.add_routes(page.routes(view))

@@ -74,7 +74,6 @@ def open_context(browser: Any) -> Iterator[ContextFactory]:
             extra_http_headers=headers,
             locale=options.pop("locale", "en-GB"),
             timezone_id=options.pop("timezone_id", "Europe/Amsterdam"),
-            bypass_csp=True,  # axe-core is injected as a script of the page
             **options,
         )
         context.set_default_timeout(DEADLINE * 1000 / 2)

@@ -35,6 +35,9 @@ PAGES = {
 def test_each_page_opens_with_a_heading_and_passes_axe(
     page: Any, served: Served, axe_script: Path, path: str
 ) -> None:
+    refused: list[str] = []  # what the page's Content-Security-Policy blocked, or a script error
+    page.on("console", lambda m: "Content Security Policy" in m.text and refused.append(m.text))
+    page.on("pageerror", lambda error: refused.append(f"script error: {error}"))
     response = page.goto(path)
     assert response is not None and response.status == 200, (
         f"{path}: {response and response.status}"
@@ -43,6 +46,7 @@ def test_each_page_opens_with_a_heading_and_passes_axe(
     assert heading.count() == 1 and heading.inner_text().strip(), f"{path}: no page heading"
     assert page.title().endswith("Voltway Charge"), "the team's branding names the product"
     assert_accessible(page, axe_script)
+    assert refused == [], f"{path}: {refused}"
 
 
 def test_a_transaction_page_opens_with_its_chart_and_passes_axe(
