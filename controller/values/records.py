@@ -212,7 +212,8 @@ class Transaction:
     id_tag: str | None = None
     charger_transaction_id: str | None = None
     meter_last_wh: int | None = None
-    """The latest energy register reading seen (start, updates or stop)."""
+    """The highest energy register reading seen (start, MeterValues, updates or stop): a
+    register only counts up, so a lower reading (a late or reordered frame) is not taken."""
     updated_at: datetime | None = None
     stopped_at: datetime | None = None
     meter_stop_wh: int | None = None
