@@ -798,13 +798,8 @@ class SqlStore(Store):
         await self.flush()
         meter = schema.meter_values
         query = select(meter).order_by(meter.c.transaction_id, meter.c.at, meter.c.id)
-        found: dict[int, list[MeterSample]] = {}
         async with self._read() as conn:
-            for start in range(0, len(ids), _IN_CHUNK):
-                chunk = ids[start : start + _IN_CHUNK]
-                for row in await conn.execute(query.where(meter.c.transaction_id.in_(chunk))):
-                    found.setdefault(row.transaction_id, []).append(rows.meter_sample(row))
-        return found
+            return await _samples_by_transaction(conn, query, meter.c.transaction_id, ids)
 
     async def newest_meter_values(
         self, transaction_ids: Collection[int], measurands: Collection[str]
@@ -833,13 +828,8 @@ class SqlStore(Store):
             ),
         )
         query = select(meter).select_from(joined).order_by(meter.c.transaction_id, meter.c.id)
-        found: dict[int, list[MeterSample]] = {}
         async with self._read() as conn:
-            for start in range(0, len(ids), _IN_CHUNK):
-                chunk = ids[start : start + _IN_CHUNK]
-                for row in await conn.execute(query.where(_tx.c.id.in_(chunk))):
-                    found.setdefault(row.transaction_id, []).append(rows.meter_sample(row))
-        return found
+            return await _samples_by_transaction(conn, query, _tx.c.id, ids)
 
     async def add_event(self, event: Event) -> None:
         self._check_open()
@@ -1230,6 +1220,19 @@ def _transaction_key(
     if transaction_id is not None:
         return and_(_tx.c.id == transaction_id, _tx.c.identity == identity)
     return and_(_tx.c.identity == identity, _tx.c.charger_transaction_id == charger_transaction_id)
+
+
+async def _samples_by_transaction(
+    conn: AsyncConnection, query: Select[Any], column: Any, ids: Sequence[int]
+) -> dict[int, list[MeterSample]]:
+    """The meter samples `query` finds for the transactions whose `column` is in `ids`, a
+    chunk at a time, by transaction id in the query's order."""
+    found: dict[int, list[MeterSample]] = {}
+    for start in range(0, len(ids), _IN_CHUNK):
+        chunk = ids[start : start + _IN_CHUNK]
+        for row in await conn.execute(query.where(column.in_(chunk))):
+            found.setdefault(row.transaction_id, []).append(rows.meter_sample(row))
+    return found
 
 
 async def _select_in(
