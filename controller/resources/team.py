@@ -14,7 +14,6 @@ from controller.resources.common import (
     Domain,
     Email,
     FirmwareRollout,
-    HttpUrl,
     Model,
     Resource,
     ResourceStatus,
@@ -57,12 +56,28 @@ class Billing(Model):
 
 _COLOUR = r"^#[0-9a-fA-F]{6}$"
 
+LOGO_PATTERN = (
+    r"^(https://[^\s]+|data:image/(png|jpeg|gif|webp|svg\+xml);base64,[A-Za-z0-9+/]+={0,2})$"
+)
+"""A logo the view's Content-Security-Policy lets a page show (`img-src 'self' data:
+https:`): over https, or inline as a base64 image (an SVG in an <img> runs no script)."""
+LOGO_MAX_LENGTH = 32768
+"""An inline logo's size limit: it is sent in every page's header and kept in the resource."""
+
 
 class Branding(Model):
     """How the web view presents itself to this team."""
 
     product_name: str | None = Field(default=None, description="Name shown in the header.")
-    logo_url: HttpUrl | None = Field(default=None, description="Logo image URL.")
+    logo_url: str | None = Field(
+        default=None,
+        pattern=LOGO_PATTERN,
+        max_length=LOGO_MAX_LENGTH,
+        description=(
+            "Logo image: an https URL, or a data:image/...;base64 URI, which carries the image "
+            "in the fleet itself so the view loads nothing from elsewhere."
+        ),
+    )
     primary_color: str | None = Field(
         default=None, pattern=_COLOUR, description="Main colour, #rrggbb."
     )

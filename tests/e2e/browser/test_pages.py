@@ -45,6 +45,10 @@ def test_each_page_opens_with_a_heading_and_passes_axe(
     heading = page.locator("#main h1")
     assert heading.count() == 1 and heading.inner_text().strip(), f"{path}: no page heading"
     assert page.title().endswith("Voltway Charge"), "the team's branding names the product"
+    logo = page.locator("header img.logo")
+    assert logo.evaluate("img => img.complete && img.naturalWidth > 0"), (
+        "the team's logo (a data URI in the example fleet) shows with no network"
+    )
     assert_accessible(page, axe_script)
     assert refused == [], f"{path}: {refused}"
 

@@ -40,6 +40,31 @@ def test_anything_but_a_hex_colour_is_refused(field: str, colour: str) -> None:
     assert refused.value.errors()[0]["loc"] == (field,)
 
 
+SVG_LOGO = "data:image/svg+xml;base64,PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciLz4="
+
+
+@pytest.mark.parametrize("logo", ["https://cdn.example.com/logo.svg", SVG_LOGO])
+def test_a_logo_over_https_or_inline_is_accepted(logo: str) -> None:
+    assert Branding.model_validate({"logoUrl": logo}).logo_url == logo
+
+
+@pytest.mark.parametrize(
+    "logo",
+    [
+        "http://cdn.example.com/logo.svg",  # the view's policy would block it: say so now
+        "javascript:alert(1)",
+        "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+        "data:image/svg+xml,<svg onload=alert(1)>",  # not base64: raw markup
+        'https://x.example/a.svg" onerror="alert(1)',
+        "data:image/png;base64," + "A" * 40_000,  # too large to send on every page
+    ],
+)
+def test_any_other_logo_is_refused(logo: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        Branding.model_validate({"logoUrl": logo})
+    assert refused.value.errors()[0]["loc"] == ("logoUrl",)
+
+
 TEAM = """\
 apiVersion: chargectl.io/v1alpha1
 kind: Team
