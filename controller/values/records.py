@@ -181,8 +181,12 @@ def energy_between(meter_start_wh: int | None, meter_stop_wh: int | None) -> int
 
 def register_wh(sample: MeterSample) -> int | None:
     """An energy register sample's reading in Wh (kWh converted), or None for a sample of
-    another measurand, of one phase, or whose text is not a number."""
+    another measurand, of one phase, measured elsewhere than at the outlet (an Inlet, Cable or
+    EV register is not what the session delivered), in a unit other than Wh or kWh, or whose
+    text is not a number: the rule `v201.conversions.register_readings` applies too."""
     if sample.measurand != ENERGY_REGISTER or sample.phase is not None:
+        return None
+    if (sample.location or "Outlet") != "Outlet" or (sample.unit or "Wh") not in ("Wh", "kWh"):
         return None
     try:
         value = Decimal(sample.value)

@@ -22,6 +22,7 @@ from controller.values.records import (
     TransactionStop,
     TransactionUpdate,
     energy_between,
+    register_wh,
     utc,
 )
 
@@ -117,3 +118,31 @@ def test_key_states_are_the_wire_words() -> None:
         "Pending", "Applied", "RebootRequired", "Rejected", "NotSupported", "Failed"
     ]  # fmt: skip
     assert KeyState("RebootRequired") is KeyState.REBOOT_REQUIRED
+
+
+def _register(value: str, **fields: str | None) -> MeterSample:
+    return MeterSample(
+        "CP-1", 1, datetime(2026, 1, 1, tzinfo=UTC), value, "Energy.Active.Import.Register",
+        **fields,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("sample", "wh"),
+    [
+        (_register("5000"), 5000),
+        (_register("5000", unit="Wh", location="Outlet"), 5000),
+        (_register("12.5", unit="kWh"), 12500),
+        (_register("48000000", location="Inlet"), None),  # the grid side, not the session
+        (_register("900", location="EV"), None),
+        (_register("5000", unit="varh"), None),
+        (_register("1700", phase="L1"), None),
+        (_register("n/a"), None),
+    ],
+)
+def test_only_the_outlets_whole_register_in_wh_or_kwh_is_a_reading(
+    sample: MeterSample, wh: int | None
+) -> None:
+    """What raises a transaction's last reading and prices it: the rule 2.0.1's
+    register_readings applies to TransactionEvent, applied to every stored sample."""
+    assert register_wh(sample) == wh
