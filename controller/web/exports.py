@@ -16,9 +16,10 @@ from controller.planning.transactions import ExportRow, row_for
 from controller.store.base import Store
 from controller.values.records import Transaction
 
-SAMPLE_BATCH = 500
-"""Transactions whose meter samples are read in one query while pricing many (an export's
-memory stays that of a batch's samples)."""
+SAMPLE_BATCH = 25
+"""Transactions whose meter samples are read in one query while pricing many: a page's worth,
+so an export of a year holds no more samples at a time than a page does (a long session can
+have thousands)."""
 
 
 async def export_rows(

@@ -47,6 +47,7 @@ class Shared(Generic[T]):
         self._version: object = None
         self._at = 0.0
         self._refresh: asyncio.Task[T] | None = None
+        self._reading_for: object = None
 
     async def get(self, version: object = None) -> T:
         """The shared value, read for `version` (a new version — the fleet reloaded, say —
@@ -56,12 +57,21 @@ class Shared(Generic[T]):
             if age >= FRESH and self._refresh is None:
                 self._start(version)
             return self._value  # type: ignore[return-value]  # set with _has_value
-        if self._refresh is None:
-            self._start(version)
-        assert self._refresh is not None
-        return await asyncio.shield(self._refresh)
+        while True:
+            if self._refresh is None:
+                self._start(version)
+            refresh, reading_for = self._refresh, self._reading_for
+            assert refresh is not None
+            value = await asyncio.shield(refresh)
+            if reading_for is version:
+                return value
+            # That read was for another version (the fleet was reloaded while it ran): its
+            # value must not be shown for this one, so read again once it is done.
+            if self._refresh is refresh:
+                self._refresh = None
 
     def _start(self, version: object) -> None:
+        self._reading_for = version
         self._refresh = asyncio.create_task(self._reading(version))
         self._refresh.add_done_callback(self._done)
 

@@ -205,7 +205,8 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "style-src 'self' 'unsafe-inline'",  # the team's colours, the charts' SVG styles
         "img-src 'self' data: https:",  # a team's logoUrl may live anywhere on https
         "connect-src 'self'",  # search.json, the power fragment, the live log's stream
-        "form-action 'self'",
+        # No form-action: the forms are GETs of this view, and behind an expired sign-in the
+        # proxy redirects them to its identity provider, which form-action would refuse.
         "frame-ancestors 'none'",
         "base-uri 'none'",
     )

@@ -93,3 +93,19 @@ async def test_values_by_key_keep_the_most_recently_used() -> None:
     assert await values.get("c", reads) == 3  # b goes
     assert await values.get("a", reads) == 1
     assert await values.get("b", reads) == 4
+
+
+async def test_a_new_version_asked_for_during_an_older_read_waits_for_its_own() -> None:
+    """A fleet reloaded while the old fleet's rows are being read: a request for the new
+    fleet never gets the old one's rows (a charger moved away would stay visible)."""
+    reads = Reads()
+    value = Shared(reads, "numbers")
+    old, new = object(), object()
+    reads.gate.clear()
+    reading_old = asyncio.create_task(value.get(old))
+    await asyncio.sleep(0)  # the old version's read has begun and waits at the gate
+    asking_new = asyncio.create_task(value.get(new))
+    await asyncio.sleep(0)
+    reads.gate.set()
+    assert await reading_old == 1
+    assert await asking_new == 2  # read again, for its own version
