@@ -45,7 +45,7 @@ from controller.web.view import charts, livelog
 from controller.web.view.insights import DAY, mask_id_tag, page_count, page_slice
 from controller.web.view.power import fed_chargers, location_allocation
 from controller.web.view.prefs import prefs_of
-from controller.web.view.site import View, csv_download
+from controller.web.view.site import View, csv_download, page_number
 
 TRANSACTIONS_SHOWN = 25
 """Transactions per page of the charger's table."""
@@ -92,8 +92,9 @@ def routes(view: View) -> list[web.RouteDef]:
     async def charger(request: web.Request) -> web.Response:
         ref = await find(view, request)
         store = view.central.store
-        document = await view.service.charger(ref, events=EVENTS_SHOWN, transactions=1)
-        page = _page(request)
+        # transactions=0: the page reads and prices its own page of them (_transactions_page)
+        document = await view.service.charger(ref, events=EVENTS_SHOWN, transactions=0)
+        page = page_number(request)
         shown, total = await _transactions_page(view, ref, page)
         profiles = await _profiles(view, ref)
         frames = [log_entry(e) for e in await store.message_log(ref.identity, limit=LOG_SHOWN)]
@@ -336,13 +337,6 @@ async def _profiles(view: View, ref: ChargerRef) -> list[ProfileRow] | None:
             )
         )
     return rows
-
-
-def _page(request: web.Request) -> int:
-    try:
-        return max(1, int(request.query.get("page", "1")))
-    except ValueError:
-        return 1
 
 
 def _abbreviate(frame: str) -> str:

@@ -51,7 +51,7 @@ from controller.web.view.insights import (
 from controller.web.view.power import location_allocation
 from controller.web.view.prefs import prefs_of
 from controller.web.view.rows import key_statuses_of
-from controller.web.view.site import View, csv_download
+from controller.web.view.site import View, csv_download, page_number
 
 PAGE_SIZE = 25
 """Transactions per page of a location's table."""
@@ -167,7 +167,7 @@ def routes(view: View) -> list[web.RouteDef]:
         }
 
         # One page of its transactions, newest first, found through per-day counts.
-        page = _page(request)
+        page = page_number(request)
         days_all = (
             await store.transaction_totals(
                 since=EPOCH, until=now + DAY, bucket=DAY, identities=identities
@@ -274,13 +274,6 @@ async def _document(view: View, request: web.Request, name: str) -> Document:
 def _team_name(view: View, team: str) -> str:
     loaded = view.fleet.teams.get(team)
     return loaded.resource.spec.display_name if loaded is not None else team
-
-
-def _page(request: web.Request) -> int:
-    try:
-        return max(1, int(request.query.get("page", "1")))
-    except ValueError:
-        return 1
 
 
 def _number(locale: Any, value: float) -> str:

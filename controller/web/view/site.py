@@ -189,6 +189,15 @@ def csv_download(rows: Sequence[ExportRow], name: str) -> web.Response:
 # --- middlewares ---------------------------------------------------------------------------------
 
 
+def page_number(request: web.Request) -> int:
+    """The `?page=` of a paged list, 1 when absent or not a number (a stale link still opens
+    the list)."""
+    try:
+        return max(1, int(request.query.get("page", "1")))
+    except ValueError:
+        return 1
+
+
 def is_page(path: str) -> bool:
     """A page of the view (answered in HTML), as opposed to the JSON API, probes and assets."""
     return not (
