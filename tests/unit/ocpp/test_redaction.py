@@ -9,7 +9,7 @@ from controller.ocpp.rpc import RpcVersion
 from controller.ocpp.session import Session
 from controller.ocpp.v16.conversions import redact as redact16
 from controller.ocpp.v201.conversions import redact as redact201
-from controller.values.records import LogEntry
+from tests.fakes import MemoryTransport, MessageLog
 
 SECRET = "the-password-1234567"
 PASSWORD_201 = {"component": {"name": "SecurityCtrlr"}, "variable": {"name": "BasicAuthPassword"}}
@@ -52,37 +52,9 @@ def test_2_0_1_masks_basic_auth_password_in_set_get_and_reports() -> None:
     assert redact201("SetVariables", {"setVariableData": []}, False) is None
 
 
-class Pipe:
-    """A transport whose sent frames are kept, and that never receives."""
-
-    subprotocol = "ocpp1.6"
-    remote_address = None
-    close_code = None
-
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-
-    async def send(self, text: str) -> None:
-        self.sent.append(text)
-
-    async def recv(self) -> str:  # pragma: no cover - not read here
-        raise NotImplementedError
-
-    async def close(self, code: int = 1000, reason: str = "") -> None:
-        return None
-
-
-class Log:
-    def __init__(self) -> None:
-        self.entries: list[LogEntry] = []
-
-    async def log_message(self, entry: LogEntry) -> None:
-        self.entries.append(entry)
-
-
 async def test_the_session_sends_the_password_and_logs_it_masked() -> None:
-    pipe, frames = Pipe(), Log()
-    session = Session("CP-1", RpcVersion.V16, pipe, frames, call_timeout=0.01, redact=redact16)  # type: ignore[arg-type]
+    pipe, frames = MemoryTransport(), MessageLog()
+    session = Session("CP-1", RpcVersion.V16, pipe, frames, call_timeout=0.01, redact=redact16)
     payload: dict[str, Any] = {"key": "AuthorizationKey", "value": SECRET}
     await session.call("ChangeConfiguration", payload)  # times out: nobody answers
     assert SECRET in pipe.sent[0], "the charger gets the real value"
