@@ -20,6 +20,7 @@ from tests.integration.test_view_dashboard import (  # noqa: F401 - the shared f
     Site,
     connect,
     parse,
+    report_ground_failure,
     served,
     session,
     site,
@@ -48,15 +49,7 @@ async def powered(tmp_path: Path) -> AsyncIterator[Site]:
 
 async def test_the_charger_page_shows_boot_info_and_a_drifted_key(site: Site) -> None:  # noqa: F811
     cp = await connect(site, "CP-16")
-    await cp.call(
-        "StatusNotification",
-        {
-            "connectorId": 2,
-            "errorCode": "GroundFailure",
-            "status": "Faulted",
-            "timestamp": datetime.now(UTC).isoformat(),
-        },
-    )
+    await report_ground_failure(cp, datetime.now(UTC))
     store = site.running.central.store
     loaded = site.running.central.fleet.chargers["cp-16"]
     desired = site.running.central.fleet.desired(loaded).configuration

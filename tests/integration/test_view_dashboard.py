@@ -294,6 +294,19 @@ async def connect(site: Site, identity: str, path: str = "") -> RawCharger:
     return charger
 
 
+async def report_ground_failure(charger: RawCharger, at: datetime) -> None:
+    """The charger says connector 2 is Faulted with a GroundFailure, as OCPP 1.6 puts it."""
+    await charger.call(
+        "StatusNotification",
+        {
+            "connectorId": 2,
+            "errorCode": "GroundFailure",
+            "status": "Faulted",
+            "timestamp": at.isoformat(),
+        },
+    )
+
+
 async def session(
     site: Site,
     identity: str,
@@ -394,15 +407,7 @@ async def test_chargers_needing_attention_say_why(site: Site) -> None:
     await store.record_connected("CP-AUTH", now - timedelta(hours=2), "10.0.0.8", "1.6")
     await store.record_disconnected("CP-AUTH", now - timedelta(minutes=2), "rebooting")
     cp16 = await connect(site, "CP-16")
-    await cp16.call(
-        "StatusNotification",
-        {
-            "connectorId": 2,
-            "errorCode": "GroundFailure",
-            "status": "Faulted",
-            "timestamp": now.isoformat(),
-        },
-    )
+    await report_ground_failure(cp16, now)
     await synced(site, "CP-S", "False")
     await store.record_key_statuses(
         [KeyStatus("CP-S", "firmware", KeyState.FAILED, "https://fw/2.bin", now, "DownloadFailed")]
